@@ -1,0 +1,156 @@
+//! `Event`: Python's `threading.Event`, a flag threads can wait for.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::deadline::deadline_after;
+
+/// A flag that threads can wait to become set, like Python's `threading.Event`.
+///
+/// # Examples
+///
+/// The traffic light of the seeds: cars wait while the light is red.
+///
+/// ```
+/// use std::sync::Arc;
+/// use conc_thread::Event;
+///
+/// let green = Arc::new(Event::new());
+/// let car = {
+///     let green = green.clone();
+///     conc_thread::spawn(move || {
+///         green.wait(); // blocks while red
+///         "drove"
+///     })
+/// };
+/// green.set();
+/// assert_eq!(car.join().unwrap(), "drove");
+/// ```
+#[derive(Default)]
+pub struct Event {
+    // Read without the mutex by `is_set`; written only under it so waiters never miss a set.
+    flag: AtomicBool,
+    mutex: Mutex<()>,
+    cond: Condvar,
+}
+
+impl Event {
+    /// Creates an event whose flag is clear.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!conc_thread::Event::new().is_set());
+    /// ```
+    pub const fn new() -> Self {
+        Event {
+            flag: AtomicBool::new(false),
+            mutex: Mutex::new(()),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Whether the flag is set (Python: `is_set()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = conc_thread::Event::new();
+    /// e.set();
+    /// assert!(e.is_set());
+    /// ```
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Sets the flag and wakes every waiting thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = conc_thread::Event::new();
+    /// e.set();
+    /// e.wait(); // returns at once
+    /// ```
+    pub fn set(&self) {
+        let _guard = self.mutex.lock();
+        self.flag.store(true, Ordering::Release);
+        self.cond.notify_all();
+    }
+
+    /// Clears the flag: later waits block until the next [`set`](Event::set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = conc_thread::Event::new();
+    /// e.set();
+    /// e.clear();
+    /// assert!(!e.is_set());
+    /// ```
+    pub fn clear(&self) {
+        let _guard = self.mutex.lock();
+        self.flag.store(false, Ordering::Release);
+    }
+
+    /// Blocks until the flag is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = std::sync::Arc::new(conc_thread::Event::new());
+    /// let setter = { let e = e.clone(); conc_thread::spawn(move || e.set()) };
+    /// e.wait();
+    /// setter.join().unwrap();
+    /// ```
+    pub fn wait(&self) {
+        if self.is_set() {
+            return;
+        }
+        let mut guard = self.mutex.lock();
+        while !self.flag.load(Ordering::Acquire) {
+            self.cond.wait(&mut guard);
+        }
+    }
+
+    /// Blocks until the flag is set or `timeout` passes; returns the flag, so `false`
+    /// means the wait timed out (Python: `wait(timeout)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let e = conc_thread::Event::new();
+    /// assert!(!e.wait_timeout(Duration::from_millis(10)));
+    /// e.set();
+    /// assert!(e.wait_timeout(Duration::from_millis(10)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if self.is_set() {
+            return true;
+        }
+        let Some(deadline) = deadline_after(timeout) else {
+            self.wait();
+            return true;
+        };
+        let mut guard = self.mutex.lock();
+        while !self.flag.load(Ordering::Acquire) {
+            if self.cond.wait_until(&mut guard, deadline).timed_out() {
+                return self.flag.load(Ordering::Acquire);
+            }
+        }
+        true
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish()
+    }
+}

@@ -1,0 +1,136 @@
+//! The hook that receives panics nobody joined (Python: `threading.excepthook`).
+
+use std::sync::{Arc, RwLock};
+
+use crate::registry::Thread;
+
+/// What the [excepthook](set_excepthook) is told about an unjoined panic
+/// (Python: `threading.ExceptHookArgs`).
+///
+/// # Examples
+///
+/// ```
+/// conc_thread::set_excepthook(|args: &conc_thread::ExceptHookArgs| {
+///     eprintln!("thread {} died: {}", args.thread_name(), args.message());
+/// });
+/// # conc_thread::reset_excepthook();
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExceptHookArgs {
+    thread: Thread,
+    message: String,
+}
+
+impl ExceptHookArgs {
+    pub(crate) fn new(thread: &Thread, message: String) -> Self {
+        ExceptHookArgs {
+            thread: thread.clone(),
+            message,
+        }
+    }
+
+    /// The thread that panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// conc_thread::set_excepthook(|args: &conc_thread::ExceptHookArgs| {
+    ///     let _ident = args.thread().ident();
+    /// });
+    /// # conc_thread::reset_excepthook();
+    /// ```
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// The name of the thread that panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// conc_thread::set_excepthook(|args: &conc_thread::ExceptHookArgs| {
+    ///     assert!(!args.thread_name().is_empty());
+    /// });
+    /// # conc_thread::reset_excepthook();
+    /// ```
+    pub fn thread_name(&self) -> &str {
+        self.thread.name()
+    }
+
+    /// The panic message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// conc_thread::set_excepthook(|args: &conc_thread::ExceptHookArgs| {
+    ///     let _ = args.message().len();
+    /// });
+    /// # conc_thread::reset_excepthook();
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+type Hook = Arc<dyn Fn(&ExceptHookArgs) + Send + Sync>;
+
+static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
+
+/// Installs the function called with every panic that no [`JoinHandle`](crate::JoinHandle)
+/// collected: the thread's handle was dropped before or after the panic
+/// (Python: assigning `threading.excepthook`). The hook runs on the thread that
+/// noticed the panic: the dying thread, or the one dropping the handle.
+///
+/// The default hook prints `Exception in thread NAME: MESSAGE` to standard error (the
+/// standard panic hook has already printed the location when the panic happened).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// conc_thread::set_excepthook(move |args: &conc_thread::ExceptHookArgs| {
+///     sink.lock().unwrap().push(args.message().to_owned());
+/// });
+/// let h = conc_thread::spawn(|| panic!("unjoined"));
+/// h.thread().clone().wait_finished(None);
+/// drop(h);
+/// assert_eq!(seen.lock().unwrap().as_slice(), ["unjoined"]);
+/// conc_thread::reset_excepthook();
+/// ```
+pub fn set_excepthook<F>(hook: F)
+where
+    F: Fn(&ExceptHookArgs) + Send + Sync + 'static,
+{
+    *HOOK.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+}
+
+/// Puts the default hook back (Python: `threading.excepthook = threading.__excepthook__`).
+///
+/// # Examples
+///
+/// ```
+/// conc_thread::set_excepthook(|_: &conc_thread::ExceptHookArgs| {});
+/// conc_thread::reset_excepthook();
+/// ```
+pub fn reset_excepthook() {
+    *HOOK.write().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+pub(crate) fn call_excepthook(args: &ExceptHookArgs) {
+    let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
+    // A hook that panics must not take down the thread reporting the panic.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match hook {
+        Some(hook) => hook(args),
+        None => eprintln!(
+            "Exception in thread {}: {}",
+            args.thread_name(),
+            args.message()
+        ),
+    }));
+    if outcome.is_err() {
+        eprintln!("conc-thread: the excepthook itself panicked");
+    }
+}

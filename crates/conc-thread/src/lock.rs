@@ -1,0 +1,380 @@
+//! `Lock`: Python's `threading.Lock`, a binary lock with no owner.
+//!
+//! Python's lock may be released by any thread, and releasing an unlocked lock is an
+//! error. No crate offers exactly that contract (`std::sync::Mutex` and `parking_lot`'s
+//! raw mutex both require the releaser to hold the lock and cannot report a release of an
+//! unlocked one), so the lock is a one-byte state word with a parking slow path on
+//! `parking_lot_core`, the same scheme `parking_lot::RawMutex` uses:
+//!
+//! ```text
+//!   state bits:  LOCKED (1)  – the lock is held
+//!                PARKED (2)  – at least one thread may be parked on this address
+//! ```
+//!
+//! Acquire is one compare-and-swap when uncontended; release is one compare-and-swap
+//! unless a thread is parked, in which case one parked thread is woken under the
+//! parking lot's bucket lock.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, ParkResult, SpinWait};
+
+use crate::ThreadError;
+use crate::deadline::deadline_after;
+
+const LOCKED: u8 = 1;
+const PARKED: u8 = 2;
+
+/// A primitive lock, like Python's `threading.Lock`.
+///
+/// The lock is not owned by a thread: any thread may [`release`](Lock::release) it, which
+/// makes it usable as a binary semaphore. Acquire it blocking ([`acquire`](Lock::acquire)),
+/// with a timeout ([`acquire_timeout`](Lock::acquire_timeout)) or not at all if it is taken
+/// ([`try_acquire`](Lock::try_acquire)); or take an RAII [`LockGuard`] with
+/// [`lock`](Lock::lock), the Rust spelling of Python's `with lock:`.
+///
+/// Unlike `std::sync::Mutex`, the lock guards no data: it orders code, exactly as in
+/// Python. Wrap data in `std::sync::Mutex` when the lock exists only to protect it.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use conc_thread::Lock;
+///
+/// let lock = Arc::new(Lock::new());
+/// let counter = Arc::new(AtomicU64::new(0));
+/// let handles: Vec<_> = (0..4)
+///     .map(|_| {
+///         let (lock, counter) = (lock.clone(), counter.clone());
+///         conc_thread::spawn(move || {
+///             for _ in 0..1000 {
+///                 let _guard = lock.lock(); // `with lock:`
+///                 let v = counter.load(Ordering::Relaxed);
+///                 counter.store(v + 1, Ordering::Relaxed);
+///             }
+///         })
+///     })
+///     .collect();
+/// for h in handles {
+///     h.join().unwrap();
+/// }
+/// assert_eq!(counter.load(Ordering::Relaxed), 4000);
+/// ```
+#[derive(Default)]
+pub struct Lock {
+    state: AtomicU8,
+}
+
+impl Lock {
+    /// Creates an unlocked lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = conc_thread::Lock::new();
+    /// assert!(!lock.locked());
+    /// ```
+    pub const fn new() -> Self {
+        Lock {
+            state: AtomicU8::new(0),
+        }
+    }
+
+    /// Acquires the lock, blocking until it is free (Python: `acquire()`).
+    ///
+    /// # Blocking
+    ///
+    /// Blocks the OS thread. A thread that acquires a lock it already holds deadlocks,
+    /// as in Python; use [`RLock`](crate::RLock) for re-entrant locking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = conc_thread::Lock::new();
+    /// lock.acquire();
+    /// assert!(lock.locked());
+    /// lock.release().unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire(&self) {
+        if !self.try_acquire() {
+            self.acquire_slow(None);
+        }
+    }
+
+    /// Acquires the lock if it is free, without blocking; returns whether it was acquired
+    /// (Python: `acquire(blocking=False)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = conc_thread::Lock::new();
+    /// assert!(lock.try_acquire());
+    /// assert!(!lock.try_acquire());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> bool {
+        self.state
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Acquires the lock, waiting at most `timeout`; returns whether it was acquired
+    /// (Python: `acquire(timeout=...)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = conc_thread::Lock::new();
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10)));
+    /// assert!(!lock.acquire_timeout(Duration::from_millis(10)));
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.try_acquire() || self.acquire_slow(deadline_after(timeout))
+    }
+
+    /// Releases the lock. Any thread may release it, not only the one that acquired it.
+    ///
+    /// # Errors
+    ///
+    /// [`ThreadError::ReleaseUnlocked`] if the lock is not locked (Python raises
+    /// `RuntimeError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_thread::{Lock, ThreadError};
+    ///
+    /// let lock = Lock::new();
+    /// lock.acquire();
+    /// assert_eq!(lock.release(), Ok(()));
+    /// assert_eq!(lock.release(), Err(ThreadError::ReleaseUnlocked));
+    /// ```
+    #[inline]
+    pub fn release(&self) -> Result<(), ThreadError> {
+        match self
+            .state
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(()),
+            Err(_) => self.release_slow(),
+        }
+    }
+
+    /// Whether the lock is currently held by some thread (Python: `locked()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = conc_thread::Lock::new();
+    /// let guard = lock.lock();
+    /// assert!(lock.locked());
+    /// drop(guard);
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    pub fn locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & LOCKED != 0
+    }
+
+    /// Acquires the lock and returns a guard that releases it when dropped
+    /// (Python: `with lock:`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = conc_thread::Lock::new();
+    /// {
+    ///     let _guard = lock.lock();
+    ///     assert!(lock.locked());
+    /// }
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    pub fn lock(&self) -> LockGuard<'_> {
+        self.acquire();
+        LockGuard { lock: self }
+    }
+
+    /// Acquires the lock without blocking and returns a guard, or `None` if it is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = conc_thread::Lock::new();
+    /// let guard = lock.try_lock().expect("free");
+    /// assert!(lock.try_lock().is_none());
+    /// drop(guard);
+    /// ```
+    pub fn try_lock(&self) -> Option<LockGuard<'_>> {
+        self.try_acquire().then_some(LockGuard { lock: self })
+    }
+
+    /// Acquires the lock waiting at most `timeout` and returns a guard, or `None` on
+    /// timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = conc_thread::Lock::new();
+    /// let _held = lock.lock();
+    /// assert!(lock.lock_timeout(Duration::from_millis(5)).is_none());
+    /// ```
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
+        self.acquire_timeout(timeout)
+            .then_some(LockGuard { lock: self })
+    }
+
+    /// The address threads park on: unique per live lock.
+    fn park_key(&self) -> usize {
+        &self.state as *const AtomicU8 as usize
+    }
+
+    #[cold]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        let mut spin = SpinWait::new();
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED == 0 {
+                match self.state.compare_exchange_weak(
+                    state,
+                    state | LOCKED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(now) => state = now,
+                }
+                continue;
+            }
+            // Spin a little while nobody is parked: short critical sections end soon.
+            if state & PARKED == 0 && spin.spin() {
+                state = self.state.load(Ordering::Relaxed);
+                continue;
+            }
+            if state & PARKED == 0 {
+                if let Err(now) = self.state.compare_exchange_weak(
+                    state,
+                    state | PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    state = now;
+                    continue;
+                }
+            }
+            let validate = || self.state.load(Ordering::Relaxed) == LOCKED | PARKED;
+            let timed_out = |_, was_last_thread: bool| {
+                // Nobody else is parked: clear the bit so release takes the fast path.
+                if was_last_thread {
+                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
+                }
+            };
+            // SAFETY: `park` requires that the callbacks neither panic nor call into the
+            // parking lot; `validate` and `timed_out` only touch `self.state` atomically.
+            // The key is the address of `self.state`, which stays valid while we are
+            // parked because `&self` borrows the lock for the whole call.
+            let result = unsafe {
+                parking_lot_core::park(
+                    self.park_key(),
+                    validate,
+                    || {},
+                    timed_out,
+                    DEFAULT_PARK_TOKEN,
+                    deadline,
+                )
+            };
+            if result == ParkResult::TimedOut {
+                return false;
+            }
+            spin.reset();
+            state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    fn release_slow(&self) -> Result<(), ThreadError> {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED == 0 {
+                return Err(ThreadError::ReleaseUnlocked);
+            }
+            if state & PARKED == 0 {
+                match self.state.compare_exchange_weak(
+                    state,
+                    0,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Ok(()),
+                    Err(now) => state = now,
+                }
+                continue;
+            }
+            break;
+        }
+        let mut outcome = Ok(());
+        let callback = |result: parking_lot_core::UnparkResult| {
+            // Under the bucket lock nobody can clear LOCKED except a racing release;
+            // if one did, this release is a release of an unlocked lock.
+            if self.state.load(Ordering::Relaxed) & LOCKED == 0 {
+                outcome = Err(ThreadError::ReleaseUnlocked);
+            } else if result.have_more_threads {
+                self.state.store(PARKED, Ordering::Release);
+            } else {
+                self.state.store(0, Ordering::Release);
+            }
+            DEFAULT_UNPARK_TOKEN
+        };
+        // SAFETY: `unpark_one` requires a callback that neither panics nor calls into the
+        // parking lot; ours only reads and stores `self.state`. The key is the same
+        // address waiters park on.
+        unsafe {
+            parking_lot_core::unpark_one(self.park_key(), callback);
+        }
+        outcome
+    }
+}
+
+impl std::fmt::Debug for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lock")
+            .field("locked", &self.locked())
+            .finish()
+    }
+}
+
+/// RAII guard of a [`Lock`]: the lock is released when the guard is dropped.
+///
+/// The guard is `Send`, since a `Lock` may be released by any thread.
+///
+/// # Examples
+///
+/// ```
+/// let lock = conc_thread::Lock::new();
+/// let guard = lock.lock();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(guard)); // released by another thread
+/// });
+/// assert!(!lock.locked());
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        // An error here means the lock was released explicitly while the guard lived;
+        // the lock is unlocked either way, which is what dropping the guard promises.
+        let _ = self.lock.release();
+    }
+}

@@ -1,0 +1,419 @@
+//! The registry of live threads behind `current_thread`, `main_thread`, `active_count`,
+//! `enumerate` and the wait for non-daemon threads.
+//!
+//! Python's `threading` knows every thread it started, the main thread, and "dummy"
+//! threads started elsewhere that called `current_thread()`. So does this registry:
+//! threads spawned through this crate are entered by [`crate::Builder::spawn`] before they
+//! run and leave when their closure returns; any other thread is entered the first time
+//! it asks for its [`Thread`] and leaves when it exits.
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::Event;
+
+/// Identity and state of one thread: the counterpart of a Python `Thread` object,
+/// without the ability to join (that belongs to [`JoinHandle`](crate::JoinHandle)).
+///
+/// It is cheap to clone; clones refer to the same thread.
+///
+/// # Examples
+///
+/// ```
+/// let h = conc_thread::Builder::new().name("worker").spawn(|| {
+///     conc_thread::current_thread().name().to_owned()
+/// }).unwrap();
+/// assert_eq!(h.thread().name(), "worker");
+/// assert_eq!(h.join().unwrap(), "worker");
+/// ```
+#[derive(Clone)]
+pub struct Thread {
+    inner: Arc<ThreadInner>,
+}
+
+struct ThreadInner {
+    name: String,
+    ident: u64,
+    native_id: OnceLock<u64>,
+    daemon: bool,
+    alive: AtomicBool,
+    finished: Event,
+}
+
+impl Thread {
+    pub(crate) fn new(name: String, daemon: bool) -> Thread {
+        Thread {
+            inner: Arc::new(ThreadInner {
+                name,
+                ident: next_ident(),
+                native_id: OnceLock::new(),
+                daemon,
+                alive: AtomicBool::new(true),
+                finished: Event::new(),
+            }),
+        }
+    }
+
+    /// The thread's name (Python: `name`). Threads spawned without a name are called
+    /// `Thread-N`; the main thread is `MainThread`; threads not started by this crate
+    /// keep their `std` name or are called `Dummy-N`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(conc_thread::main_thread().name(), "MainThread");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// A number identifying the thread within this process, never reused while the
+    /// process lives (Python: `ident`; Python may reuse idents, this crate does not).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(conc_thread::current_thread().ident(), conc_thread::get_ident());
+    /// ```
+    pub fn ident(&self) -> u64 {
+        self.inner.ident
+    }
+
+    /// The operating system's id of the thread (Python: `native_id`): the TID on Linux.
+    ///
+    /// # Blocking
+    ///
+    /// For a thread that was just spawned, waits until it has started running and
+    /// published its id (Python's `start()` waits for the same moment).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let me = conc_thread::current_thread();
+    /// assert_eq!(me.native_id(), conc_thread::get_native_id());
+    /// ```
+    pub fn native_id(&self) -> u64 {
+        *self.inner.native_id.wait()
+    }
+
+    /// Whether the thread is a daemon (Python: `daemon`): daemon threads are not waited
+    /// for by [`join_non_daemon_threads`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = conc_thread::Builder::new().daemon(true).spawn(|| ()).unwrap();
+    /// assert!(h.thread().is_daemon());
+    /// h.join().unwrap();
+    /// ```
+    pub fn is_daemon(&self) -> bool {
+        self.inner.daemon
+    }
+
+    /// Whether the thread is still running its closure (Python: `is_alive()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = conc_thread::spawn(|| ());
+    /// let t = h.thread().clone();
+    /// h.join().unwrap();
+    /// assert!(!t.is_alive());
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        self.inner.alive.load(Ordering::Acquire)
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for the thread to finish; returns
+    /// whether it has. Unlike joining, this does not take the thread's result.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let h = conc_thread::spawn(|| 5);
+    /// assert!(h.thread().wait_finished(Some(Duration::from_secs(60))));
+    /// assert_eq!(h.join().unwrap(), 5);
+    /// ```
+    pub fn wait_finished(&self, timeout: Option<Duration>) -> bool {
+        match timeout {
+            None => {
+                self.inner.finished.wait();
+                true
+            }
+            Some(t) => self.inner.finished.wait_timeout(t),
+        }
+    }
+
+    pub(crate) fn set_native_id(&self) {
+        let _ = self.inner.native_id.set(crate::sys::native_thread_id());
+    }
+
+    /// Marks the thread finished and takes it out of the registry.
+    pub(crate) fn finish(&self) {
+        registry().lock().remove(&self.inner.ident);
+        self.inner.alive.store(false, Ordering::Release);
+        self.inner.finished.set();
+    }
+}
+
+impl std::fmt::Debug for Thread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Thread")
+            .field("name", &self.inner.name)
+            .field("ident", &self.inner.ident)
+            .field("daemon", &self.inner.daemon)
+            .field("alive", &self.is_alive())
+            .finish()
+    }
+}
+
+impl PartialEq for Thread {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Thread {}
+
+fn next_ident() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Sequence for default names (`Thread-N`, `Dummy-N`), separate from idents as in Python.
+pub(crate) fn next_name_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn registry() -> &'static Mutex<BTreeMap<u64, Thread>> {
+    static REGISTRY: OnceLock<Mutex<BTreeMap<u64, Thread>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let main = main_thread();
+        Mutex::new(BTreeMap::from([(main.ident(), main)]))
+    })
+}
+
+pub(crate) fn register(thread: &Thread) {
+    registry().lock().insert(thread.ident(), thread.clone());
+}
+
+thread_local! {
+    static CURRENT: OnceCell<Thread> = const { OnceCell::new() };
+    static DUMMY_EXIT: DummyExit = const { DummyExit(OnceCell::new()) };
+}
+
+/// Removes a dummy thread from the registry when its OS thread exits.
+struct DummyExit(OnceCell<Thread>);
+
+impl Drop for DummyExit {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.get() {
+            thread.finish();
+        }
+    }
+}
+
+/// Installs `thread` as the calling thread's identity; called first thing by spawned
+/// threads.
+pub(crate) fn set_current(thread: Thread) {
+    CURRENT.with(|c| {
+        let _ = c.set(thread);
+    });
+}
+
+/// The [`Thread`] of the calling thread (Python: `threading.current_thread()`).
+///
+/// A thread not started by this crate gets an identity the first time it asks, and is
+/// counted by [`active_count`] until it exits, like Python's dummy threads.
+///
+/// # Examples
+///
+/// ```
+/// let h = conc_thread::Builder::new().name("t-1").spawn(|| {
+///     conc_thread::current_thread().name().to_owned()
+/// }).unwrap();
+/// assert_eq!(h.join().unwrap(), "t-1");
+/// ```
+pub fn current_thread() -> Thread {
+    CURRENT.with(|c| c.get_or_init(adopt_foreign_thread).clone())
+}
+
+fn adopt_foreign_thread() -> Thread {
+    if crate::sys::is_main_thread() {
+        return main_thread();
+    }
+    let name = match std::thread::current().name() {
+        Some(name) => name.to_owned(),
+        None => format!("Dummy-{}", next_name_number()),
+    };
+    // A thread we did not start is treated as a daemon: nothing of ours can join it.
+    let thread = Thread::new(name, true);
+    thread.set_native_id();
+    register(&thread);
+    // If thread-locals are already being torn down the thread simply stays registered
+    // as finished-never; it cannot be observed running afterwards anyway.
+    let _ = DUMMY_EXIT.try_with(|d| d.0.set(thread.clone()));
+    thread
+}
+
+/// The main thread, the one the process started with (Python: `threading.main_thread()`).
+///
+/// # Examples
+///
+/// ```
+/// let main = conc_thread::main_thread();
+/// assert_eq!(main.name(), "MainThread");
+/// assert!(!main.is_daemon());
+/// ```
+pub fn main_thread() -> Thread {
+    static MAIN: OnceLock<Thread> = OnceLock::new();
+    MAIN.get_or_init(|| {
+        let main = Thread::new("MainThread".to_owned(), false);
+        let _ = main
+            .inner
+            .native_id
+            .set(crate::sys::main_thread_native_id());
+        main
+    })
+    .clone()
+}
+
+/// The number of threads alive that this crate knows of: the main thread, every thread
+/// spawned through it that has not finished, and foreign threads that asked for their
+/// [`Thread`] (Python: `threading.active_count()`).
+///
+/// # Examples
+///
+/// ```
+/// let before = conc_thread::active_count();
+/// let stop = std::sync::Arc::new(conc_thread::Event::new());
+/// let h = { let stop = stop.clone(); conc_thread::spawn(move || stop.wait()) };
+/// assert!(conc_thread::active_count() >= before + 1);
+/// stop.set();
+/// h.join().unwrap();
+/// ```
+pub fn active_count() -> usize {
+    registry().lock().len()
+}
+
+/// The live threads [`active_count`] counts, ordered by ident
+/// (Python: `threading.enumerate()`).
+///
+/// # Examples
+///
+/// ```
+/// let all = conc_thread::enumerate();
+/// assert!(all.contains(&conc_thread::main_thread()));
+/// ```
+pub fn enumerate() -> Vec<Thread> {
+    registry().lock().values().cloned().collect()
+}
+
+/// The calling thread's [`ident`](Thread::ident) (Python: `threading.get_ident()`).
+///
+/// # Examples
+///
+/// ```
+/// let me = conc_thread::get_ident();
+/// let other = conc_thread::spawn(conc_thread::get_ident).join().unwrap();
+/// assert_ne!(me, other);
+/// ```
+#[inline]
+pub fn get_ident() -> u64 {
+    thread_local! {
+        static IDENT: u64 = current_thread().ident();
+    }
+    IDENT.with(|i| *i)
+}
+
+/// The operating system's id of the calling thread (Python: `threading.get_native_id()`).
+///
+/// # Examples
+///
+/// ```
+/// assert_ne!(conc_thread::get_native_id(), 0);
+/// ```
+pub fn get_native_id() -> u64 {
+    crate::sys::native_thread_id()
+}
+
+/// Blocks until every non-daemon thread spawned through this crate has finished.
+///
+/// Python waits for non-daemon threads when the interpreter exits; a Rust process ends
+/// when `main` returns, killing every other thread. Call this at the end of `main` (or
+/// hold an [`ExitGuard`]) to get Python's behaviour. Threads spawned while waiting are
+/// waited for too.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let done = Arc::new(AtomicBool::new(false));
+/// let flag = done.clone();
+/// let h = conc_thread::spawn(move || flag.store(true, Ordering::SeqCst));
+/// drop(h); // detached, never joined
+/// conc_thread::join_non_daemon_threads();
+/// assert!(done.load(Ordering::SeqCst));
+/// ```
+pub fn join_non_daemon_threads() {
+    let me = get_ident();
+    loop {
+        let pending: Vec<Thread> = registry()
+            .lock()
+            .values()
+            .filter(|t| !t.is_daemon() && t.ident() != me && **t != main_thread())
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        for thread in pending {
+            thread.wait_finished(None);
+        }
+    }
+}
+
+/// Waits for non-daemon threads when dropped: hold one in `main` to exit the way a
+/// Python program does.
+///
+/// # Examples
+///
+/// ```
+/// fn main() {
+///     let _exit = conc_thread::ExitGuard::new();
+///     drop(conc_thread::spawn(|| println!("finishes before the process exits")));
+/// } // `_exit` drops here and waits for the thread
+/// # main();
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "the guard waits for non-daemon threads when it is dropped"]
+pub struct ExitGuard(());
+
+impl ExitGuard {
+    /// Creates the guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let _exit = conc_thread::ExitGuard::new();
+    /// ```
+    pub fn new() -> Self {
+        ExitGuard(())
+    }
+}
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        join_non_daemon_threads();
+    }
+}

@@ -1,0 +1,1 @@
+//! Helpers shared by the example programs: a heading printer and a local page server.
