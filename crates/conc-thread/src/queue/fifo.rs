@@ -15,6 +15,13 @@ use super::tasks::TaskTracker;
 use super::{QueueCore, Wait};
 use crate::{GetError, PutError};
 
+/// Which side of the channel a blocked call waits for.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Send,
+    Recv,
+}
+
 #[derive(Debug)]
 pub(crate) struct FifoCore<T> {
     maxsize: usize,
@@ -37,55 +44,52 @@ impl<T> FifoCore<T> {
         self.tasks.discard(discarded);
     }
 
-    /// Blocks in `select` until the channel or the shutdown signal is ready.
-    fn put_slow(&self, item: T, wait: Wait) -> Result<(), PutError<T>> {
+    /// Waits until the channel or the shutdown signal is ready, per `wait`; returns
+    /// `false` on timeout. Readiness is only a hint: callers retry the `try_` operation,
+    /// which keeps the shutdown check in front of every send.
+    fn ready(&self, op: Op, wait: Wait) -> bool {
+        let mut select = Select::new();
+        match op {
+            Op::Send => select.send(&self.tx),
+            Op::Recv => select.recv(&self.rx),
+        };
+        select.recv(&self.shutdown_rx);
+        match wait {
+            Wait::No => false,
+            Wait::Forever => {
+                select.ready();
+                true
+            }
+            Wait::Until(deadline) => select.ready_deadline(deadline).is_ok(),
+        }
+    }
+
+    fn put_slow(&self, mut item: T, wait: Wait) -> Result<(), PutError<T>> {
         loop {
+            if !self.ready(Op::Send, wait) {
+                return Err(PutError::Full(item));
+            }
             if self.flag.is_shut() {
                 return Err(PutError::ShutDown(item));
             }
-            let mut select = Select::new();
-            let send_index = select.send(&self.tx);
-            select.recv(&self.shutdown_rx);
-            let operation = match wait {
-                Wait::No => unreachable!("non-blocking puts never reach the slow path"),
-                Wait::Forever => select.select(),
-                Wait::Until(deadline) => match select.select_deadline(deadline) {
-                    Ok(operation) => operation,
-                    Err(_) => return Err(PutError::Full(item)),
-                },
+            item = match self.tx.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(item) | TrySendError::Disconnected(item)) => item,
             };
-            if operation.index() == send_index {
-                return match operation.send(&self.tx, item) {
-                    Ok(()) => Ok(()),
-                    Err(_) => unreachable!("the queue holds a receiver"),
-                };
-            }
-            // The shutdown channel disconnected: the loop reports the shutdown.
-            let _ = operation.recv(&self.shutdown_rx);
         }
     }
 
     fn get_slow(&self, wait: Wait) -> Result<T, GetError> {
         loop {
-            let mut select = Select::new();
-            let recv_index = select.recv(&self.rx);
-            select.recv(&self.shutdown_rx);
-            let operation = match wait {
-                Wait::No => unreachable!("non-blocking gets never reach the slow path"),
-                Wait::Forever => select.select(),
-                Wait::Until(deadline) => match select.select_deadline(deadline) {
-                    Ok(operation) => operation,
-                    Err(_) => return Err(GetError::Empty),
-                },
-            };
-            if operation.index() == recv_index {
-                if let Ok(item) = operation.recv(&self.rx) {
-                    return Ok(item);
-                }
-                continue;
+            if !self.ready(Op::Recv, wait) {
+                return Err(GetError::Empty);
             }
-            let _ = operation.recv(&self.shutdown_rx);
-            return self.get_after_shutdown();
+            if self.flag.is_shut() {
+                return self.get_after_shutdown();
+            }
+            if let Ok(item) = self.rx.try_recv() {
+                return Ok(item);
+            }
         }
     }
 
@@ -168,10 +172,12 @@ impl<T> QueueCore<T> for FifoCore<T> {
 
     fn shutdown(&self, immediate: bool) {
         self.flag.shut(immediate);
+        // Wake blocked callers first: they see the flag before any room the discard
+        // below makes, so a blocked put reports the shutdown instead of succeeding.
+        self.shutdown_tx.lock().take();
         if immediate {
             self.discard_all();
         }
-        self.shutdown_tx.lock().take();
     }
 
     fn is_shutdown(&self) -> bool {
