@@ -121,16 +121,22 @@ pub fn reset_excepthook() {
 
 pub(crate) fn call_excepthook(args: &ExceptHookArgs) {
     let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
-    // A hook that panics must not take down the thread reporting the panic.
+    // Neither a panicking hook nor an unwritable stderr (`eprintln!` panics on a closed
+    // pipe) may take down the thread that reports the panic.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match hook {
         Some(hook) => hook(args),
-        None => eprintln!(
+        None => report_to_stderr(format_args!(
             "Exception in thread {}: {}",
             args.thread_name(),
             args.message()
-        ),
+        )),
     }));
     if outcome.is_err() {
-        eprintln!("conc-thread: the excepthook itself panicked");
+        report_to_stderr(format_args!("conc-thread: the excepthook itself panicked"));
     }
+}
+
+fn report_to_stderr(message: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
 }

@@ -194,6 +194,8 @@ fn run_thread<F, T>(thread: Thread, packet: Arc<Packet<T>>, f: F)
 where
     F: FnOnce() -> T,
 {
+    // Whatever happens below, the thread leaves the registry and wakes its joiners.
+    let _finish = FinishOnDrop(&thread);
     thread.set_native_id();
     registry::set_current(thread.clone());
     let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload));
@@ -210,7 +212,15 @@ where
     if let Some(message) = unobserved_panic {
         call_excepthook(&ExceptHookArgs::new(&thread, message));
     }
-    thread.finish();
+}
+
+/// Marks the thread finished when `run_thread` ends, even by an unexpected unwind.
+struct FinishOnDrop<'a>(&'a Thread);
+
+impl Drop for FinishOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
 }
 
 /// Owns a spawned thread: join it to get the closure's value (Python: `Thread.join()`,
