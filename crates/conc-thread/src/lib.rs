@@ -85,6 +85,7 @@ pub use event::Event;
 pub use excepthook::{ExceptHookArgs, reset_excepthook, set_excepthook};
 pub use local::Local;
 pub use lock::{Lock, LockGuard};
+pub use panic_message::panic_message;
 pub use queue::{LifoQueue, PriorityQueue, Queue, SimpleQueue};
 pub use registry::{
     ExitGuard, Thread, active_count, current_thread, enumerate, get_ident, get_native_id,

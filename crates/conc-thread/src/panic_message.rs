@@ -2,9 +2,19 @@
 
 use std::any::Any;
 
-/// The message of a panic payload: the `&str` or `String` given to `panic!`, or a fixed
-/// placeholder for other payload types (`std::panic::panic_any`).
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The message of a panic payload: the `&str` or `String` given to `panic!`, or
+/// `"<non-string panic payload>"` for other payload types (`std::panic::panic_any`).
+///
+/// This is how every error of this crate (and of the other conc crates) turns a caught
+/// panic into the message it carries.
+///
+/// # Examples
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+/// assert_eq!(conc_thread::panic_message(&*payload), "boom 1");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

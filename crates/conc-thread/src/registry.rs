@@ -174,6 +174,30 @@ impl std::fmt::Debug for Thread {
     }
 }
 
+/// Python's `repr(thread)`: `<Thread(worker, started daemon 7)>`.
+///
+/// ```
+/// let h = conc_thread::Builder::new().name("worker").spawn(|| ()).unwrap();
+/// h.thread().wait_finished(None);
+/// assert_eq!(h.thread().to_string(), format!("<Thread(worker, stopped {})>", h.ident()));
+/// ```
+impl std::fmt::Display for Thread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = if self.is_alive() {
+            "started"
+        } else {
+            "stopped"
+        };
+        let daemon = if self.is_daemon() { " daemon" } else { "" };
+        write!(
+            f,
+            "<Thread({}, {status}{daemon} {})>",
+            self.name(),
+            self.ident()
+        )
+    }
+}
+
 impl PartialEq for Thread {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

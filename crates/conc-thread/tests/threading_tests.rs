@@ -411,4 +411,3 @@ fn locals_nest() {
     let sum = a.with(|x| b.with(|y| *x + *y));
     assert_eq!(sum, 3);
 }
-

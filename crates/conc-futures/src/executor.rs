@@ -1,0 +1,206 @@
+//! The `Executor` trait (Python: `concurrent.futures.Executor`) and its `map`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::{Future, FutureError};
+
+/// Something that runs closures and hands back [`Future`]s: the thread pool here, and
+/// the process pool and greenlet executor of the sibling crates.
+///
+/// Dropping an executor shuts it down and waits for its queued work (Python's `with
+/// ThreadPoolExecutor() as pool:` block).
+///
+/// # Examples
+///
+/// Code generic over the executor:
+///
+/// ```
+/// use conc_futures::{Executor, ThreadPoolExecutor};
+///
+/// fn squares(pool: &impl Executor, n: u64) -> Vec<u64> {
+///     pool.map(0..n, |x| x * x, None, 1).unwrap().map(Result::unwrap).collect()
+/// }
+/// assert_eq!(squares(&ThreadPoolExecutor::new(), 4), [0, 1, 4, 9]);
+/// ```
+pub trait Executor {
+    /// Schedules `task` and returns its future (Python: `submit(fn)`). A panic in the
+    /// task becomes [`FutureError::Panicked`] on the future; the worker carries on.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::ShutDown`] after [`shutdown`](Executor::shutdown),
+    /// [`FutureError::BrokenExecutor`] if the executor is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Executor, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new();
+    /// assert_eq!(pool.submit(|| "done").unwrap().result(), Ok("done"));
+    /// ```
+    fn submit<F, T>(&self, task: F) -> Result<Future<T>, FutureError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static;
+
+    /// Stops accepting work (Python: `shutdown(wait, cancel_futures)`). With
+    /// `cancel_futures`, tasks not yet started are cancelled; with `wait`, blocks until
+    /// the running and queued tasks are done and the workers have exited. Calling it
+    /// again is harmless.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Executor, FutureError, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new();
+    /// pool.shutdown(true, false);
+    /// assert_eq!(pool.submit(|| ()).unwrap_err(), FutureError::ShutDown);
+    /// ```
+    fn shutdown(&self, wait: bool, cancel_futures: bool);
+
+    /// Applies `f` to every item concurrently and yields the results in input order
+    /// (Python: `map(fn, iterable, timeout, chunksize)`).
+    ///
+    /// Every item is submitted at once, in chunks of `chunksize` items per task (a
+    /// process executor ships each chunk in one message; for threads `1` is best).
+    /// `timeout` is one deadline for the whole iteration, counted from this call. On the
+    /// first error or timeout the iterator yields it, cancels the work not yet started
+    /// and ends; dropping the iterator early cancels the rest too.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::InvalidArgument`] if `chunksize` is 0, and the errors of
+    /// [`submit`](Executor::submit). Items yield [`FutureError::Timeout`] or the task's
+    /// error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Executor, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new();
+    /// let lengths: Vec<usize> = pool
+    ///     .map(vec!["a", "bb", "ccc"], str::len, None, 1)
+    ///     .unwrap()
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// ```
+    fn map<I, F, T>(
+        &self,
+        items: I,
+        f: F,
+        timeout: Option<Duration>,
+        chunksize: usize,
+    ) -> Result<MapResults<T>, FutureError>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+        Self: Sized,
+    {
+        if chunksize == 0 {
+            return Err(FutureError::InvalidArgument("chunksize must be at least 1"));
+        }
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let f = Arc::new(f);
+        let mut chunks = VecDeque::new();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let chunk: Vec<I::Item> = items.by_ref().take(chunksize).collect();
+            let f = f.clone();
+            let submitted =
+                self.submit(move || chunk.into_iter().map(|x| f(x)).collect::<Vec<T>>());
+            match submitted {
+                Ok(future) => chunks.push_back(future),
+                Err(error) => {
+                    // Python cancels what it already submitted when map fails midway.
+                    chunks.iter().for_each(|f: &Future<Vec<T>>| {
+                        f.cancel();
+                    });
+                    return Err(error);
+                }
+            }
+        }
+        Ok(MapResults {
+            chunks,
+            current: VecDeque::new(),
+            deadline,
+            finished: false,
+        })
+    }
+}
+
+/// The iterator of [`Executor::map`]: results in input order.
+///
+/// Dropping it cancels the tasks that have not started.
+///
+/// # Examples
+///
+/// ```
+/// use conc_futures::{Executor, MapResults, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let results: MapResults<u32> = pool.map(1..=3, |x| x * 2, None, 2).unwrap();
+/// assert_eq!(results.map(Result::unwrap).collect::<Vec<_>>(), [2, 4, 6]);
+/// ```
+#[must_use = "iterators do nothing unless iterated"]
+pub struct MapResults<T> {
+    chunks: VecDeque<Future<Vec<T>>>,
+    current: VecDeque<T>,
+    deadline: Option<Instant>,
+    finished: bool,
+}
+
+impl<T> MapResults<T> {
+    fn cancel_rest(&mut self) {
+        for chunk in self.chunks.drain(..) {
+            chunk.cancel();
+        }
+        self.finished = true;
+    }
+}
+
+impl<T> Iterator for MapResults<T> {
+    type Item = Result<T, FutureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(value) = self.current.pop_front() {
+                return Some(Ok(value));
+            }
+            if self.finished {
+                return None;
+            }
+            let chunk = self.chunks.pop_front()?;
+            match chunk.take_until(self.deadline) {
+                Ok(values) => self.current = values.into(),
+                Err(error) => {
+                    chunk.cancel();
+                    self.cancel_rest();
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for MapResults<T> {
+    fn drop(&mut self) {
+        self.cancel_rest();
+    }
+}
+
+impl<T> std::fmt::Debug for MapResults<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MapResults")
+            .field("chunks_left", &self.chunks.len())
+            .field("buffered", &self.current.len())
+            .finish()
+    }
+}

@@ -1,0 +1,712 @@
+//! `Future<T>`: the one completion cell every executor of this crate hands out.
+//!
+//! A shared cell with Python's states (pending → running → finished, or pending →
+//! cancelled), a condition variable for blocking waiters, done-callbacks, the waiters
+//! registered by [`wait`](crate::wait) and [`as_completed`](crate::as_completed), and
+//! the `Waker`s of async tasks awaiting it. Every transition to a final state goes
+//! through [`Shared::complete`], which wakes all four kinds of waiter, so none can be
+//! forgotten (CPython's `cancel()` forgets `wait`/`as_completed`; this one does not).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::FutureError;
+use crate::waiter::Waiter;
+
+/// The state of a [`Future`], as in Python's `concurrent.futures`.
+///
+/// # Examples
+///
+/// ```
+/// use conc_futures::{Future, State};
+///
+/// let f: Future<u8> = Future::new();
+/// assert_eq!(f.state(), State::Pending);
+/// f.set_running_or_notify_cancel().unwrap();
+/// assert_eq!(f.state(), State::Running);
+/// f.set_result(1).unwrap();
+/// assert_eq!(f.state(), State::Finished);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Submitted, not started; the only state [`Future::cancel`] can leave.
+    Pending,
+    /// A worker is running the task.
+    Running,
+    /// Cancelled before it ran.
+    Cancelled,
+    /// Done: a value or an error is (or was) available.
+    Finished,
+}
+
+enum Outcome<T> {
+    None,
+    Value(T),
+    Error(FutureError),
+    /// The value was moved out by [`Future::take`] or `.await`.
+    Taken,
+}
+
+type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
+
+struct Inner<T> {
+    state: State,
+    outcome: Outcome<T>,
+    callbacks: Vec<Callback<T>>,
+    waiters: Vec<Arc<Waiter>>,
+    wakers: Vec<Waker>,
+}
+
+pub(crate) struct Shared<T> {
+    inner: Mutex<Inner<T>>,
+    done: Condvar,
+}
+
+/// The eventual result of a task, like Python's `concurrent.futures.Future`.
+///
+/// A `Future` is a cheap handle: clones refer to the same task. Block for the value
+/// with [`result`](Future::result) (needs `T: Clone`, and can be asked again) or
+/// [`take`](Future::take) (moves the value out, once); register callbacks; cancel it
+/// while pending; pass it to [`wait`](crate::wait) or [`as_completed`](crate::as_completed);
+/// or `.await` it from any async runtime.
+///
+/// Executors create futures and complete them with the producer-side methods
+/// ([`set_running_or_notify_cancel`](Future::set_running_or_notify_cancel),
+/// [`set_result`](Future::set_result), [`set_error`](Future::set_error)), which are
+/// public, as in Python, for custom executors and tests.
+///
+/// # Examples
+///
+/// ```
+/// use conc_futures::{Executor, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let f = pool.submit(|| 6 * 7).unwrap();
+/// f.add_done_callback(|f| println!("done: {:?}", f.result()));
+/// assert_eq!(f.result(), Ok(42));
+/// assert!(f.done());
+/// ```
+pub struct Future<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Future {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Default for Future<T> {
+    fn default() -> Self {
+        Future::new()
+    }
+}
+
+impl<T> PartialEq for Future<T> {
+    /// Two handles are equal when they refer to the same task.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl<T> Eq for Future<T> {}
+
+impl<T> std::hash::Hash for Future<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl<T> Future<T> {
+    /// A pending future with no task behind it yet: for executor implementations and
+    /// tests (Python: `Future()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = conc_futures::Future::<u8>::new();
+    /// assert!(!f.done());
+    /// ```
+    pub fn new() -> Self {
+        Future {
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    state: State::Pending,
+                    outcome: Outcome::None,
+                    callbacks: Vec::new(),
+                    waiters: Vec::new(),
+                    wakers: Vec::new(),
+                }),
+                done: Condvar::new(),
+            }),
+        }
+    }
+
+    /// Identity of the task, for deduplication in `wait` and `as_completed`.
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// The current state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Future, State};
+    ///
+    /// let f = Future::<u8>::new();
+    /// f.cancel();
+    /// assert_eq!(f.state(), State::Cancelled);
+    /// ```
+    pub fn state(&self) -> State {
+        self.shared.inner.lock().state
+    }
+
+    /// Whether the task is running now (Python: `running()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = conc_futures::Future::<u8>::new();
+    /// f.set_running_or_notify_cancel().unwrap();
+    /// assert!(f.running());
+    /// ```
+    pub fn running(&self) -> bool {
+        self.state() == State::Running
+    }
+
+    /// Whether the future was cancelled (Python: `cancelled()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = conc_futures::Future::<u8>::new();
+    /// assert!(f.cancel());
+    /// assert!(f.cancelled());
+    /// ```
+    pub fn cancelled(&self) -> bool {
+        self.state() == State::Cancelled
+    }
+
+    /// Whether the future is finished or cancelled (Python: `done()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = conc_futures::Future::new();
+    /// f.set_result("x").unwrap();
+    /// assert!(f.done());
+    /// ```
+    pub fn done(&self) -> bool {
+        matches!(self.state(), State::Finished | State::Cancelled)
+    }
+
+    /// Cancels the task if it has not started; returns whether the future is now
+    /// cancelled (Python: `cancel()`). A running or finished task cannot be cancelled.
+    ///
+    /// Cancelling wakes every blocked `result`, `wait`, `as_completed` and `.await` at
+    /// once, and runs the done-callbacks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Future, FutureError};
+    ///
+    /// let f = Future::<u8>::new();
+    /// assert!(f.cancel());
+    /// assert_eq!(f.take(), Err(FutureError::Cancelled));
+    ///
+    /// let running = Future::<u8>::new();
+    /// running.set_running_or_notify_cancel().unwrap();
+    /// assert!(!running.cancel());
+    /// ```
+    pub fn cancel(&self) -> bool {
+        let inner = self.shared.inner.lock();
+        match inner.state {
+            State::Cancelled => true,
+            State::Running | State::Finished => false,
+            State::Pending => {
+                self.complete(inner, State::Cancelled, Outcome::None);
+                true
+            }
+        }
+    }
+
+    /// Marks the future as running, or reports that it was cancelled (Python:
+    /// `set_running_or_notify_cancel()`). Executors call this just before running the
+    /// task: `Ok(false)` means "cancelled, do not run it".
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::InvalidState`] if the future is already running or finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = conc_futures::Future::<u8>::new();
+    /// assert_eq!(f.set_running_or_notify_cancel(), Ok(true));
+    /// assert!(f.set_running_or_notify_cancel().is_err());
+    /// ```
+    pub fn set_running_or_notify_cancel(&self) -> Result<bool, FutureError> {
+        let mut inner = self.shared.inner.lock();
+        match inner.state {
+            State::Pending => {
+                inner.state = State::Running;
+                Ok(true)
+            }
+            State::Cancelled => Ok(false),
+            State::Running | State::Finished => Err(FutureError::InvalidState(
+                "set_running_or_notify_cancel on a running or finished future",
+            )),
+        }
+    }
+
+    /// Completes the future with a value (Python: `set_result`).
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::InvalidState`] if the future is already finished or cancelled
+    /// (the value is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = conc_futures::Future::new();
+    /// f.set_result(1).unwrap();
+    /// assert!(f.set_result(2).is_err());
+    /// assert_eq!(f.result(), Ok(1));
+    /// ```
+    pub fn set_result(&self, value: T) -> Result<(), FutureError> {
+        self.finish(Outcome::Value(value))
+    }
+
+    /// Completes the future with an error (Python: `set_exception`); executors use
+    /// [`FutureError::Panicked`] for a task that panicked.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::InvalidState`] if the future is already finished or cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Future, FutureError};
+    ///
+    /// let f = Future::<u8>::new();
+    /// f.set_error(FutureError::Panicked { message: "bad".into() }).unwrap();
+    /// assert_eq!(f.exception(), Ok(Some(FutureError::Panicked { message: "bad".into() })));
+    /// ```
+    pub fn set_error(&self, error: FutureError) -> Result<(), FutureError> {
+        self.finish(Outcome::Error(error))
+    }
+
+    fn finish(&self, outcome: Outcome<T>) -> Result<(), FutureError> {
+        let inner = self.shared.inner.lock();
+        match inner.state {
+            State::Pending | State::Running => {
+                self.complete(inner, State::Finished, outcome);
+                Ok(())
+            }
+            State::Cancelled | State::Finished => Err(FutureError::InvalidState(
+                "the future is already finished or cancelled",
+            )),
+        }
+    }
+
+    /// The one path to a final state: sets it, then wakes blocked threads, registered
+    /// waiters, async tasks and callbacks, the last three outside the lock.
+    fn complete(&self, mut inner: MutexGuard<'_, Inner<T>>, state: State, outcome: Outcome<T>) {
+        let failed = matches!(outcome, Outcome::Error(_));
+        inner.state = state;
+        inner.outcome = outcome;
+        let callbacks = std::mem::take(&mut inner.callbacks);
+        let waiters = std::mem::take(&mut inner.waiters);
+        let wakers = std::mem::take(&mut inner.wakers);
+        self.shared.done.notify_all();
+        drop(inner);
+        for waiter in waiters {
+            waiter.notify(self.key(), failed);
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+        for callback in callbacks {
+            self.run_callback(callback);
+        }
+    }
+
+    fn run_callback(&self, callback: Callback<T>) {
+        // Python logs and swallows a callback's exception; so do we, so the remaining
+        // callbacks and the worker thread carry on.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(self))) {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "conc-futures: exception calling callback for future: {}",
+                conc_thread::panic_message(&*payload)
+            );
+        }
+    }
+
+    /// Registers `callback` to run when the future finishes or is cancelled (Python:
+    /// `add_done_callback`). Callbacks run in the order added, on the thread that
+    /// completes the future; if it is already done, at once on the calling thread. A
+    /// panicking callback is reported to stderr and does not stop the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let f = conc_futures::Future::new();
+    /// for i in 0..3 {
+    ///     let log = log.clone();
+    ///     f.add_done_callback(move |_| log.lock().unwrap().push(i));
+    /// }
+    /// f.set_result(()).unwrap();
+    /// assert_eq!(*log.lock().unwrap(), [0, 1, 2]);
+    /// ```
+    pub fn add_done_callback<F>(&self, callback: F)
+    where
+        F: FnOnce(&Future<T>) + Send + 'static,
+    {
+        let mut inner = self.shared.inner.lock();
+        if matches!(inner.state, State::Finished | State::Cancelled) {
+            drop(inner);
+            self.run_callback(Box::new(callback));
+        } else {
+            inner.callbacks.push(Box::new(callback));
+        }
+    }
+
+    /// Blocks until the future is done; `timeout` `None` waits without limit. Returns
+    /// whether it is done. Does not take the result.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let f = conc_futures::Future::<u8>::new();
+    /// assert!(!f.wait(Some(Duration::from_millis(5))));
+    /// f.cancel();
+    /// assert!(f.wait(None));
+    /// ```
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        self.wait_done(deadline).is_some()
+    }
+
+    /// Waits for a final state until `deadline` and returns the locked inner state, or
+    /// `None` on timeout.
+    fn wait_done(&self, deadline: Option<Instant>) -> Option<MutexGuard<'_, Inner<T>>> {
+        let mut inner = self.shared.inner.lock();
+        while !matches!(inner.state, State::Finished | State::Cancelled) {
+            match deadline {
+                None => self.shared.done.wait(&mut inner),
+                Some(deadline) => {
+                    if self
+                        .shared
+                        .done
+                        .wait_until(&mut inner, deadline)
+                        .timed_out()
+                        && !matches!(inner.state, State::Finished | State::Cancelled)
+                    {
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(inner)
+    }
+
+    /// Blocks until the future is done and returns a copy of its value (Python:
+    /// `result()`); ask as often as you like.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::Cancelled`], the task's error (such as
+    /// [`FutureError::Panicked`]), or [`FutureError::InvalidState`] if the value was
+    /// moved out by [`take`](Future::take) or `.await`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = conc_futures::Future::new();
+    /// f.set_result(String::from("hi")).unwrap();
+    /// assert_eq!(f.result().unwrap(), "hi");
+    /// assert_eq!(f.result().unwrap(), "hi");
+    /// ```
+    pub fn result(&self) -> Result<T, FutureError>
+    where
+        T: Clone,
+    {
+        self.result_until(None)
+    }
+
+    /// Like [`result`](Future::result), waiting at most `timeout` (Python:
+    /// `result(timeout)`).
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::Timeout`] if the future is not done in time (it keeps going), and
+    /// the errors of `result`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use conc_futures::{Future, FutureError};
+    ///
+    /// let f = Future::<u8>::new();
+    /// assert_eq!(f.result_timeout(Duration::from_millis(5)), Err(FutureError::Timeout));
+    /// ```
+    pub fn result_timeout(&self, timeout: Duration) -> Result<T, FutureError>
+    where
+        T: Clone,
+    {
+        self.result_until(Instant::now().checked_add(timeout))
+    }
+
+    fn result_until(&self, deadline: Option<Instant>) -> Result<T, FutureError>
+    where
+        T: Clone,
+    {
+        let inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
+        match &inner.outcome {
+            Outcome::Value(value) => Ok(value.clone()),
+            other => Err(Self::no_value(inner.state, other)),
+        }
+    }
+
+    /// Blocks until the future is done and moves its value out, for values that are not
+    /// `Clone` or too big to copy. Later calls (and `result`) report
+    /// [`FutureError::InvalidState`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`result`](Future::result).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::FutureError;
+    ///
+    /// let f = conc_futures::Future::new();
+    /// f.set_result(vec![1, 2, 3]).unwrap();
+    /// assert_eq!(f.take(), Ok(vec![1, 2, 3]));
+    /// assert!(matches!(f.take(), Err(FutureError::InvalidState(_))));
+    /// ```
+    pub fn take(&self) -> Result<T, FutureError> {
+        self.take_until(None)
+    }
+
+    /// Like [`take`](Future::take), waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::Timeout`], and the errors of `take`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let f = conc_futures::Future::new();
+    /// f.set_result(5).unwrap();
+    /// assert_eq!(f.take_timeout(Duration::from_secs(1)), Ok(5));
+    /// ```
+    pub fn take_timeout(&self, timeout: Duration) -> Result<T, FutureError> {
+        self.take_until(Instant::now().checked_add(timeout))
+    }
+
+    pub(crate) fn take_until(&self, deadline: Option<Instant>) -> Result<T, FutureError> {
+        let mut inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
+        Self::take_outcome(&mut inner)
+    }
+
+    fn take_outcome(inner: &mut Inner<T>) -> Result<T, FutureError> {
+        match std::mem::replace(&mut inner.outcome, Outcome::Taken) {
+            Outcome::Value(value) => Ok(value),
+            other => {
+                let error = Self::no_value(inner.state, &other);
+                inner.outcome = other;
+                Err(error)
+            }
+        }
+    }
+
+    fn no_value(state: State, outcome: &Outcome<T>) -> FutureError {
+        match (state, outcome) {
+            (State::Cancelled, _) => FutureError::Cancelled,
+            (_, Outcome::Error(error)) => error.clone(),
+            (_, Outcome::Taken) => FutureError::InvalidState("the result was already taken"),
+            _ => FutureError::InvalidState("the future has no outcome"),
+        }
+    }
+
+    /// Blocks until the future is done and returns its error, or `None` if it
+    /// succeeded (Python: `exception()`).
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::Cancelled`] if the future was cancelled, as Python raises
+    /// `CancelledError`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = conc_futures::Future::new();
+    /// f.set_result(1).unwrap();
+    /// assert_eq!(f.exception(), Ok(None));
+    /// ```
+    pub fn exception(&self) -> Result<Option<FutureError>, FutureError> {
+        self.exception_until(None)
+    }
+
+    /// Like [`exception`](Future::exception), waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::Timeout`], and the errors of `exception`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use conc_futures::FutureError;
+    ///
+    /// let f = conc_futures::Future::<u8>::new();
+    /// assert_eq!(f.exception_timeout(Duration::from_millis(1)), Err(FutureError::Timeout));
+    /// ```
+    pub fn exception_timeout(&self, timeout: Duration) -> Result<Option<FutureError>, FutureError> {
+        self.exception_until(Instant::now().checked_add(timeout))
+    }
+
+    fn exception_until(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<FutureError>, FutureError> {
+        let inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
+        match (&inner.state, &inner.outcome) {
+            (State::Cancelled, _) => Err(FutureError::Cancelled),
+            (_, Outcome::Error(error)) => Ok(Some(error.clone())),
+            _ => Ok(None),
+        }
+    }
+
+    /// Registers a waiter of `wait`/`as_completed`; if the future is already done the
+    /// waiter is notified at once. Returns nothing: the waiter learns either way.
+    pub(crate) fn add_waiter(&self, waiter: &Arc<Waiter>) {
+        let mut inner = self.shared.inner.lock();
+        match inner.state {
+            State::Finished | State::Cancelled => {
+                let failed = matches!(inner.outcome, Outcome::Error(_));
+                drop(inner);
+                waiter.notify(self.key(), failed);
+            }
+            State::Pending | State::Running => inner.waiters.push(waiter.clone()),
+        }
+    }
+
+    pub(crate) fn remove_waiter(&self, waiter: &Arc<Waiter>) {
+        self.shared
+            .inner
+            .lock()
+            .waiters
+            .retain(|w| !Arc::ptr_eq(w, waiter));
+    }
+
+    /// Whether the future finished with an error (not a cancellation).
+    pub(crate) fn failed(&self) -> bool {
+        matches!(self.shared.inner.lock().outcome, Outcome::Error(_))
+    }
+}
+
+impl<T> std::fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Future")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `.await` a conc future from any async runtime: the output is the value (moved out,
+/// as with [`Future::take`]) or the error.
+///
+/// Dropping the `.await` (for example on a `select!` timeout) does not cancel the task;
+/// call [`Future::cancel`] for that.
+///
+/// # Examples
+///
+/// ```
+/// use conc_futures::{Executor, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let f = pool.submit(|| 2 + 2).unwrap();
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_eq!(rt.block_on(async { f.await }), Ok(4));
+/// ```
+impl<T> std::future::IntoFuture for Future<T> {
+    type Output = Result<T, FutureError>;
+    type IntoFuture = Awaiting<T>;
+
+    fn into_future(self) -> Awaiting<T> {
+        Awaiting { future: self }
+    }
+}
+
+/// The `std::future::Future` that awaits a conc [`Future`]; made by `.await` or
+/// [`IntoFuture::into_future`](std::future::IntoFuture::into_future).
+///
+/// # Examples
+///
+/// ```
+/// use std::future::IntoFuture;
+///
+/// let f = conc_futures::Future::new();
+/// f.set_result('x').unwrap();
+/// let awaiting: conc_futures::Awaiting<char> = f.into_future();
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_eq!(rt.block_on(awaiting), Ok('x'));
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Awaiting<T> {
+    future: Future<T>,
+}
+
+impl<T> std::future::Future for Awaiting<T> {
+    type Output = Result<T, FutureError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut inner = self.future.shared.inner.lock();
+        if matches!(inner.state, State::Finished | State::Cancelled) {
+            return Poll::Ready(Future::take_outcome(&mut inner));
+        }
+        // Registered under the same lock `complete` takes the wakers under: a
+        // completion either happened before (seen above) or will wake this waker.
+        let waker = cx.waker();
+        if !inner.wakers.iter().any(|w| w.will_wake(waker)) {
+            inner.wakers.push(waker.clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Unpin for Awaiting<T> {}
+
+impl<T> std::fmt::Debug for Awaiting<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Awaiting")
+            .field("future", &self.future)
+            .finish()
+    }
+}
