@@ -18,13 +18,14 @@ use parking_lot::{Mutex, RwLock};
 use crate::{Executor, Future, FutureError};
 
 /// What a worker does with a queued item.
-enum Action {
-    Run,
+enum Action<'a> {
+    /// Run the task; call the hook just before publishing its outcome.
+    Run(&'a dyn Fn()),
     Cancel,
     Fail(String),
 }
 
-type WorkItem = Box<dyn FnOnce(Action) + Send>;
+type WorkItem = Box<dyn for<'a> FnOnce(Action<'a>) + Send>;
 
 type Initializer = Arc<dyn Fn() + Send + Sync>;
 
@@ -334,7 +335,7 @@ impl Executor for ThreadPoolExecutor {
     }
 }
 
-fn run_item<F, T>(future: &Future<T>, task: F, action: Action)
+fn run_item<F, T>(future: &Future<T>, task: F, action: Action<'_>)
 where
     F: FnOnce() -> T,
 {
@@ -345,11 +346,13 @@ where
         Action::Fail(why) => {
             let _ = future.set_error(FutureError::BrokenExecutor(why));
         }
-        Action::Run => {
+        Action::Run(before_completion) => {
             if future.set_running_or_notify_cancel() != Ok(true) {
+                before_completion();
                 return;
             }
             let outcome = catch_unwind(AssertUnwindSafe(task));
+            before_completion();
             let _ = match outcome {
                 Ok(value) => future.set_result(value),
                 Err(payload) => future.set_error(FutureError::Panicked {
@@ -401,11 +404,16 @@ impl PoolShared {
                 return;
             }
         }
-        while let Ok(item) = self.receiver.recv() {
-            item(Action::Run);
+        // The worker counts itself idle just before it publishes a result, so a caller
+        // that reacts to the result by submitting again finds it idle, as
+        // "reuse idle workers before starting new ones" promises.
+        let mark_idle = || {
             if self.started.load(Ordering::Acquire) < self.max_workers {
                 self.idle.release(1);
             }
+        };
+        while let Ok(item) = self.receiver.recv() {
+            item(Action::Run(&mark_idle));
         }
     }
 

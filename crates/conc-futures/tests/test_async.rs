@@ -1,0 +1,164 @@
+//! `std::future::Future` interop, tested with tokio: no lost wake-ups, dropping the
+//! awaiting side does not cancel, and the asyncio patterns of the seeds
+//! (`run_in_executor`, `gather`) work.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use conc_futures::{Executor, Future, FutureError, ThreadPoolExecutor, gather, run_in_executor};
+use conc_thread::Event;
+
+fn pool() -> Arc<ThreadPoolExecutor> {
+    Arc::new(
+        ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .build()
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn await_from_multi_thread_runtime() {
+    let pool = pool();
+    let f = pool.submit(|| 40 + 2).unwrap();
+    assert_eq!(f.await, Ok(42));
+}
+
+#[tokio::test]
+async fn await_errors() {
+    let pool = pool();
+    let f = pool.submit(|| -> u8 { panic!("in task") }).unwrap();
+    assert_eq!(
+        f.await,
+        Err(FutureError::Panicked {
+            message: "in task".into()
+        })
+    );
+    let c = Future::<u8>::new();
+    c.cancel();
+    assert_eq!(c.await, Err(FutureError::Cancelled));
+}
+
+// No lost wake-ups: many tasks awaiting futures completed from pool threads at
+// arbitrary moments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_awaits() {
+    let pool = pool();
+    let mut tasks = Vec::new();
+    for i in 0..1_000_u64 {
+        let f = pool
+            .submit(move || {
+                if i % 10 == 0 {
+                    std::thread::yield_now();
+                }
+                i
+            })
+            .unwrap();
+        tasks.push(tokio::spawn(async move { f.await.unwrap() }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("a wake-up was lost")
+            .unwrap();
+    }
+    assert_eq!(total, (0..1_000).sum::<u64>());
+}
+
+// Dropping the awaiting side (a timeout here) does not cancel the task.
+#[tokio::test]
+async fn dropping_the_await_does_not_cancel() {
+    let pool = pool();
+    let gate = Arc::new(Event::new());
+    let g = gate.clone();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let f = pool
+        .submit(move || {
+            g.wait();
+            r.fetch_add(1, Ordering::SeqCst);
+            5
+        })
+        .unwrap();
+    let timed_out = tokio::time::timeout(Duration::from_millis(20), f.clone()).await;
+    assert!(timed_out.is_err());
+    assert!(!f.cancelled());
+    gate.set();
+    assert_eq!(f.await, Ok(5));
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}
+
+// Seed 000: coroutines offload blocking work with run_in_executor and share a list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_in_executor_and_gather() {
+    let pool = pool();
+    let shared = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut handles = Vec::new();
+    for i in 0..4 {
+        let (pool, shared) = (pool.clone(), shared.clone());
+        handles.push(tokio::spawn(async move {
+            let v = run_in_executor(&*pool, move || {
+                std::thread::sleep(Duration::from_millis(10));
+                i * i
+            })
+            .await
+            .unwrap();
+            shared.lock().unwrap().push(v);
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let mut got = shared.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(got, [0, 1, 4, 9]);
+
+    let fs: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+    assert_eq!(gather(fs).await, [Ok(0), Ok(1), Ok(2)]);
+}
+
+// A future completed before the first poll is ready at once; one awaited from two
+// runtimes' tasks is taken by exactly one.
+#[tokio::test]
+async fn ready_before_poll_and_single_take() {
+    let f = Future::new();
+    f.set_result(String::from("x")).unwrap();
+    let g = f.clone();
+    assert_eq!(f.await, Ok(String::from("x")));
+    assert!(matches!(g.await, Err(FutureError::InvalidState(_))));
+}
+
+// Interop without tokio: a minimal hand-written block_on (thread park) awaits too.
+#[test]
+fn await_with_a_hand_written_executor() {
+    use std::pin::pin;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut f = pin!(f);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+    let pool = ThreadPoolExecutor::new();
+    let f = pool
+        .submit(|| {
+            std::thread::sleep(Duration::from_millis(10));
+            "parked"
+        })
+        .unwrap();
+    assert_eq!(block_on(async { f.await }), Ok("parked"));
+}

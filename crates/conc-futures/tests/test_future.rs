@@ -1,0 +1,334 @@
+//! Ports of CPython's `Lib/test/test_concurrent_futures/test_future.py`
+//! (`FutureTests`). Each test names the CPython test it ports.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use conc_futures::{Future, FutureError, State};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn pending() -> Future<i32> {
+    Future::new()
+}
+fn running() -> Future<i32> {
+    let f = Future::new();
+    assert_eq!(f.set_running_or_notify_cancel(), Ok(true));
+    f
+}
+fn cancelled() -> Future<i32> {
+    let f = Future::new();
+    assert!(f.cancel());
+    f
+}
+fn exception() -> Future<i32> {
+    let f = Future::new();
+    f.set_error(FutureError::Panicked {
+        message: "os error".into(),
+    })
+    .unwrap();
+    f
+}
+fn successful(v: i32) -> Future<i32> {
+    let f = Future::new();
+    f.set_result(v).unwrap();
+    f
+}
+
+// FutureTests.test_done_callback_with_result
+#[test]
+fn done_callback_with_result() {
+    let seen = Arc::new(Mutex::new(None));
+    let s = seen.clone();
+    let f = Future::new();
+    f.add_done_callback(move |f| *s.lock().unwrap() = Some(f.result()));
+    f.set_result(5).unwrap();
+    assert_eq!(*seen.lock().unwrap(), Some(Ok(5)));
+}
+
+// FutureTests.test_done_callback_with_exception
+#[test]
+fn done_callback_with_exception() {
+    let seen = Arc::new(Mutex::new(None));
+    let s = seen.clone();
+    let f: Future<i32> = Future::new();
+    f.add_done_callback(move |f| *s.lock().unwrap() = Some(f.exception()));
+    f.set_error(FutureError::Panicked {
+        message: "test".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        Some(Ok(Some(FutureError::Panicked {
+            message: "test".into()
+        })))
+    );
+}
+
+// FutureTests.test_done_callback_with_cancel
+#[test]
+fn done_callback_with_cancel() {
+    let was_cancelled = Arc::new(Mutex::new(None));
+    let w = was_cancelled.clone();
+    let f = pending();
+    f.add_done_callback(move |f| *w.lock().unwrap() = Some(f.cancelled()));
+    assert!(f.cancel());
+    assert_eq!(*was_cancelled.lock().unwrap(), Some(true));
+}
+
+// FutureTests.test_done_callback_raises: a panicking callback is contained and the
+// following callbacks still run.
+#[test]
+fn done_callback_raises() {
+    let raising_was_called = Arc::new(AtomicUsize::new(0));
+    let fn_was_called = Arc::new(AtomicUsize::new(0));
+    let (r, c) = (raising_was_called.clone(), fn_was_called.clone());
+    let f = Future::new();
+    f.add_done_callback(move |_| {
+        r.fetch_add(1, Ordering::SeqCst);
+        panic!("doh!");
+    });
+    f.add_done_callback(move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+    });
+    f.set_result(5).unwrap();
+    assert_eq!(raising_was_called.load(Ordering::SeqCst), 1);
+    assert_eq!(fn_was_called.load(Ordering::SeqCst), 1);
+}
+
+// FutureTests.test_done_callback_already_successful / _already_failed / _already_cancelled
+#[test]
+fn done_callback_already_done_runs_at_once() {
+    for (f, expect_cancelled) in [
+        (successful(5), false),
+        (exception(), false),
+        (cancelled(), true),
+    ] {
+        let seen = Arc::new(Mutex::new(None));
+        let s = seen.clone();
+        let caller = std::thread::current().id();
+        f.add_done_callback(move |f| {
+            assert_eq!(
+                std::thread::current().id(),
+                caller,
+                "runs on the adding thread"
+            );
+            *s.lock().unwrap() = Some(f.cancelled());
+        });
+        assert_eq!(*seen.lock().unwrap(), Some(expect_cancelled));
+    }
+}
+
+// Callbacks run in the order they were added.
+#[test]
+fn done_callbacks_run_in_order() {
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let f = Future::new();
+    for i in 0..5 {
+        let o = order.clone();
+        f.add_done_callback(move |_| o.lock().unwrap().push(i));
+    }
+    f.set_result(()).unwrap();
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
+}
+
+// FutureTests.test_repr (state names)
+#[test]
+fn states() {
+    assert_eq!(pending().state(), State::Pending);
+    assert_eq!(running().state(), State::Running);
+    assert_eq!(cancelled().state(), State::Cancelled);
+    assert_eq!(exception().state(), State::Finished);
+    assert_eq!(successful(4).state(), State::Finished);
+}
+
+// FutureTests.test_cancel
+#[test]
+fn cancel() {
+    let f1 = pending();
+    let f2 = running();
+    let f3 = cancelled();
+    let f4 = exception();
+    let f5 = successful(4);
+    assert!(f1.cancel());
+    assert_eq!(f1.state(), State::Cancelled);
+    assert!(!f2.cancel());
+    assert_eq!(f2.state(), State::Running);
+    assert!(f3.cancel());
+    assert_eq!(f3.state(), State::Cancelled);
+    assert!(!f4.cancel());
+    assert_eq!(f4.state(), State::Finished);
+    assert!(!f5.cancel());
+    assert_eq!(f5.state(), State::Finished);
+}
+
+// FutureTests.test_cancelled / test_done / test_running
+#[test]
+fn cancelled_done_running() {
+    assert!(!pending().cancelled());
+    assert!(!running().cancelled());
+    assert!(cancelled().cancelled());
+    assert!(!exception().cancelled());
+    assert!(!successful(1).cancelled());
+
+    assert!(!pending().done());
+    assert!(!running().done());
+    assert!(cancelled().done());
+    assert!(exception().done());
+    assert!(successful(1).done());
+
+    assert!(!pending().running());
+    assert!(running().running());
+    assert!(!cancelled().running());
+    assert!(!exception().running());
+    assert!(!successful(1).running());
+}
+
+// FutureTests.test_result_with_timeout
+#[test]
+fn result_with_timeout() {
+    assert_eq!(
+        pending().result_timeout(Duration::ZERO),
+        Err(FutureError::Timeout)
+    );
+    assert_eq!(
+        running().result_timeout(Duration::ZERO),
+        Err(FutureError::Timeout)
+    );
+    assert_eq!(
+        cancelled().result_timeout(Duration::ZERO),
+        Err(FutureError::Cancelled)
+    );
+    assert_eq!(
+        exception().result_timeout(Duration::ZERO),
+        Err(FutureError::Panicked {
+            message: "os error".into()
+        })
+    );
+    assert_eq!(successful(42).result_timeout(Duration::ZERO), Ok(42));
+}
+
+// FutureTests.test_result_with_success
+#[test]
+fn result_with_success() {
+    let f = running();
+    let setter = f.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        setter.set_result(42).unwrap();
+    });
+    assert_eq!(f.result_timeout(PATIENCE), Ok(42));
+    t.join().unwrap();
+}
+
+// FutureTests.test_result_with_cancel
+#[test]
+fn result_with_cancel() {
+    let f = pending();
+    let canceller = f.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        canceller.cancel();
+    });
+    assert_eq!(f.result_timeout(PATIENCE), Err(FutureError::Cancelled));
+    t.join().unwrap();
+}
+
+// FutureTests.test_exception_with_timeout
+#[test]
+fn exception_with_timeout() {
+    assert_eq!(
+        pending().exception_timeout(Duration::ZERO),
+        Err(FutureError::Timeout)
+    );
+    assert_eq!(
+        cancelled().exception_timeout(Duration::ZERO),
+        Err(FutureError::Cancelled)
+    );
+    assert!(matches!(
+        exception().exception_timeout(Duration::ZERO),
+        Ok(Some(FutureError::Panicked { .. }))
+    ));
+    assert_eq!(successful(42).exception_timeout(Duration::ZERO), Ok(None));
+}
+
+// FutureTests.test_exception_with_success
+#[test]
+fn exception_with_success() {
+    let f = running();
+    let setter = f.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        setter
+            .set_error(FutureError::Panicked {
+                message: "x".into(),
+            })
+            .unwrap();
+    });
+    assert!(matches!(f.exception_timeout(PATIENCE), Ok(Some(_))));
+    t.join().unwrap();
+}
+
+// FutureTests.test_multiple_set_result / test_multiple_set_exception
+#[test]
+fn multiple_set_is_invalid_state() {
+    let f = Future::new();
+    f.set_result(1).unwrap();
+    assert!(matches!(f.set_result(2), Err(FutureError::InvalidState(_))));
+    assert!(matches!(
+        f.set_error(FutureError::Panicked {
+            message: "x".into()
+        }),
+        Err(FutureError::InvalidState(_))
+    ));
+    assert_eq!(f.result(), Ok(1));
+    let c = cancelled();
+    assert!(matches!(c.set_result(1), Err(FutureError::InvalidState(_))));
+}
+
+// FutureTests.test_get_snapshot-like: set_running_or_notify_cancel semantics.
+#[test]
+fn set_running_or_notify_cancel() {
+    assert_eq!(cancelled().set_running_or_notify_cancel(), Ok(false));
+    assert!(matches!(
+        running().set_running_or_notify_cancel(),
+        Err(FutureError::InvalidState(_))
+    ));
+    assert!(matches!(
+        successful(1).set_running_or_notify_cancel(),
+        Err(FutureError::InvalidState(_))
+    ));
+}
+
+// Taking the value out works without `Clone` and only once.
+#[test]
+fn take_moves_the_value_once() {
+    struct NotClone(u8);
+    let f = Future::new();
+    f.set_result(NotClone(3)).unwrap();
+    assert_eq!(f.take().map(|v| v.0).ok(), Some(3));
+    assert!(matches!(f.take(), Err(FutureError::InvalidState(_))));
+    assert_eq!(
+        f.exception(),
+        Ok(None),
+        "a taken success is still a success"
+    );
+}
+
+// Many threads blocked on one future are all woken by one completion.
+#[test]
+fn many_blocked_waiters_are_woken() {
+    let f: Future<u32> = Future::new();
+    let waiters: Vec<_> = (0..8)
+        .map(|_| {
+            let f = f.clone();
+            std::thread::spawn(move || f.result_timeout(PATIENCE))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    f.set_result(9).unwrap();
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Ok(9));
+    }
+}
