@@ -178,7 +178,11 @@ fn cancel_wakes_wait_unlike_cpython() {
         c.cancel();
     });
     let start = Instant::now();
-    let r = wait(&[pending.clone()], Some(PATIENCE), ReturnWhen::AllCompleted);
+    let r = wait(
+        std::slice::from_ref(&pending),
+        Some(PATIENCE),
+        ReturnWhen::AllCompleted,
+    );
     assert!(
         start.elapsed() < PATIENCE,
         "wait slept through the cancellation"
@@ -289,7 +293,7 @@ fn cancel_wakes_as_completed_unlike_cpython() {
         std::thread::sleep(Duration::from_millis(30));
         c.cancel();
     });
-    let got: Vec<_> = as_completed(&[pending.clone()], Some(PATIENCE)).collect();
+    let got: Vec<_> = as_completed(std::slice::from_ref(&pending), Some(PATIENCE)).collect();
     assert_eq!(got, [Ok(pending)]);
     canceller.join().unwrap();
 }

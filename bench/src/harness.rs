@@ -1,0 +1,345 @@
+//! The measuring harness: repetitions, medians, the Markdown table and the JSON file.
+//!
+//! A workload describes its systems as [`Case`]s, each a closure that runs the workload
+//! once and returns the time it measured. [`measure`] runs one untimed warm-up of every
+//! case, then `reps` rounds that take the cases in turn (interleaving keeps slow drift
+//! of the machine, such as thermal throttling, from favouring whichever system runs
+//! first), and reports each case's median, minimum and maximum.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+/// How a run was asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    /// `--quick`: sizes divided by ten, fewer repetitions.
+    pub(crate) quick: bool,
+    /// Timed repetitions per case; the median is reported.
+    pub(crate) reps: usize,
+}
+
+impl Config {
+    /// Full runs: five repetitions at the sizes of `BENCHMARKS.md`.
+    pub(crate) const FULL: Config = Config {
+        quick: false,
+        reps: 5,
+    };
+
+    /// `--quick` runs: three repetitions at a tenth of the size.
+    pub(crate) const QUICK: Config = Config {
+        quick: true,
+        reps: 3,
+    };
+
+    /// The size to run: `full`, or a tenth of it with `--quick`.
+    pub(crate) fn size(&self, full: u64) -> u64 {
+        if self.quick { (full / 10).max(1) } else { full }
+    }
+
+    /// A note saying how a figure was obtained, for the notes column.
+    pub(crate) fn method(&self) -> String {
+        let scale = if self.quick {
+            ", quick (1/10 size)"
+        } else {
+            ""
+        };
+        format!("median of {}{scale}", self.reps)
+    }
+}
+
+/// One registered workload of `BENCHMARKS.md`.
+#[derive(Debug)]
+pub(crate) struct Workload {
+    /// Its id, `W1` to `W11`.
+    pub(crate) id: &'static str,
+    /// One line saying what it measures.
+    pub(crate) title: &'static str,
+    /// Runs it and returns its table rows and target verdicts.
+    pub(crate) run: fn(&Config) -> Report,
+}
+
+/// What a workload hands back.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    /// One row per system (and per variant).
+    pub(crate) rows: Vec<Row>,
+    /// One line per performance target of the design, saying whether it was met.
+    pub(crate) verdicts: Vec<String>,
+}
+
+/// One line of the table and one object of `results.json`.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    /// The workload id, e.g. `W9`.
+    pub(crate) workload: &'static str,
+    /// What was measured: this workspace's type or a peer.
+    pub(crate) system: String,
+    /// The figure (a median).
+    pub(crate) value: f64,
+    /// The figure's unit, e.g. `items/s`.
+    pub(crate) unit: &'static str,
+    /// Ratio to the baseline, target verdict, spread, method.
+    pub(crate) notes: String,
+}
+
+/// One system under test: a name and a closure running the workload once.
+pub(crate) struct Case<'a> {
+    /// The system's name as shown in the table.
+    pub(crate) system: String,
+    /// Runs the workload once and returns the time it measured.
+    pub(crate) run: Box<dyn FnMut() -> Duration + 'a>,
+}
+
+impl std::fmt::Debug for Case<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Case")
+            .field("system", &self.system)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Case<'a> {
+    /// A case named `system` that runs `run`.
+    pub(crate) fn new(system: impl Into<String>, run: impl FnMut() -> Duration + 'a) -> Self {
+        Case {
+            system: system.into(),
+            run: Box::new(run),
+        }
+    }
+}
+
+/// The timings of one case over its repetitions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Stats {
+    /// The median repetition.
+    pub(crate) median: Duration,
+    /// The fastest repetition.
+    pub(crate) min: Duration,
+    /// The slowest repetition.
+    pub(crate) max: Duration,
+}
+
+impl Stats {
+    /// The statistics of a non-empty set of timings. With an even count the median is
+    /// the mean of the two middle values.
+    pub(crate) fn of(times: &[Duration]) -> Stats {
+        assert!(!times.is_empty(), "no timings");
+        let mut sorted = times.to_vec();
+        sorted.sort_unstable();
+        let mid = sorted.len() / 2;
+        let median = if sorted.len() % 2 == 1 {
+            sorted[mid]
+        } else {
+            (sorted[mid - 1] + sorted[mid]) / 2
+        };
+        Stats {
+            median,
+            min: sorted[0],
+            max: sorted[sorted.len() - 1],
+        }
+    }
+}
+
+/// Runs every case once untimed, then `config.reps` interleaved rounds; returns each
+/// case's statistics in the order given. Progress goes to stderr.
+pub(crate) fn measure(config: &Config, cases: &mut [Case<'_>]) -> Vec<Stats> {
+    for case in cases.iter_mut() {
+        eprintln!("  warm-up   {}", case.system);
+        (case.run)();
+    }
+    let mut times = vec![Vec::with_capacity(config.reps); cases.len()];
+    for rep in 1..=config.reps {
+        eprint!("  round {rep}/{}", config.reps);
+        for (case, times) in cases.iter_mut().zip(&mut times) {
+            times.push((case.run)());
+            eprint!(".");
+        }
+        eprintln!();
+    }
+    times.iter().map(|t| Stats::of(t)).collect()
+}
+
+/// Formats a figure for the table: thousands separators for large values, one decimal
+/// for small ones.
+pub(crate) fn format_value(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value.abs() >= 1000.0 {
+        let digits = format!("{:.0}", value.abs());
+        let mut grouped = String::new();
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        if value < 0.0 {
+            grouped.insert(0, '-');
+        }
+        grouped
+    } else if value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// The rows as a Markdown table.
+pub(crate) fn markdown_table(rows: &[Row]) -> String {
+    let mut table = String::from(
+        "| workload | system | value | unit | notes |\n| --- | --- | ---: | --- | --- |\n",
+    );
+    for row in rows {
+        let _ = writeln!(
+            table,
+            "| {} | {} | {} | {} | {} |",
+            row.workload,
+            escape_cell(&row.system),
+            format_value(row.value),
+            row.unit,
+            escape_cell(&row.notes)
+        );
+    }
+    table
+}
+
+/// Escapes the pipe characters that would end a Markdown table cell.
+fn escape_cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// The rows as a JSON array of `{"workload", "system", "value", "unit", "notes"}` objects.
+pub(crate) fn json(rows: &[Row]) -> String {
+    let mut out = String::from("[");
+    for (i, row) in rows.iter().enumerate() {
+        out.push_str(if i == 0 { "\n  " } else { ",\n  " });
+        let value = if row.value.is_finite() {
+            // `Display` for f64 never uses an exponent, so this is a valid JSON number.
+            row.value.to_string()
+        } else {
+            String::from("null")
+        };
+        let _ = write!(
+            out,
+            "{{\"workload\": {}, \"system\": {}, \"value\": {value}, \"unit\": {}, \"notes\": {}}}",
+            json_string(row.workload),
+            json_string(&row.system),
+            json_string(row.unit),
+            json_string(&row.notes)
+        );
+    }
+    out.push_str(if rows.is_empty() { "]\n" } else { "\n]\n" });
+    out
+}
+
+/// A JSON string literal for `text`.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Writes `results.json`, creating its directory.
+pub(crate) fn write_json(path: &Path, rows: &[Row]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, json(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        let s = Stats::of(&[ms(5), ms(1), ms(3)]);
+        assert_eq!((s.median, s.min, s.max), (ms(3), ms(1), ms(5)));
+        assert_eq!(
+            Stats::of(&[ms(4), ms(1), ms(2), ms(3)]).median,
+            Duration::from_micros(2500)
+        );
+        assert_eq!(Stats::of(&[ms(7)]).median, ms(7));
+    }
+
+    #[test]
+    fn values_format_for_reading() {
+        assert_eq!(format_value(23_456_789.4), "23,456,789");
+        assert_eq!(format_value(1000.0), "1,000");
+        assert_eq!(format_value(999.4), "999");
+        assert_eq!(format_value(28.345), "28.3");
+        assert_eq!(format_value(-1234.0), "-1,234");
+    }
+
+    #[test]
+    fn json_escapes_and_shapes() {
+        let rows = [Row {
+            workload: "W9",
+            system: "a \"quoted\" \\ name".into(),
+            value: 1.5,
+            unit: "items/s",
+            notes: "line\nbreak\u{1}".into(),
+        }];
+        assert_eq!(
+            json(&rows),
+            "[\n  {\"workload\": \"W9\", \"system\": \"a \\\"quoted\\\" \\\\ name\", \
+             \"value\": 1.5, \"unit\": \"items/s\", \"notes\": \"line\\nbreak\\u0001\"}\n]\n"
+        );
+        assert_eq!(json(&[]), "[]\n");
+        let big = Row {
+            value: 1e20,
+            ..rows[0].clone()
+        };
+        assert!(json(&[big]).contains("\"value\": 100000000000000000000,"));
+        let nan = Row {
+            value: f64::NAN,
+            ..rows[0].clone()
+        };
+        assert!(json(&[nan]).contains("\"value\": null,"));
+    }
+
+    #[test]
+    fn table_escapes_pipes() {
+        let rows = [Row {
+            workload: "W10",
+            system: "a|b".into(),
+            value: 12.0,
+            unit: "ns",
+            notes: String::new(),
+        }];
+        assert!(markdown_table(&rows).contains("| W10 | a\\|b | 12.0 | ns |  |"));
+    }
+
+    #[test]
+    fn measure_runs_warm_up_then_every_round() {
+        let mut calls = 0;
+        let mut cases = [Case::new("counting", || {
+            calls += 1;
+            ms(calls)
+        })];
+        let stats = measure(&Config::QUICK, &mut cases);
+        drop(cases);
+        assert_eq!(calls, 1 + Config::QUICK.reps as u64);
+        assert_eq!(stats[0].median, ms(3), "the warm-up (1 ms) is not counted");
+    }
+}

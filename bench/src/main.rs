@@ -1,0 +1,260 @@
+//! The benchmark workloads of `BENCHMARKS.md`: this workspace beside its peers, measured
+//! in the same run on the same machine.
+//!
+//! ```text
+//! cargo xtask bench [W9 W10 ...] [--quick]
+//! cargo run --release -p bench -- [W9 W10 ...] [--quick] [--out PATH] [--list]
+//! ```
+//!
+//! Prints a Markdown table (workload, system, value, unit, notes) and writes the same
+//! rows as a JSON array to `target/bench/results.json` (or `--out PATH`). Each figure is
+//! the median of 5 repetitions, or of 3 at a tenth of the size with `--quick`.
+//!
+//! # Adding a workload
+//!
+//! Write a module `wNN_topic.rs` with a `pub(crate) const WORKLOAD: Workload` whose
+//! `run` builds its [`harness::Case`]s, calls [`harness::measure`] and turns the
+//! statistics into rows; then list it in [`WORKLOADS`].
+
+mod harness;
+mod w09_queue;
+mod w10_lock;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use harness::{Config, Workload};
+
+/// Every implemented workload, in table order.
+const WORKLOADS: &[&Workload] = &[&w09_queue::WORKLOAD, &w10_lock::WORKLOAD];
+
+/// Every workload id of `BENCHMARKS.md`, implemented or not.
+const PLANNED: &[&str] = &[
+    "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11",
+];
+
+/// The usage text.
+const USAGE: &str = "\
+usage: bench [W9 W10 ...] [--quick] [--out PATH] [--list]
+
+  W9 W10 ...   the workloads to run (default: all implemented ones)
+  --quick      sizes divided by 10, 3 repetitions instead of 5
+  --out PATH   where to write the JSON results (default: target/bench/results.json)
+  --list       list the implemented workloads and exit";
+
+/// The parsed command line.
+#[derive(Debug)]
+struct Args {
+    /// The workloads to run, in registry order.
+    selected: Vec<&'static Workload>,
+    /// Full or quick run.
+    config: Config,
+    /// Where `results.json` goes.
+    out: PathBuf,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Command {
+    /// Run the benchmarks.
+    Run(Args),
+    /// Print the usage text.
+    Help,
+    /// List the workloads.
+    List,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match parse_args(&args) {
+        Ok(Command::Run(args)) => run(&args),
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::List) => {
+            for w in WORKLOADS {
+                println!("{:<4} {}", w.id, w.title);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("bench: error: {message}\n\n{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the selected workloads, prints the table and writes the JSON file.
+fn run(args: &Args) -> ExitCode {
+    let ids: Vec<&str> = args.selected.iter().map(|w| w.id).collect();
+    eprintln!(
+        "bench: {} -- {}; threads: {}",
+        ids.join(", "),
+        args.config.method(),
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    let mut rows = Vec::new();
+    let mut verdicts = Vec::new();
+    for workload in &args.selected {
+        eprintln!("{}: {}", workload.id, workload.title);
+        let report = (workload.run)(&args.config);
+        rows.extend(report.rows);
+        verdicts.extend(report.verdicts);
+    }
+
+    println!();
+    print!("{}", harness::markdown_table(&rows));
+    if !verdicts.is_empty() {
+        println!();
+        for verdict in &verdicts {
+            println!("- {verdict}");
+        }
+    }
+    match harness::write_json(&args.out, &rows) {
+        Ok(()) => {
+            println!();
+            println!("results written to {}", args.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: error: cannot write {}: {e}", args.out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the command line; errors say what was wrong.
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    let mut config = Config::FULL;
+    let mut out = None;
+    let mut ids: Vec<&str> = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--quick" => config = Config::QUICK,
+            "--out" => {
+                let path = iter.next().ok_or("`--out` needs a path")?;
+                out = Some(PathBuf::from(path));
+            }
+            "--list" => return Ok(Command::List),
+            "-h" | "--help" => return Ok(Command::Help),
+            flag if flag.starts_with("--out=") => {
+                out = Some(PathBuf::from(&flag["--out=".len()..]));
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
+            id => ids.push(id),
+        }
+    }
+
+    let mut selected: Vec<&'static Workload> = Vec::new();
+    for id in ids {
+        let workload = find_workload(id)?;
+        if !selected.iter().any(|w| w.id == workload.id) {
+            selected.push(workload);
+        }
+    }
+    if selected.is_empty() {
+        selected = WORKLOADS.to_vec();
+    } else {
+        // Table order, whatever order they were named in.
+        selected.sort_by_key(|w| WORKLOADS.iter().position(|r| r.id == w.id));
+    }
+    let out = out.unwrap_or_else(default_out);
+    Ok(Command::Run(Args {
+        selected,
+        config,
+        out,
+    }))
+}
+
+/// The workload with this id (`W9`, `w9`); errors list the implemented ones.
+fn find_workload(id: &str) -> Result<&'static Workload, String> {
+    if let Some(workload) = WORKLOADS.iter().find(|w| w.id.eq_ignore_ascii_case(id)) {
+        return Ok(workload);
+    }
+    let known: Vec<&str> = WORKLOADS.iter().map(|w| w.id).collect();
+    let known = known.join(", ");
+    if PLANNED.iter().any(|p| p.eq_ignore_ascii_case(id)) {
+        Err(format!(
+            "workload `{id}` is planned in BENCHMARKS.md but not implemented yet; \
+             implemented workloads: {known}"
+        ))
+    } else {
+        Err(format!("unknown workload `{id}`; known workloads: {known}"))
+    }
+}
+
+/// `target/bench/results.json` under the workspace root this crate was built in.
+fn default_out() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().unwrap_or(&manifest_dir);
+    root.join("target").join("bench").join("results.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    fn selected(args: &[&str]) -> Vec<&'static str> {
+        match parse(args).unwrap() {
+            Command::Run(a) => a.selected.iter().map(|w| w.id).collect(),
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn registry_ids_are_unique_and_planned() {
+        for (i, w) in WORKLOADS.iter().enumerate() {
+            assert!(PLANNED.contains(&w.id), "{} is not in BENCHMARKS.md", w.id);
+            assert!(
+                WORKLOADS[..i].iter().all(|o| o.id != w.id),
+                "{} twice",
+                w.id
+            );
+        }
+    }
+
+    #[test]
+    fn selection_defaults_to_all_and_keeps_table_order() {
+        assert_eq!(selected(&[]), ["W9", "W10"]);
+        assert_eq!(selected(&["w10", "W9", "W10"]), ["W9", "W10"]);
+        assert_eq!(selected(&["W10", "--quick"]), ["W10"]);
+    }
+
+    #[test]
+    fn unknown_ids_list_the_known_ones() {
+        let err = parse(&["W42"]).unwrap_err();
+        assert!(err.contains("unknown workload `W42`"), "{err}");
+        assert!(err.contains("W9, W10"), "{err}");
+        let err = parse(&["W3"]).unwrap_err();
+        assert!(err.contains("not implemented yet"), "{err}");
+    }
+
+    #[test]
+    fn options_parse() {
+        let Command::Run(args) = parse(&["--quick", "--out", "/tmp/x.json"]).unwrap() else {
+            panic!("not a run");
+        };
+        assert!(args.config.quick);
+        assert_eq!(args.config.reps, 3);
+        assert_eq!(args.out, PathBuf::from("/tmp/x.json"));
+        let Command::Run(args) = parse(&["--out=/tmp/y.json"]).unwrap() else {
+            panic!("not a run");
+        };
+        assert!(!args.config.quick);
+        assert_eq!(args.out, PathBuf::from("/tmp/y.json"));
+        assert!(parse(&["--out"]).is_err());
+        assert!(parse(&["--fast"]).is_err());
+        assert!(matches!(parse(&["--list"]), Ok(Command::List)));
+    }
+
+    #[test]
+    fn default_out_is_under_the_workspace_target() {
+        assert!(default_out().ends_with("target/bench/results.json"));
+    }
+}

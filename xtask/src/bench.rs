@@ -1,0 +1,32 @@
+//! `cargo xtask bench [W9 W10 ...] [--quick]`: the workloads of `BENCHMARKS.md`.
+//!
+//! The measuring is done by the `bench` crate, built in release mode; this task only
+//! starts it with the arguments given here and tells it where the results go:
+//! `<target dir>/bench/results.json`. The bench binary prints the Markdown table.
+
+use crate::{TaskResult, cargo, display_command};
+
+/// Runs `cargo xtask bench [W9 W10 ...] [--quick]`.
+pub(crate) fn run(args: &[String]) -> TaskResult {
+    let root = crate::project_root();
+    let out = crate::target_dir(&root).join("bench").join("results.json");
+    let out = out
+        .to_str()
+        .ok_or_else(|| format!("the results path {} is not UTF-8", out.display()))?
+        .to_owned();
+
+    let mut cargo_args = vec!["run", "--release", "-p", "bench", "--"];
+    cargo_args.extend(args.iter().map(String::as_str));
+    if !args.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
+        cargo_args.extend(["--out", out.as_str()]);
+    }
+    println!("==> {}", display_command(&cargo_args));
+    let status = cargo(&root, &cargo_args)
+        .status()
+        .map_err(|e| format!("could not start cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the benchmarks failed ({status})"))
+    }
+}

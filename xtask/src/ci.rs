@@ -1,0 +1,237 @@
+//! `cargo xtask ci`: every check the project's CI runs, in order, stopping at the first
+//! failure.
+//!
+//! `.ci/run` does nothing but print versions and call this task, so a green
+//! `cargo xtask ci` on a laptop means a green CI run. `cargo xtask ci --list` prints the
+//! steps without running them.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::{TaskResult, cargo, display_command, format_duration};
+
+/// One CI step: a cargo command with optional extra environment.
+#[derive(Debug)]
+struct Step {
+    /// Short name, used in headings, the summary and failure messages.
+    name: &'static str,
+    /// Arguments to `cargo`.
+    args: &'static [&'static str],
+    /// Environment variables set for this step only.
+    env: &'static [(&'static str, &'static str)],
+}
+
+/// The steps, in the order they run. Cheap checks go first so they fail fast.
+const STEPS: &[Step] = &[
+    Step {
+        name: "fmt",
+        args: &["fmt", "--all", "--", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "clippy",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "doc",
+        args: &["doc", "--workspace", "--no-deps"],
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+    Step {
+        name: "test",
+        args: &["test", "--workspace", "--all-targets"],
+        env: &[],
+    },
+    Step {
+        name: "doctest",
+        args: &["test", "--workspace", "--doc"],
+        env: &[],
+    },
+    Step {
+        name: "package",
+        args: &[
+            "package",
+            "--workspace",
+            "--exclude",
+            "examples",
+            "--exclude",
+            "xtask",
+            "--exclude",
+            "bench",
+            "--allow-dirty",
+        ],
+        env: &[],
+    },
+];
+
+/// How a step ended, for the summary.
+#[derive(Debug)]
+enum Outcome {
+    /// The command exited with status 0 after this long.
+    Passed(Duration),
+    /// The command failed (or could not start) after this long.
+    Failed(Duration),
+    /// An earlier step failed, so this one did not run.
+    Skipped,
+}
+
+/// Runs `cargo xtask ci [--list]`.
+pub(crate) fn run(args: &[String]) -> TaskResult {
+    match args {
+        [] => {}
+        [flag] if flag == "--list" => {
+            for (i, step) in STEPS.iter().enumerate() {
+                println!("{}. {:<8} {}", i + 1, step.name, step_command(step));
+            }
+            return Ok(());
+        }
+        _ => {
+            return Err(format!(
+                "`cargo xtask ci` takes no arguments but `--list`; got `{}`",
+                args.join(" ")
+            ));
+        }
+    }
+
+    let root = crate::project_root();
+    let started = Instant::now();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(STEPS.len());
+    let mut failure = None;
+    for (i, step) in STEPS.iter().enumerate() {
+        if failure.is_some() {
+            outcomes.push(Outcome::Skipped);
+            continue;
+        }
+        println!();
+        println!(
+            "==> ci step {}/{}: {}  ({})",
+            i + 1,
+            STEPS.len(),
+            step.name,
+            step_command(step)
+        );
+        let step_started = Instant::now();
+        let result = run_step(&root, step);
+        let elapsed = step_started.elapsed();
+        match result {
+            Ok(()) => {
+                println!("==> {} passed in {}", step.name, format_duration(elapsed));
+                outcomes.push(Outcome::Passed(elapsed));
+            }
+            Err(why) => {
+                println!(
+                    "==> {} FAILED after {}",
+                    step.name,
+                    format_duration(elapsed)
+                );
+                outcomes.push(Outcome::Failed(elapsed));
+                failure = Some(format!(
+                    "ci step {}/{} `{}` failed: {why}\n       command: {}",
+                    i + 1,
+                    STEPS.len(),
+                    step.name,
+                    step_command(step)
+                ));
+            }
+        }
+    }
+
+    print_summary(&outcomes, started.elapsed());
+    match failure {
+        None => Ok(()),
+        Some(message) => Err(message),
+    }
+}
+
+/// Runs one step with inherited stdio; `Err` says why it failed.
+fn run_step(root: &Path, step: &Step) -> Result<(), String> {
+    let mut command = cargo(root, step.args);
+    for (key, value) in step.env {
+        command.env(key, value);
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("could not start cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo exited with {status}"))
+    }
+}
+
+/// The step's command line, with its environment, as a user would type it.
+fn step_command(step: &Step) -> String {
+    let mut line = String::new();
+    for (key, value) in step.env {
+        line.push_str(&format!("{key}=\"{value}\" "));
+    }
+    line.push_str(&display_command(step.args));
+    line
+}
+
+/// Prints the per-step table and the total time.
+fn print_summary(outcomes: &[Outcome], total: Duration) {
+    println!();
+    println!("==> ci summary");
+    println!("  {:<8}  {:<7}  {:>9}", "step", "result", "time");
+    for (step, outcome) in STEPS.iter().zip(outcomes) {
+        let (result, time) = match outcome {
+            Outcome::Passed(t) => ("ok", format_duration(*t)),
+            Outcome::Failed(t) => ("FAILED", format_duration(*t)),
+            Outcome::Skipped => ("skipped", String::from("-")),
+        };
+        println!("  {:<8}  {:<7}  {:>9}", step.name, result, time);
+    }
+    let all_passed = outcomes.iter().all(|o| matches!(o, Outcome::Passed(_)));
+    println!(
+        "  {} in {}",
+        if all_passed {
+            "all steps passed"
+        } else {
+            "ci FAILED"
+        },
+        format_duration(total)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_in_the_documented_order() {
+        let names: Vec<_> = STEPS.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            ["fmt", "clippy", "doc", "test", "doctest", "package"]
+        );
+    }
+
+    #[test]
+    fn doc_step_denies_warnings() {
+        let doc = STEPS.iter().find(|s| s.name == "doc").unwrap();
+        assert_eq!(
+            step_command(doc),
+            "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"
+        );
+    }
+
+    #[test]
+    fn package_step_leaves_out_the_unpublished_crates() {
+        let package = STEPS.iter().find(|s| s.name == "package").unwrap();
+        for krate in ["examples", "xtask", "bench"] {
+            assert!(
+                package.args.windows(2).any(|w| w == ["--exclude", krate]),
+                "{krate} is not excluded"
+            );
+        }
+    }
+}

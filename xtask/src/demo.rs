@@ -1,0 +1,389 @@
+//! `cargo xtask demo [NAME...]`: the guided tour of the examples.
+//!
+//! The tour is `examples/demo.txt`, one scenario per line in tour order:
+//!
+//! ```text
+//! name | title | what it shows
+//! ```
+//!
+//! Blank lines and lines starting with `#` are ignored; `name` is the example's name in
+//! `examples/Cargo.toml`. The examples are built once in release mode, then each
+//! scenario runs under a heading with its title and what it shows, and its wall-clock
+//! time is measured. A failing scenario does not stop the tour; the task fails at the
+//! end. A summary table and an ASCII bar chart of the timings close the tour.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{TaskResult, bar, cargo, display_command, format_duration};
+
+/// The tour file, relative to the workspace root.
+const DEMO_FILE: &str = "examples/demo.txt";
+
+/// The build that produces every example binary.
+const BUILD_ARGS: &[&str] = &["build", "--release", "-p", "examples", "--examples"];
+
+/// A scenario still running after this long is killed and counted as failed.
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Widest bar in the timing chart, in characters.
+const CHART_WIDTH: usize = 40;
+
+/// One line of the tour file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scenario {
+    /// The example's name: the binary to run.
+    name: String,
+    /// The heading shown above its output.
+    title: String,
+    /// One line saying what the scenario demonstrates.
+    shows: String,
+}
+
+/// How a scenario ended.
+#[derive(Debug)]
+enum Outcome {
+    /// The program exited with status 0.
+    Passed,
+    /// The program failed; the text says how.
+    Failed(String),
+}
+
+/// A scenario's result, for the summary.
+#[derive(Debug)]
+struct Run<'a> {
+    /// The scenario that ran.
+    scenario: &'a Scenario,
+    /// How it ended.
+    outcome: Outcome,
+    /// Its wall-clock time, process start to exit.
+    elapsed: Duration,
+}
+
+/// Runs `cargo xtask demo [NAME...]`.
+pub(crate) fn run(args: &[String]) -> TaskResult {
+    if let Some(flag) = args.iter().find(|a| a.starts_with('-')) {
+        return Err(format!(
+            "unknown option `{flag}`; usage: cargo xtask demo [NAME...]"
+        ));
+    }
+    let root = crate::project_root();
+    let tour_path = root.join(DEMO_FILE);
+    let text = std::fs::read_to_string(&tour_path).map_err(|e| {
+        format!(
+            "cannot read the tour file {}: {e}\n       \
+             `cargo xtask demo` runs the scenarios listed there, one `name | title | what it shows` a line",
+            tour_path.display()
+        )
+    })?;
+    let tour = parse_tour(&text)?;
+    if tour.is_empty() {
+        return Err(format!("{} lists no scenarios", tour_path.display()));
+    }
+    let selected = select(&tour, args)?;
+
+    println!("==> building the examples: {}", display_command(BUILD_ARGS));
+    let status = cargo(&root, BUILD_ARGS)
+        .status()
+        .map_err(|e| format!("could not start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the examples failed ({status}): {}",
+            display_command(BUILD_ARGS)
+        ));
+    }
+
+    let bin_dir = crate::target_dir(&root).join("release").join("examples");
+    let tour_started = Instant::now();
+    let runs: Vec<Run<'_>> = selected
+        .iter()
+        .enumerate()
+        .map(|(i, scenario)| run_scenario(&root, &bin_dir, scenario, i + 1, selected.len()))
+        .collect();
+    print_summary(&runs, tour_started.elapsed());
+
+    let failed: Vec<&str> = runs
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .map(|r| r.scenario.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} scenarios failed: {}",
+            failed.len(),
+            runs.len(),
+            failed.join(", ")
+        ))
+    }
+}
+
+/// Parses the tour file; errors name the offending line.
+fn parse_tour(text: &str) -> Result<Vec<Scenario>, String> {
+    let mut tour = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.splitn(3, '|').map(str::trim);
+        let (Some(name), Some(title), Some(shows)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(format!(
+                "{DEMO_FILE}:{}: expected `name | title | what it shows`, got `{line}`",
+                number + 1
+            ));
+        };
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(format!(
+                "{DEMO_FILE}:{}: `{name}` is not an example name",
+                number + 1
+            ));
+        }
+        if tour.iter().any(|s: &Scenario| s.name == name) {
+            return Err(format!(
+                "{DEMO_FILE}:{}: scenario `{name}` is listed twice",
+                number + 1
+            ));
+        }
+        tour.push(Scenario {
+            name: name.to_owned(),
+            title: title.to_owned(),
+            shows: shows.to_owned(),
+        });
+    }
+    Ok(tour)
+}
+
+/// The scenarios named on the command line, in that order; all of them if none is named.
+fn select<'a>(tour: &'a [Scenario], names: &[String]) -> Result<Vec<&'a Scenario>, String> {
+    if names.is_empty() {
+        return Ok(tour.iter().collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            tour.iter().find(|s| &s.name == name).ok_or_else(|| {
+                let known: Vec<&str> = tour.iter().map(|s| s.name.as_str()).collect();
+                format!(
+                    "no scenario `{name}` in {DEMO_FILE}; known scenarios: {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Runs one scenario under its heading, its output going straight to the terminal.
+fn run_scenario<'a>(
+    root: &Path,
+    bin_dir: &Path,
+    scenario: &'a Scenario,
+    number: usize,
+    count: usize,
+) -> Run<'a> {
+    println!();
+    println!("{}", "=".repeat(78));
+    println!("[{number}/{count}] {}  ({})", scenario.title, scenario.name);
+    println!("    {}", scenario.shows);
+    println!("{}", "-".repeat(78));
+
+    let binary = example_binary(bin_dir, &scenario.name);
+    let started = Instant::now();
+    let outcome = if binary.is_file() {
+        match run_with_timeout(Command::new(&binary).current_dir(root), TIMEOUT) {
+            Ok(status) if status.success() => Outcome::Passed,
+            Ok(status) => Outcome::Failed(format!("exited with {status}")),
+            Err(why) => Outcome::Failed(why),
+        }
+    } else {
+        Outcome::Failed(format!(
+            "no binary at {}: is `{}` an [[example]] of examples/Cargo.toml?",
+            binary.display(),
+            scenario.name
+        ))
+    };
+    let elapsed = started.elapsed();
+
+    println!("{}", "-".repeat(78));
+    match &outcome {
+        Outcome::Passed => println!("{}: ok in {}", scenario.name, format_duration(elapsed)),
+        Outcome::Failed(why) => println!(
+            "{}: FAILED after {}: {why}",
+            scenario.name,
+            format_duration(elapsed)
+        ),
+    }
+    Run {
+        scenario,
+        outcome,
+        elapsed,
+    }
+}
+
+/// The path of a release example binary.
+fn example_binary(bin_dir: &Path, name: &str) -> PathBuf {
+    bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Runs a command with inherited stdout/stderr and no stdin, killing it after `timeout`.
+fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<ExitStatus, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("killed after {} s", timeout.as_secs()));
+            }
+            // Polling every 2 ms costs nothing measurable and bounds the timing error.
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(format!("could not wait for it: {e}")),
+        }
+    }
+}
+
+/// Prints the summary table and the timing chart.
+fn print_summary(runs: &[Run<'_>], total: Duration) {
+    let name_width = runs
+        .iter()
+        .map(|r| r.scenario.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(8);
+    println!();
+    println!("{}", "=".repeat(78));
+    println!("demo summary");
+    println!();
+    println!(
+        "  {:>2}  {:<name_width$}  {:<6}  {:>9}  title",
+        "#", "scenario", "result", "time"
+    );
+    for (i, run) in runs.iter().enumerate() {
+        let result = match run.outcome {
+            Outcome::Passed => "ok",
+            Outcome::Failed(_) => "FAILED",
+        };
+        println!(
+            "  {:>2}  {:<name_width$}  {:<6}  {:>9}  {}",
+            i + 1,
+            run.scenario.name,
+            result,
+            format_duration(run.elapsed),
+            run.scenario.title
+        );
+    }
+
+    println!();
+    println!("wall-clock time per scenario:");
+    println!();
+    let longest = runs
+        .iter()
+        .map(|r| r.elapsed.as_secs_f64())
+        .fold(0.0, f64::max);
+    for run in runs {
+        let secs = run.elapsed.as_secs_f64();
+        let mark = match run.outcome {
+            Outcome::Passed => ' ',
+            Outcome::Failed(_) => '!',
+        };
+        println!(
+            "  {:<name_width$} {mark}|{:<CHART_WIDTH$}| {}",
+            run.scenario.name,
+            bar(secs, longest, CHART_WIDTH),
+            format_duration(run.elapsed)
+        );
+    }
+    let passed = runs
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Passed))
+        .count();
+    println!();
+    println!(
+        "{passed} of {} scenarios passed; the tour took {}{}",
+        runs.len(),
+        format_duration(total),
+        if passed == runs.len() {
+            ""
+        } else {
+            " (! marks a failure)"
+        }
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lines_and_skips_comments() {
+        let tour = parse_tour(
+            "# a comment\n\n  a_one | First | shows a | with a bar\nb_two|Second|shows b\n",
+        )
+        .unwrap();
+        assert_eq!(tour.len(), 2);
+        assert_eq!(tour[0].name, "a_one");
+        assert_eq!(tour[0].title, "First");
+        assert_eq!(
+            tour[0].shows, "shows a | with a bar",
+            "only the first two bars split"
+        );
+        assert_eq!(tour[1].shows, "shows b");
+    }
+
+    #[test]
+    fn malformed_lines_name_their_line_number() {
+        let err = parse_tour("# ok\nonly_a_name | no third field\n").unwrap_err();
+        assert!(err.contains("demo.txt:2"), "{err}");
+        let err = parse_tour("a | A | x\na | A again | y\n").unwrap_err();
+        assert!(err.contains("listed twice"), "{err}");
+    }
+
+    #[test]
+    fn selection_keeps_the_given_order_and_rejects_unknown_names() {
+        let tour = parse_tour("a | A | x\nb | B | y\nc | C | z\n").unwrap();
+        let picked = select(&tour, &["c".into(), "a".into()]).unwrap();
+        assert_eq!(
+            picked.iter().map(|s| &*s.name).collect::<Vec<_>>(),
+            ["c", "a"]
+        );
+        let err = select(&tour, &["nope".into()]).unwrap_err();
+        assert!(err.contains("known scenarios: a, b, c"), "{err}");
+        assert_eq!(select(&tour, &[]).unwrap().len(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn failures_and_hangs_are_reported() {
+        let status = run_with_timeout(
+            Command::new("sh").args(["-c", "exit 3"]),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(status.code(), Some(3));
+        let started = Instant::now();
+        let err = run_with_timeout(
+            Command::new("sh").args(["-c", "sleep 30"]),
+            Duration::from_millis(100),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("killed after"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_real_tour_file_parses() {
+        let path = crate::project_root().join(DEMO_FILE);
+        // The examples are written separately; only check the file once it exists.
+        if let Ok(text) = std::fs::read_to_string(path) {
+            assert!(!parse_tour(&text).unwrap().is_empty());
+        }
+    }
+}
