@@ -665,7 +665,7 @@ impl<T> std::future::IntoFuture for Future<T> {
 }
 
 /// The `std::future::Future` that awaits a conc [`Future`]; made by `.await` or
-/// [`IntoFuture::into_future`](std::future::IntoFuture::into_future).
+/// [`IntoFuture::into_future`].
 ///
 /// # Examples
 ///

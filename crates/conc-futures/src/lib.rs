@@ -50,7 +50,7 @@
 //!
 //! # Async interop
 //!
-//! Every [`Future`] implements [`IntoFuture`](std::future::IntoFuture): `.await` it in
+//! Every [`Future`] implements [`IntoFuture`]: `.await` it in
 //! tokio, async-std, smol or a hand-written executor. Completion wakes the awaiting task
 //! through its `Waker`; dropping the `.await` does not cancel the task.
 #![cfg_attr(docsrs, feature(doc_cfg))]
