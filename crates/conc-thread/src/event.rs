@@ -32,7 +32,9 @@ use crate::deadline::deadline_after;
 pub struct Event {
     // Read without the mutex by `is_set`; written only under it so waiters never miss a set.
     flag: AtomicBool,
-    mutex: Mutex<()>,
+    /// Counts `set` calls. A waiter woken by a `set` returns even if a `clear` came
+    /// before it ran again, as Python's `Event.wait` does.
+    sets: Mutex<u64>,
     cond: Condvar,
 }
 
@@ -47,7 +49,7 @@ impl Event {
     pub const fn new() -> Self {
         Event {
             flag: AtomicBool::new(false),
-            mutex: Mutex::new(()),
+            sets: Mutex::new(0),
             cond: Condvar::new(),
         }
     }
@@ -76,7 +78,8 @@ impl Event {
     /// e.wait(); // returns at once
     /// ```
     pub fn set(&self) {
-        let _guard = self.mutex.lock();
+        let mut sets = self.sets.lock();
+        *sets = sets.wrapping_add(1);
         self.flag.store(true, Ordering::Release);
         self.cond.notify_all();
     }
@@ -92,11 +95,12 @@ impl Event {
     /// assert!(!e.is_set());
     /// ```
     pub fn clear(&self) {
-        let _guard = self.mutex.lock();
+        let _guard = self.sets.lock();
         self.flag.store(false, Ordering::Release);
     }
 
-    /// Blocks until the flag is set.
+    /// Blocks until the flag is set. A waiter woken by [`set`](Event::set) returns even
+    /// if the flag was cleared again before it ran, as in Python.
     ///
     /// # Examples
     ///
@@ -110,9 +114,10 @@ impl Event {
         if self.is_set() {
             return;
         }
-        let mut guard = self.mutex.lock();
-        while !self.flag.load(Ordering::Acquire) {
-            self.cond.wait(&mut guard);
+        let mut sets = self.sets.lock();
+        let seen = *sets;
+        while !self.flag.load(Ordering::Acquire) && *sets == seen {
+            self.cond.wait(&mut sets);
         }
     }
 
@@ -137,10 +142,11 @@ impl Event {
             self.wait();
             return true;
         };
-        let mut guard = self.mutex.lock();
-        while !self.flag.load(Ordering::Acquire) {
-            if self.cond.wait_until(&mut guard, deadline).timed_out() {
-                return self.flag.load(Ordering::Acquire);
+        let mut sets = self.sets.lock();
+        let seen = *sets;
+        while !self.flag.load(Ordering::Acquire) && *sets == seen {
+            if self.cond.wait_until(&mut sets, deadline).timed_out() {
+                return self.flag.load(Ordering::Acquire) || *sets != seen;
             }
         }
         true

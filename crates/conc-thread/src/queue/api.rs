@@ -215,7 +215,7 @@ macro_rules! queue_api {
             /// assert!(q.task_done().is_err());
             /// ```
             pub fn task_done(&self) -> Result<(), TaskDoneError> {
-                self.core.tasks().done()
+                self.core.tasks().done(|| self.core.task_base())
             }
 
             /// Blocks until every item ever put has been marked done with
@@ -237,7 +237,7 @@ macro_rules! queue_api {
             /// worker.join().unwrap();
             /// ```
             pub fn join(&self) {
-                self.core.tasks().join()
+                self.core.tasks().join(|| self.core.task_base())
             }
 
             /// Like [`join`](Self::join), giving up after `timeout`; returns whether every
@@ -253,7 +253,7 @@ macro_rules! queue_api {
             /// assert!(!q.join_timeout(Duration::from_millis(5)));
             /// ```
             pub fn join_timeout(&self, timeout: Duration) -> bool {
-                self.core.tasks().join_timeout(timeout)
+                self.core.tasks().join_timeout(timeout, || self.core.task_base())
             }
 
             /// The number of items put and not yet marked done (Python: `unfinished_tasks`).
@@ -266,7 +266,7 @@ macro_rules! queue_api {
             /// assert_eq!(q.unfinished_tasks(), 1);
             /// ```
             pub fn unfinished_tasks(&self) -> usize {
-                self.core.tasks().unfinished()
+                self.core.tasks().unfinished(self.core.task_base())
             }
 
             /// Shuts the queue down (Python 3.13: `shutdown(immediate)`).

@@ -7,8 +7,9 @@
 
 use std::convert::Infallible;
 
-use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
 use parking_lot::Mutex;
+use parking_lot_core::SpinWait;
 
 use super::shutdown::ShutdownFlag;
 use super::tasks::TaskTracker;
@@ -35,13 +36,27 @@ pub(crate) struct FifoCore<T> {
 }
 
 impl<T> FifoCore<T> {
-    /// Discards every queued item, counting each as done (immediate shutdown).
+    /// Discards every queued item (immediate shutdown). Queued items are counted by the
+    /// channel's length, so discarding them finishes their tasks by itself; joiners
+    /// only need waking.
     fn discard_all(&self) {
-        let mut discarded = 0;
-        while self.rx.try_recv().is_ok() {
-            discarded += 1;
+        while self.rx.try_recv().is_ok() {}
+        self.tasks.wake_if_done(self.rx.len());
+    }
+
+    /// One attempt to take an item, counted as a task in flight while it runs (see
+    /// `tasks`): the item is never uncounted between leaving the channel and being
+    /// held by the caller.
+    #[inline]
+    fn try_take(&self) -> Option<T> {
+        self.tasks.add();
+        match self.rx.try_recv() {
+            Ok(item) => Some(item),
+            Err(_) => {
+                self.tasks.remove(1, self.rx.len());
+                None
+            }
         }
-        self.tasks.discard(discarded);
     }
 
     /// Waits until the channel or the shutdown signal is ready, per `wait`; returns
@@ -65,6 +80,18 @@ impl<T> FifoCore<T> {
     }
 
     fn put_slow(&self, mut item: T, wait: Wait) -> Result<(), PutError<T>> {
+        // A full queue usually drains within microseconds: spin and yield briefly, as
+        // crossbeam's own blocking calls do, before paying for a `Select`.
+        let mut spin = SpinWait::new();
+        while spin.spin() {
+            if self.flag.is_shut() {
+                return Err(PutError::ShutDown(item));
+            }
+            item = match self.tx.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(item) | TrySendError::Disconnected(item)) => item,
+            };
+        }
         loop {
             if !self.ready(Op::Send, wait) {
                 return Err(PutError::Full(item));
@@ -80,6 +107,17 @@ impl<T> FifoCore<T> {
     }
 
     fn get_slow(&self, wait: Wait) -> Result<T, GetError> {
+        // An empty queue is usually refilled within microseconds by a busy producer:
+        // spin and yield briefly before paying for a `Select`.
+        let mut spin = SpinWait::new();
+        while spin.spin() {
+            if self.flag.is_shut() {
+                return self.get_after_shutdown();
+            }
+            if let Some(item) = self.try_take() {
+                return Ok(item);
+            }
+        }
         loop {
             if !self.ready(Op::Recv, wait) {
                 return Err(GetError::Empty);
@@ -87,7 +125,7 @@ impl<T> FifoCore<T> {
             if self.flag.is_shut() {
                 return self.get_after_shutdown();
             }
-            if let Ok(item) = self.rx.try_recv() {
+            if let Some(item) = self.try_take() {
                 return Ok(item);
             }
         }
@@ -97,7 +135,7 @@ impl<T> FifoCore<T> {
         if self.flag.is_immediate() {
             return Err(GetError::ShutDown);
         }
-        self.rx.try_recv().map_err(|_| GetError::ShutDown)
+        self.try_take().ok_or(GetError::ShutDown)
     }
 }
 
@@ -129,9 +167,7 @@ impl<T> QueueCore<T> for FifoCore<T> {
         if self.flag.is_shut() {
             return Err(PutError::ShutDown(item));
         }
-        // Count the task before the item becomes visible, so a fast consumer's
-        // `task_done` never finds the count at zero.
-        self.tasks.add();
+        // No task counting here: a queued item is counted by the channel's length.
         let outcome = match self.tx.try_send(item) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(item)) => match wait {
@@ -140,9 +176,7 @@ impl<T> QueueCore<T> for FifoCore<T> {
             },
             Err(TrySendError::Disconnected(_)) => unreachable!("the queue holds a receiver"),
         };
-        if outcome.is_err() {
-            self.tasks.discard(1);
-        } else if self.flag.is_immediate() {
+        if outcome.is_ok() && self.flag.is_immediate() {
             // An immediate shutdown raced with this put and may have drained before
             // the item landed: drain again so no item outlives the shutdown.
             self.discard_all();
@@ -155,14 +189,15 @@ impl<T> QueueCore<T> for FifoCore<T> {
         if self.flag.is_immediate() {
             return Err(GetError::ShutDown);
         }
-        match self.rx.try_recv() {
-            Ok(item) => Ok(item),
-            Err(TryRecvError::Empty) if self.flag.is_shut() => Err(GetError::ShutDown),
-            Err(TryRecvError::Empty) => match wait {
-                Wait::No => Err(GetError::Empty),
-                _ => self.get_slow(wait),
-            },
-            Err(TryRecvError::Disconnected) => unreachable!("the queue holds a sender"),
+        if let Some(item) = self.try_take() {
+            return Ok(item);
+        }
+        if self.flag.is_shut() {
+            return self.get_after_shutdown();
+        }
+        match wait {
+            Wait::No => Err(GetError::Empty),
+            _ => self.get_slow(wait),
         }
     }
 
@@ -186,5 +221,9 @@ impl<T> QueueCore<T> for FifoCore<T> {
 
     fn tasks(&self) -> &TaskTracker {
         &self.tasks
+    }
+
+    fn task_base(&self) -> usize {
+        self.rx.len()
     }
 }

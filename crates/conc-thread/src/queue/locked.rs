@@ -177,7 +177,7 @@ impl<T, S: Storage<T>> QueueCore<T> for LockedCore<T, S> {
         self.flag.shut(immediate);
         if immediate {
             let discarded = items.clear();
-            self.tasks.discard(discarded);
+            self.tasks.remove(discarded, 0);
         }
         self.not_empty.notify_all();
         self.not_full.notify_all();
@@ -189,5 +189,9 @@ impl<T, S: Storage<T>> QueueCore<T> for LockedCore<T, S> {
 
     fn tasks(&self) -> &TaskTracker {
         &self.tasks
+    }
+
+    fn task_base(&self) -> usize {
+        0
     }
 }

@@ -49,4 +49,7 @@ pub(crate) trait QueueCore<T> {
     fn shutdown(&self, immediate: bool);
     fn is_shutdown(&self) -> bool;
     fn tasks(&self) -> &tasks::TaskTracker;
+    /// The part of the unfinished-task count the core knows without counting (see
+    /// `tasks`).
+    fn task_base(&self) -> usize;
 }
