@@ -71,3 +71,8 @@ pub use executor::{Executor, MapResults};
 pub use future::{Awaiting, Future, State};
 pub use thread_pool::{ThreadPoolBuilder, ThreadPoolExecutor};
 pub use wait::{DoneAndNotDone, ReturnWhen, wait};
+
+/// The README's examples, compiled and run as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

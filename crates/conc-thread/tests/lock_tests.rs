@@ -704,6 +704,15 @@ fn bounded_semaphore_multirelease() {
 
 const N: usize = 5;
 
+/// `N` threads wait on `barrier`; every one must pass.
+fn all_parties_pass(barrier: &Arc<Barrier>) {
+    let b = barrier.clone();
+    Bunch::new(N, move || {
+        b.wait().unwrap();
+    })
+    .wait_for_finished();
+}
+
 // BarrierTests.test_constructor
 #[test]
 fn barrier_constructor() {
@@ -805,11 +814,7 @@ fn barrier_reset() {
     barrier.reset();
     bunch.wait_for_finished();
     assert!(!barrier.broken());
-    let b = barrier.clone();
-    Bunch::new(N, move || {
-        b.wait().unwrap();
-    })
-    .wait_for_finished();
+    all_parties_pass(&barrier);
 }
 
 // BarrierTests.test_abort_and_reset
@@ -820,11 +825,7 @@ fn barrier_abort_and_reset() {
     assert!(barrier.broken());
     barrier.reset();
     assert!(!barrier.broken());
-    let b = barrier.clone();
-    Bunch::new(N, move || {
-        b.wait().unwrap();
-    })
-    .wait_for_finished();
+    all_parties_pass(&barrier);
 }
 
 // BarrierTests.test_timeout: a timed-out wait breaks the barrier for everyone.
