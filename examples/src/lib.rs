@@ -1,5 +1,6 @@
-//! Helpers shared by the example programs: a heading printer, a stopwatch format, and a
-//! tiny page server standing in for the web sites the seed tutorials crawl.
+//! Helpers shared by the example programs: a heading printer, a stopwatch format, a
+//! one-line panic report, and a tiny page server standing in for the web sites the seed
+//! tutorials crawl.
 //!
 //! The seeds fetch real sites (`requests.get("https://www.cnblogs.com/#p1")`); the
 //! examples must run without internet, so [`PageServer`] serves look-alike blog pages on
@@ -51,6 +52,39 @@ pub fn stamp(start: Instant) -> String {
 /// ```
 pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Replaces Rust's default panic report (several lines, with a backtrace hint) by one
+/// line on stderr, `(panic in ThreadPoolExecutor-0_0: division by zero)`, for examples
+/// that panic on purpose to show how the panic comes back as an error. Python prints
+/// nothing when a pool task raises; the exception waits in the future.
+///
+/// # Examples
+///
+/// ```
+/// examples::one_line_panic_reports();
+/// let caught = std::panic::catch_unwind(|| panic!("on purpose"));
+/// assert!(caught.is_err());
+/// ```
+pub fn one_line_panic_reports() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        eprintln!(
+            "(panic in {}: {})",
+            thread.name().unwrap_or("an unnamed thread"),
+            panic_payload_message(info.payload())
+        );
+    }));
+}
+
+fn panic_payload_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
 }
 
 /// Topics used to make the blog post titles look like the seed's (a Chinese blog about

@@ -29,7 +29,10 @@ use crate::{Future, FutureError};
 /// }
 /// assert_eq!(total, 60);
 /// ```
-pub fn as_completed<T>(futures: &[Future<T>], timeout: Option<Duration>) -> AsCompleted<T> {
+pub fn as_completed<'a, T: 'a>(
+    futures: impl IntoIterator<Item = &'a Future<T>>,
+    timeout: Option<Duration>,
+) -> AsCompleted<T> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let unique = dedupe(futures);
     let total = unique.len();

@@ -109,6 +109,11 @@ impl<T> Default for Future<T> {
     }
 }
 
+/// Futures compare and hash by identity (the task), so they can key a map like
+/// Python's `{executor.submit(fn, url): url}`. Clippy's `mutable_key_type` lint flags
+/// such maps because a `Future` holds a mutex; the identity never changes, so allow
+/// the lint there or list `conc_futures::Future` under `ignore-interior-mutability` in
+/// `clippy.toml`.
 impl<T> PartialEq for Future<T> {
     /// Two handles are equal when they refer to the same task.
     fn eq(&self, other: &Self) -> bool {
@@ -628,6 +633,24 @@ impl<T> Future<T> {
     /// Whether the future finished with an error (not a cancellation).
     pub(crate) fn failed(&self) -> bool {
         matches!(self.shared.inner.lock().outcome, Outcome::Error(_))
+    }
+}
+
+/// Python's `repr(future)`: `<Future at 0x7f.. state=running>`.
+///
+/// ```
+/// let f = conc_futures::Future::<u8>::new();
+/// assert!(f.to_string().ends_with("state=pending>"));
+/// ```
+impl<T> std::fmt::Display for Future<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state() {
+            State::Pending => "pending",
+            State::Running => "running",
+            State::Cancelled => "cancelled",
+            State::Finished => "finished",
+        };
+        write!(f, "<Future at {:#x} state={state}>", self.key())
     }
 }
 

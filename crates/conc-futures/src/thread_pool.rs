@@ -296,7 +296,10 @@ impl Executor for ThreadPoolExecutor {
         let future = Future::new();
         let handle = future.clone();
         let item: WorkItem = Box::new(move |action| run_item(&handle, task, action));
-        {
+        let failed_start = {
+            // The read side is held until the worker count is adjusted, so a
+            // `shutdown(wait)` (write side) cannot return while this submission is
+            // about to start a worker it would not join.
             let gate = self.shared.gate.read();
             match &*gate {
                 Ok(sender) => {
@@ -307,8 +310,12 @@ impl Executor for ThreadPoolExecutor {
                 Err(Closed::ShutDown) => return Err(FutureError::ShutDown),
                 Err(Closed::Broken(why)) => return Err(FutureError::BrokenExecutor(why.clone())),
             }
+            self.shared.adjust_thread_count()
+        };
+        if let Some(why) = failed_start {
+            // Breaking takes the write side: only after the read side is released.
+            self.shared.break_pool(why);
         }
-        self.shared.adjust_thread_count();
         Ok(future)
     }
 
@@ -366,14 +373,15 @@ where
 impl PoolShared {
     /// Starts a worker unless one is idle or the pool is at its size (CPython's
     /// `_adjust_thread_count`). Once every worker exists this is one atomic load.
-    fn adjust_thread_count(self: &Arc<Self>) {
+    /// Returns why the pool must break if not even the first worker could start.
+    fn adjust_thread_count(self: &Arc<Self>) -> Option<String> {
         if self.started.load(Ordering::Acquire) >= self.max_workers || self.idle.try_acquire() {
-            return;
+            return None;
         }
         let mut workers = self.workers.lock();
         let n = self.started.load(Ordering::Acquire);
         if n >= self.max_workers {
-            return;
+            return None;
         }
         let shared = self.clone();
         let spawned = conc_thread::Builder::new()
@@ -384,13 +392,11 @@ impl PoolShared {
             Ok(handle) => {
                 workers.push(handle);
                 self.started.store(n + 1, Ordering::Release);
+                None
             }
-            Err(error) if n == 0 => {
-                drop(workers);
-                self.break_pool(format!("could not start a worker thread: {error}"));
-            }
+            Err(error) if n == 0 => Some(format!("could not start a worker thread: {error}")),
             // Some workers exist: they will get to the item.
-            Err(_) => {}
+            Err(_) => None,
         }
     }
 

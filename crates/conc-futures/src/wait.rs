@@ -55,7 +55,8 @@ pub struct DoneAndNotDone<T> {
 /// (`None`: no limit), then reports which are done (Python: `wait(fs, timeout,
 /// return_when)`). A timeout is not an error: it shows as a non-empty `not_done`.
 ///
-/// Futures may come from different executors; duplicates count once. Unlike CPython
+/// `futures` is anything that iterates over `&Future<T>`: a slice, `&Vec`, a map's
+/// keys. Futures may come from different executors; duplicates count once. Unlike CPython
 /// (issues #92001, #87893), cancelling a future wakes the wait at once.
 ///
 /// # Examples
@@ -70,8 +71,8 @@ pub struct DoneAndNotDone<T> {
 /// let r = wait(&[quick.clone(), slow.clone()], Some(Duration::from_secs(30)), ReturnWhen::FirstCompleted);
 /// assert!(r.done.contains(&quick));
 /// ```
-pub fn wait<T>(
-    futures: &[Future<T>],
+pub fn wait<'a, T: 'a>(
+    futures: impl IntoIterator<Item = &'a Future<T>>,
     timeout: Option<Duration>,
     return_when: ReturnWhen,
 ) -> DoneAndNotDone<T> {
@@ -79,11 +80,13 @@ pub fn wait<T>(
     let unique = dedupe(futures);
     let already_done = unique.iter().filter(|f| f.done()).count();
     let already_failed = unique.iter().any(|f| f.done() && f.failed());
-    let satisfied = match return_when {
-        ReturnWhen::FirstCompleted => already_done > 0,
-        ReturnWhen::FirstException => already_failed || already_done == unique.len(),
-        ReturnWhen::AllCompleted => already_done == unique.len(),
-    };
+    // Everything done (an empty list included) satisfies every condition, as in Python.
+    let satisfied = already_done == unique.len()
+        || match return_when {
+            ReturnWhen::FirstCompleted => already_done > 0,
+            ReturnWhen::FirstException => already_failed,
+            ReturnWhen::AllCompleted => false,
+        };
     if !satisfied && deadline.is_none_or(|d| d > Instant::now()) {
         let pending: Vec<&Future<T>> = unique.iter().filter(|f| !f.done()).collect();
         let waiter = Arc::new(Waiter::default());
@@ -105,10 +108,12 @@ pub fn wait<T>(
 }
 
 /// The futures without duplicates, in first-seen order.
-pub(crate) fn dedupe<T>(futures: &[Future<T>]) -> Vec<Future<T>> {
+pub(crate) fn dedupe<'a, T: 'a>(
+    futures: impl IntoIterator<Item = &'a Future<T>>,
+) -> Vec<Future<T>> {
     let mut seen = HashSet::new();
     futures
-        .iter()
+        .into_iter()
         .filter(|f| seen.insert(f.key()))
         .cloned()
         .collect()

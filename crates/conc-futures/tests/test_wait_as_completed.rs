@@ -350,3 +350,36 @@ fn futures_from_different_executors() {
         3
     );
 }
+
+// WaitTests with no futures: every condition is met at once (Python returns
+// immediately for an empty list).
+#[test]
+fn wait_on_nothing_returns_at_once() {
+    let empty: Vec<Future<u8>> = Vec::new();
+    for when in [
+        ReturnWhen::FirstCompleted,
+        ReturnWhen::FirstException,
+        ReturnWhen::AllCompleted,
+    ] {
+        let start = Instant::now();
+        let r = wait(&empty, Some(PATIENCE), when);
+        assert!(start.elapsed() < PATIENCE);
+        assert!(r.done.is_empty() && r.not_done.is_empty());
+    }
+    assert_eq!(as_completed(&empty, None).count(), 0);
+}
+
+// Any iterator of `&Future` is accepted, such as the keys of a map.
+#[test]
+fn wait_and_as_completed_take_map_keys() {
+    #[allow(clippy::mutable_key_type)] // futures hash by identity
+    let urls: std::collections::HashMap<Future<i32>, &str> =
+        [(successful(1), "a"), (successful(2), "b")]
+            .into_iter()
+            .collect();
+    assert_eq!(
+        wait(urls.keys(), None, ReturnWhen::AllCompleted).done.len(),
+        2
+    );
+    assert_eq!(as_completed(urls.keys(), None).count(), 2);
+}
