@@ -630,6 +630,19 @@ impl<T> Future<T> {
             .retain(|w| !Arc::ptr_eq(w, waiter));
     }
 
+    /// Whether the future is done; if not, `waker` is woken when it is. Used by async
+    /// waits that must not take the value.
+    pub(crate) fn poll_done(&self, waker: &Waker) -> bool {
+        let mut inner = self.shared.inner.lock();
+        if matches!(inner.state, State::Finished | State::Cancelled) {
+            return true;
+        }
+        if !inner.wakers.iter().any(|w| w.will_wake(waker)) {
+            inner.wakers.push(waker.clone());
+        }
+        false
+    }
+
     /// Whether the future finished with an error (not a cancellation).
     pub(crate) fn failed(&self) -> bool {
         matches!(self.shared.inner.lock().outcome, Outcome::Error(_))

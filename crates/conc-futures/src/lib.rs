@@ -33,7 +33,7 @@
 //! | `Future.result(timeout)`, `exception`, `cancel`, `cancelled`, `running`, `done`, `add_done_callback` | [`Future`] (plus [`Future::take`] for values that are not `Clone`) |
 //! | `as_completed(fs, timeout)`, `wait(fs, timeout, return_when)` | [`as_completed()`], [`wait()`], [`ReturnWhen`] |
 //! | `CancelledError`, `TimeoutError`, `BrokenExecutor`, `InvalidStateError` | [`FutureError`] |
-//! | `await loop.run_in_executor(pool, fn)`, `asyncio.gather` | [`run_in_executor`], [`gather`], and `.await` on any [`Future`] |
+//! | `await loop.run_in_executor(pool, fn)`, `asyncio.gather`, `asyncio.wait` | [`run_in_executor`], [`gather`], [`wait_async`], and `.await` on any [`Future`] |
 //!
 //! # Differences from Python, and why
 //!
@@ -65,7 +65,7 @@ mod wait;
 mod waiter;
 
 pub use as_completed::{AsCompleted, as_completed};
-pub use asyncio::{gather, run_in_executor};
+pub use asyncio::{WaitAsync, gather, run_in_executor, wait_async};
 pub use error::FutureError;
 pub use executor::{Executor, MapResults};
 pub use future::{Awaiting, Future, State};

@@ -162,3 +162,54 @@ fn await_with_a_hand_written_executor() {
         .unwrap();
     assert_eq!(block_on(async { f.await }), Ok("parked"));
 }
+
+// asyncio.wait over pool futures (seed 000): FIRST_COMPLETED wakes on the first
+// completion, ALL_COMPLETED on the last, and no value is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_async_first_and_all() {
+    use conc_futures::{ReturnWhen, wait_async};
+    let pool = pool();
+    let gate = Arc::new(Event::new());
+    let g = gate.clone();
+    let quick = pool.submit(|| 1).unwrap();
+    let slow = pool
+        .submit(move || {
+            g.wait();
+            2
+        })
+        .unwrap();
+    let fs = [quick.clone(), slow.clone()];
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        wait_async(&fs, ReturnWhen::FirstCompleted),
+    )
+    .await
+    .expect("first completion was not noticed");
+    assert_eq!(
+        (r.done, r.not_done),
+        (vec![quick.clone()], vec![slow.clone()])
+    );
+    gate.set();
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        wait_async(&fs, ReturnWhen::AllCompleted),
+    )
+    .await
+    .expect("a completion was not noticed");
+    assert_eq!(r.done.len(), 2);
+    assert_eq!((quick.result(), slow.result()), (Ok(1), Ok(2)));
+    // Cancellation wakes it too.
+    let pending = Future::<u8>::new();
+    let p = pending.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        p.cancel();
+    });
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        wait_async([&pending], ReturnWhen::AllCompleted),
+    )
+    .await
+    .expect("a cancellation was not noticed");
+    assert_eq!(r.done, [pending]);
+}
