@@ -160,8 +160,8 @@ pub(crate) fn measure(config: &Config, cases: &mut [Case<'_>]) -> Vec<Stats> {
     times.iter().map(|t| Stats::of(t)).collect()
 }
 
-/// Formats a figure for the table: thousands separators for large values, one decimal
-/// for small ones.
+/// Formats a figure for the table: thousands separators for large values, three
+/// significant digits for small ones (a W5 time of 0.0553 s must not read `0.1`).
 pub(crate) fn format_value(value: f64) -> String {
     if !value.is_finite() {
         return value.to_string();
@@ -181,8 +181,16 @@ pub(crate) fn format_value(value: f64) -> String {
         grouped
     } else if value.abs() >= 100.0 {
         format!("{value:.0}")
-    } else {
+    } else if value.abs() >= 10.0 {
         format!("{value:.1}")
+    } else if value.abs() >= 1.0 {
+        format!("{value:.2}")
+    } else if value == 0.0 {
+        String::from("0")
+    } else {
+        // Three significant digits: 0.0553, 0.221.
+        let decimals = 2 - value.abs().log10().floor() as i32;
+        format!("{value:.*}", decimals.max(0) as usize)
     }
 }
 
@@ -288,6 +296,10 @@ mod tests {
         assert_eq!(format_value(1000.0), "1,000");
         assert_eq!(format_value(999.4), "999");
         assert_eq!(format_value(28.345), "28.3");
+        assert_eq!(format_value(2.8345), "2.83");
+        assert_eq!(format_value(0.22149), "0.221");
+        assert_eq!(format_value(0.055349), "0.0553");
+        assert_eq!(format_value(0.0), "0");
         assert_eq!(format_value(-1234.0), "-1,234");
     }
 

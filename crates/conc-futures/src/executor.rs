@@ -109,30 +109,37 @@ pub trait Executor {
         }
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let f = Arc::new(f);
-        let mut chunks = VecDeque::new();
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            let chunk: Vec<I::Item> = items.by_ref().take(chunksize).collect();
-            let f = f.clone();
-            let submitted =
-                self.submit(move || chunk.into_iter().map(|x| f(x)).collect::<Vec<T>>());
-            match submitted {
-                Ok(future) => chunks.push_back(future),
-                Err(error) => {
-                    // Python cancels what it already submitted when map fails midway.
-                    chunks.iter().for_each(|f: &Future<Vec<T>>| {
-                        f.cancel();
-                    });
-                    return Err(error);
-                }
-            }
-        }
-        Ok(MapResults {
-            chunks,
+        let mut items = items.into_iter();
+        let mut results = MapResults {
+            pending: if chunksize == 1 {
+                Pending::Items(VecDeque::new())
+            } else {
+                Pending::Chunks(VecDeque::new())
+            },
             current: VecDeque::new(),
             deadline,
             finished: false,
-        })
+        };
+        while let Some(first) = items.next() {
+            let f = f.clone();
+            // One task per item when chunks are of one: no vectors to build.
+            let submitted = match &mut results.pending {
+                Pending::Items(futures) => self
+                    .submit(move || f(first))
+                    .map(|future| futures.push_back(future)),
+                Pending::Chunks(futures) => {
+                    let mut chunk = Vec::with_capacity(chunksize);
+                    chunk.push(first);
+                    chunk.extend(items.by_ref().take(chunksize - 1));
+                    self.submit(move || chunk.into_iter().map(|x| f(x)).collect::<Vec<T>>())
+                        .map(|future| futures.push_back(future))
+                }
+            };
+            // On failure, dropping `results` cancels what was already submitted, as
+            // Python does when map fails midway.
+            submitted?;
+        }
+        Ok(results)
     }
 }
 
@@ -151,18 +158,38 @@ pub trait Executor {
 /// ```
 #[must_use = "iterators do nothing unless iterated"]
 pub struct MapResults<T> {
-    chunks: VecDeque<Future<Vec<T>>>,
+    pending: Pending<T>,
+    /// Values of the chunk being handed out.
     current: VecDeque<T>,
     deadline: Option<Instant>,
     finished: bool,
 }
 
+/// The submitted work, in input order.
+enum Pending<T> {
+    /// `chunksize == 1`: one task per item.
+    Items(VecDeque<Future<T>>),
+    /// One task per chunk, each returning its values in order.
+    Chunks(VecDeque<Future<Vec<T>>>),
+}
+
 impl<T> MapResults<T> {
     fn cancel_rest(&mut self) {
-        for chunk in self.chunks.drain(..) {
-            chunk.cancel();
+        match &mut self.pending {
+            Pending::Items(futures) => futures.drain(..).for_each(|f| {
+                f.cancel();
+            }),
+            Pending::Chunks(futures) => futures.drain(..).for_each(|f| {
+                f.cancel();
+            }),
         }
         self.finished = true;
+    }
+
+    /// Gives back the error after cancelling everything not started.
+    fn fail(&mut self, error: FutureError) -> Option<Result<T, FutureError>> {
+        self.cancel_rest();
+        Some(Err(error))
     }
 }
 
@@ -177,13 +204,26 @@ impl<T> Iterator for MapResults<T> {
             if self.finished {
                 return None;
             }
-            let chunk = self.chunks.pop_front()?;
-            match chunk.take_until(self.deadline) {
-                Ok(values) => self.current = values.into(),
-                Err(error) => {
-                    chunk.cancel();
-                    self.cancel_rest();
-                    return Some(Err(error));
+            match &mut self.pending {
+                Pending::Items(futures) => {
+                    let future = futures.pop_front()?;
+                    return match future.take_until(self.deadline) {
+                        Ok(value) => Some(Ok(value)),
+                        Err(error) => {
+                            future.cancel();
+                            self.fail(error)
+                        }
+                    };
+                }
+                Pending::Chunks(futures) => {
+                    let chunk = futures.pop_front()?;
+                    match chunk.take_until(self.deadline) {
+                        Ok(values) => self.current = values.into(),
+                        Err(error) => {
+                            chunk.cancel();
+                            return self.fail(error);
+                        }
+                    }
                 }
             }
         }
@@ -198,8 +238,12 @@ impl<T> Drop for MapResults<T> {
 
 impl<T> std::fmt::Debug for MapResults<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let left = match &self.pending {
+            Pending::Items(futures) => futures.len(),
+            Pending::Chunks(futures) => futures.len(),
+        };
         f.debug_struct("MapResults")
-            .field("chunks_left", &self.chunks.len())
+            .field("tasks_left", &left)
             .field("buffered", &self.current.len())
             .finish()
     }

@@ -10,6 +10,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -44,25 +45,62 @@ pub enum State {
     Finished,
 }
 
+impl State {
+    fn from_u8(v: u8) -> State {
+        match v {
+            0 => State::Pending,
+            1 => State::Running,
+            2 => State::Cancelled,
+            _ => State::Finished,
+        }
+    }
+
+    fn is_final(self) -> bool {
+        matches!(self, State::Cancelled | State::Finished)
+    }
+}
+
 enum Outcome<T> {
     None,
     Value(T),
-    Error(FutureError),
+    /// Boxed so the cell stays small: errors are the rare case.
+    Error(Box<FutureError>),
     /// The value was moved out by [`Future::take`] or `.await`.
     Taken,
 }
 
 type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
 
-struct Inner<T> {
-    state: State,
-    outcome: Outcome<T>,
-    callbacks: Vec<Callback<T>>,
-    waiters: Vec<Arc<Waiter>>,
-    wakers: Vec<Waker>,
+/// Everything that wants to hear about completion, in one list to keep the cell small.
+enum Listener<T> {
+    Callback(Callback<T>),
+    Waiter(Arc<Waiter>),
+    Waker(Waker),
 }
 
+struct Inner<T> {
+    outcome: Outcome<T>,
+    listeners: Vec<Listener<T>>,
+}
+
+impl<T> Inner<T> {
+    /// Adds `waker` unless it would wake the same task as one already registered.
+    fn register_waker(&mut self, waker: &Waker) {
+        let known = self
+            .listeners
+            .iter()
+            .any(|l| matches!(l, Listener::Waker(w) if w.will_wake(waker)));
+        if !known {
+            self.listeners.push(Listener::Waker(waker.clone()));
+        }
+    }
+}
+
+/// The cell. `state` is atomic so the running transition and state queries need no
+/// lock; every move to a final state still happens under `inner`'s lock, which is what
+/// blocked waiters re-check it under.
 pub(crate) struct Shared<T> {
+    state: AtomicU8,
     inner: Mutex<Inner<T>>,
     done: Condvar,
 }
@@ -142,12 +180,10 @@ impl<T> Future<T> {
     pub fn new() -> Self {
         Future {
             shared: Arc::new(Shared {
+                state: AtomicU8::new(State::Pending as u8),
                 inner: Mutex::new(Inner {
-                    state: State::Pending,
                     outcome: Outcome::None,
-                    callbacks: Vec::new(),
-                    waiters: Vec::new(),
-                    wakers: Vec::new(),
+                    listeners: Vec::new(),
                 }),
                 done: Condvar::new(),
             }),
@@ -171,7 +207,7 @@ impl<T> Future<T> {
     /// assert_eq!(f.state(), State::Cancelled);
     /// ```
     pub fn state(&self) -> State {
-        self.shared.inner.lock().state
+        State::from_u8(self.shared.state.load(Ordering::Acquire))
     }
 
     /// Whether the task is running now (Python: `running()`).
@@ -234,13 +270,18 @@ impl<T> Future<T> {
     /// ```
     pub fn cancel(&self) -> bool {
         let inner = self.shared.inner.lock();
-        match inner.state {
-            State::Cancelled => true,
-            State::Running | State::Finished => false,
-            State::Pending => {
-                self.complete(inner, State::Cancelled, Outcome::None);
+        // Races only with the lock-free pending → running move; the exchange decides.
+        match self.shared.state.compare_exchange(
+            State::Pending as u8,
+            State::Cancelled as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                self.complete(inner, Outcome::None);
                 true
             }
+            Err(now) => State::from_u8(now) == State::Cancelled,
         }
     }
 
@@ -260,16 +301,19 @@ impl<T> Future<T> {
     /// assert!(f.set_running_or_notify_cancel().is_err());
     /// ```
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, FutureError> {
-        let mut inner = self.shared.inner.lock();
-        match inner.state {
-            State::Pending => {
-                inner.state = State::Running;
-                Ok(true)
-            }
-            State::Cancelled => Ok(false),
-            State::Running | State::Finished => Err(FutureError::InvalidState(
-                "set_running_or_notify_cancel on a running or finished future",
-            )),
+        match self.shared.state.compare_exchange(
+            State::Pending as u8,
+            State::Running as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Ok(true),
+            Err(now) => match State::from_u8(now) {
+                State::Cancelled => Ok(false),
+                _ => Err(FutureError::InvalidState(
+                    "set_running_or_notify_cancel on a running or finished future",
+                )),
+            },
         }
     }
 
@@ -309,38 +353,54 @@ impl<T> Future<T> {
     /// assert_eq!(f.exception(), Ok(Some(FutureError::Panicked { message: "bad".into() })));
     /// ```
     pub fn set_error(&self, error: FutureError) -> Result<(), FutureError> {
-        self.finish(Outcome::Error(error))
+        self.finish(Outcome::Error(Box::new(error)))
     }
 
     fn finish(&self, outcome: Outcome<T>) -> Result<(), FutureError> {
         let inner = self.shared.inner.lock();
-        match inner.state {
-            State::Pending | State::Running => {
-                self.complete(inner, State::Finished, outcome);
-                Ok(())
+        // Under the lock no other thread can reach a final state; only pending →
+        // running may happen concurrently, which the exchange loop absorbs.
+        let mut current = self.shared.state.load(Ordering::Acquire);
+        loop {
+            if State::from_u8(current).is_final() {
+                return Err(FutureError::InvalidState(
+                    "the future is already finished or cancelled",
+                ));
             }
-            State::Cancelled | State::Finished => Err(FutureError::InvalidState(
-                "the future is already finished or cancelled",
-            )),
+            match self.shared.state.compare_exchange(
+                current,
+                State::Finished as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
         }
+        self.complete(inner, outcome);
+        Ok(())
     }
 
-    /// The one path to a final state: sets it, then wakes blocked threads, registered
-    /// waiters, async tasks and callbacks, the last three outside the lock.
-    fn complete(&self, mut inner: MutexGuard<'_, Inner<T>>, state: State, outcome: Outcome<T>) {
+    /// The one path to a final state, entered with the lock held and the final state
+    /// already stored: records the outcome, then wakes blocked threads, registered
+    /// waiters, async tasks and callbacks (in the order added), the last three outside
+    /// the lock.
+    fn complete(&self, mut inner: MutexGuard<'_, Inner<T>>, outcome: Outcome<T>) {
         let failed = matches!(outcome, Outcome::Error(_));
-        inner.state = state;
         inner.outcome = outcome;
-        let callbacks = std::mem::take(&mut inner.callbacks);
-        let waiters = std::mem::take(&mut inner.waiters);
-        let wakers = std::mem::take(&mut inner.wakers);
+        let listeners = std::mem::take(&mut inner.listeners);
         self.shared.done.notify_all();
         drop(inner);
-        for waiter in waiters {
-            waiter.notify(self.key(), failed);
+        if listeners.is_empty() {
+            return;
         }
-        for waker in wakers {
-            waker.wake();
+        let mut callbacks = Vec::new();
+        for listener in listeners {
+            match listener {
+                Listener::Waiter(waiter) => waiter.notify(self.key(), failed),
+                Listener::Waker(waker) => waker.wake(),
+                Listener::Callback(callback) => callbacks.push(callback),
+            }
         }
         for callback in callbacks {
             self.run_callback(callback);
@@ -384,11 +444,11 @@ impl<T> Future<T> {
         F: FnOnce(&Future<T>) + Send + 'static,
     {
         let mut inner = self.shared.inner.lock();
-        if matches!(inner.state, State::Finished | State::Cancelled) {
+        if self.state().is_final() {
             drop(inner);
             self.run_callback(Box::new(callback));
         } else {
-            inner.callbacks.push(Box::new(callback));
+            inner.listeners.push(Listener::Callback(Box::new(callback)));
         }
     }
 
@@ -414,7 +474,7 @@ impl<T> Future<T> {
     /// `None` on timeout.
     fn wait_done(&self, deadline: Option<Instant>) -> Option<MutexGuard<'_, Inner<T>>> {
         let mut inner = self.shared.inner.lock();
-        while !matches!(inner.state, State::Finished | State::Cancelled) {
+        while !self.state().is_final() {
             match deadline {
                 None => self.shared.done.wait(&mut inner),
                 Some(deadline) => {
@@ -423,7 +483,7 @@ impl<T> Future<T> {
                         .done
                         .wait_until(&mut inner, deadline)
                         .timed_out()
-                        && !matches!(inner.state, State::Finished | State::Cancelled)
+                        && !self.state().is_final()
                     {
                         return None;
                     }
@@ -488,7 +548,7 @@ impl<T> Future<T> {
         let inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
         match &inner.outcome {
             Outcome::Value(value) => Ok(value.clone()),
-            other => Err(Self::no_value(inner.state, other)),
+            other => Err(Self::no_value(self.state(), other)),
         }
     }
 
@@ -535,14 +595,14 @@ impl<T> Future<T> {
 
     pub(crate) fn take_until(&self, deadline: Option<Instant>) -> Result<T, FutureError> {
         let mut inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
-        Self::take_outcome(&mut inner)
+        Self::take_outcome(&mut inner, self.state())
     }
 
-    fn take_outcome(inner: &mut Inner<T>) -> Result<T, FutureError> {
+    fn take_outcome(inner: &mut Inner<T>, state: State) -> Result<T, FutureError> {
         match std::mem::replace(&mut inner.outcome, Outcome::Taken) {
             Outcome::Value(value) => Ok(value),
             other => {
-                let error = Self::no_value(inner.state, &other);
+                let error = Self::no_value(state, &other);
                 inner.outcome = other;
                 Err(error)
             }
@@ -552,7 +612,7 @@ impl<T> Future<T> {
     fn no_value(state: State, outcome: &Outcome<T>) -> FutureError {
         match (state, outcome) {
             (State::Cancelled, _) => FutureError::Cancelled,
-            (_, Outcome::Error(error)) => error.clone(),
+            (_, Outcome::Error(error)) => (**error).clone(),
             (_, Outcome::Taken) => FutureError::InvalidState("the result was already taken"),
             _ => FutureError::InvalidState("the future has no outcome"),
         }
@@ -601,9 +661,9 @@ impl<T> Future<T> {
         deadline: Option<Instant>,
     ) -> Result<Option<FutureError>, FutureError> {
         let inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
-        match (&inner.state, &inner.outcome) {
+        match (self.state(), &inner.outcome) {
             (State::Cancelled, _) => Err(FutureError::Cancelled),
-            (_, Outcome::Error(error)) => Ok(Some(error.clone())),
+            (_, Outcome::Error(error)) => Ok(Some((**error).clone())),
             _ => Ok(None),
         }
     }
@@ -612,13 +672,12 @@ impl<T> Future<T> {
     /// waiter is notified at once. Returns nothing: the waiter learns either way.
     pub(crate) fn add_waiter(&self, waiter: &Arc<Waiter>) {
         let mut inner = self.shared.inner.lock();
-        match inner.state {
-            State::Finished | State::Cancelled => {
-                let failed = matches!(inner.outcome, Outcome::Error(_));
-                drop(inner);
-                waiter.notify(self.key(), failed);
-            }
-            State::Pending | State::Running => inner.waiters.push(waiter.clone()),
+        if self.state().is_final() {
+            let failed = matches!(inner.outcome, Outcome::Error(_));
+            drop(inner);
+            waiter.notify(self.key(), failed);
+        } else {
+            inner.listeners.push(Listener::Waiter(waiter.clone()));
         }
     }
 
@@ -626,20 +685,18 @@ impl<T> Future<T> {
         self.shared
             .inner
             .lock()
-            .waiters
-            .retain(|w| !Arc::ptr_eq(w, waiter));
+            .listeners
+            .retain(|l| !matches!(l, Listener::Waiter(w) if Arc::ptr_eq(w, waiter)));
     }
 
     /// Whether the future is done; if not, `waker` is woken when it is. Used by async
     /// waits that must not take the value.
     pub(crate) fn poll_done(&self, waker: &Waker) -> bool {
         let mut inner = self.shared.inner.lock();
-        if matches!(inner.state, State::Finished | State::Cancelled) {
+        if self.state().is_final() {
             return true;
         }
-        if !inner.wakers.iter().any(|w| w.will_wake(waker)) {
-            inner.wakers.push(waker.clone());
-        }
+        inner.register_waker(waker);
         false
     }
 
@@ -724,15 +781,13 @@ impl<T> std::future::Future for Awaiting<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut inner = self.future.shared.inner.lock();
-        if matches!(inner.state, State::Finished | State::Cancelled) {
-            return Poll::Ready(Future::take_outcome(&mut inner));
+        let state = self.future.state();
+        if state.is_final() {
+            return Poll::Ready(Future::take_outcome(&mut inner, state));
         }
-        // Registered under the same lock `complete` takes the wakers under: a
+        // Registered under the same lock `complete` takes the listeners under: a
         // completion either happened before (seen above) or will wake this waker.
-        let waker = cx.waker();
-        if !inner.wakers.iter().any(|w| w.will_wake(waker)) {
-            inner.wakers.push(waker.clone());
-        }
+        inner.register_waker(cx.waker());
         Poll::Pending
     }
 }
