@@ -49,7 +49,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use conc_futures::{Executor, Future, ThreadPoolExecutor, gather, run_in_executor};
+use conc_futures::{
+    Executor, Future, ReturnWhen, ThreadPoolExecutor, gather, run_in_executor, wait_async,
+};
 use conc_thread::current_thread;
 use examples::{PageServer, http_get, parse_titles};
 use tokio::sync::Semaphore;
@@ -233,39 +235,22 @@ async fn ten_coroutines_own_pools() {
     assert!(elapsed >= UNIT);
 }
 
-/// `done, pending = await asyncio.wait(fs, timeout=timeout)` for pool futures: waits
-/// until all are done or the timeout passes, without taking their values. A
-/// done-callback per future sends it on a channel, so `done` is in completion order.
-async fn asyncio_wait<T: Send + 'static>(
+/// `done, pending = await asyncio.wait(fs, timeout=timeout)` for pool futures, with
+/// `conc_futures::wait_async` (which takes no value out of the futures) under tokio's
+/// timer; if the timer fires, the futures themselves say which are done.
+async fn asyncio_wait<T>(
     fs: &[Future<T>],
     timeout: Option<Duration>,
 ) -> (Vec<Future<T>>, Vec<Future<T>>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for f in fs {
-        let tx = tx.clone();
-        // Runs at once if `f` is already done, else on the worker that completes it.
-        f.add_done_callback(move |f| {
-            let _ = tx.send(f.clone());
-        });
-    }
-    drop(tx);
-    let mut done: Vec<Future<T>> = Vec::new();
-    let collect = async {
-        while done.len() < fs.len() {
-            match rx.recv().await {
-                Some(f) => done.push(f),
-                None => break,
-            }
-        }
+    let all = wait_async(fs, ReturnWhen::AllCompleted);
+    let outcome = match timeout {
+        Some(t) => tokio::time::timeout(t, all).await.ok(),
+        None => Some(all.await),
     };
-    match timeout {
-        Some(t) => {
-            let _ = tokio::time::timeout(t, collect).await;
-        }
-        None => collect.await,
+    match outcome {
+        Some(r) => (r.done, r.not_done),
+        None => fs.iter().cloned().partition(Future::done),
     }
-    let pending = fs.iter().filter(|f| !done.contains(f)).cloned().collect();
-    (done, pending)
 }
 
 async fn asyncio_wait_over_pool_futures() {
