@@ -1,6 +1,106 @@
-//! Part of [conc](https://github.com/conc-rs/conc), Python's concurrency toolbox for Rust.
+//! Python's `greenlet` for Rust: functions on their own stacks that switch to one
+//! another explicitly, on [corosensei](https://docs.rs/corosensei) coroutines.
 //!
-//! This crate is reserved for the `greenlet/gevent` counterpart and
-//! exports nothing yet: its API arrives in a later release. Until then, see
-//! [`conc-thread`](https://docs.rs/conc-thread) for `threading` and `queue`.
+//! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//! use conc_coro::{Greenlet, getcurrent};
+//!
+//! // Two greenlets ping-pong a counter, as in the seeds' test1/test2.
+//! let log = Rc::new(RefCell::new(Vec::new()));
+//! let main = getcurrent();
+//! let pong = {
+//!     let (log, main) = (log.clone(), main.clone());
+//!     Greenlet::new(move |mut n: u32| {
+//!         loop {
+//!             log.borrow_mut().push(format!("pong {n}"));
+//!             n = main.switch(n + 1).unwrap().downcast().unwrap();
+//!         }
+//!     })
+//! };
+//! let mut n = 0_u32;
+//! for _ in 0..3 {
+//!     log.borrow_mut().push(format!("ping {n}"));
+//!     n = pong.switch_as(n).unwrap();
+//! }
+//! assert_eq!(log.borrow().len(), 6);
+//! drop(pong); // still suspended: dropping the last handle kills it
+//! ```
+//!
+//! # What is here
+//!
+//! | Python `greenlet` | here |
+//! | --- | --- |
+//! | `greenlet(run, parent)`, `switch(*args)` | [`Greenlet::new`], [`Greenlet::switch`], [`Greenlet::set_parent`] |
+//! | `throw(exc)`, `GreenletExit` | [`Greenlet::throw`], [`Greenlet::kill`], [`GreenletExit`] |
+//! | `dead`, `bool(g)`, `parent`, `getcurrent()` | [`Greenlet::dead`], [`Greenlet::is_active`], [`Greenlet::parent`], [`getcurrent`] |
+//! | `settrace` | [`settrace`], [`TraceEvent`] |
+//! | exceptions crossing switches | [`GreenletError`] |
+//!
+//! # Semantics
+//!
+//! - The first [`switch`](Greenlet::switch) to a greenlet starts it with the switched
+//!   value as its argument. When it returns, its value goes to its parent; a panic
+//!   goes to the parent as [`GreenletError::Panicked`]. Switching to a dead greenlet
+//!   goes to its nearest live ancestor.
+//! - Dropping the last handle of a suspended greenlet unwinds its stack (corosensei's
+//!   forced unwind), so destructors run; so does [`Greenlet::kill`].
+//! - Values travel as [`Value`] (a typed wrapper over `Box<dyn Any>`): greenlets switch
+//!   among themselves freely, so the type arriving at a `switch` is only known at run
+//!   time. Receivers name the type they expect and get [`GreenletError::WrongType`]
+//!   otherwise.
+//!
+//! # Threads
+//!
+//! Greenlets belong to the thread that created them: [`Greenlet`] is not `Send`, so
+//! switching across threads cannot be written. Because a greenlet never migrates,
+//! `thread_local!` values seen inside it are always its own thread's, and sound. Each
+//! thread has its own main greenlet; to use more cores, run greenlets on several
+//! threads.
+//!
+//! # Panics and `panic = "abort"`
+//!
+//! Killing and dropping suspended greenlets needs unwinding. With `panic = "abort"` a
+//! greenlet that is dropped while suspended aborts the process instead of leaking; do
+//! not build greenlet programs with `panic = "abort"`. `switch` refuses to run while the
+//! thread is unwinding ([`GreenletError::Unwinding`]).
+//!
+//! # Stacks
+//!
+//! Each greenlet runs on an `mmap`ed stack with a guard page, reserved but committed
+//! lazily by the kernel, of [`set_stack_size`] bytes (default
+//! [`DEFAULT_STACK_SIZE`]); stacks of finished greenlets are pooled per thread and
+//! reused, so creating a greenlet usually makes no system call.
+//!
+//! # Platforms
+//!
+//! Linux is tested; corosensei also supports macOS, Windows and the BSDs on x86-64,
+//! AArch64, ARM, RISC-V and LoongArch.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod greenlet;
+mod runtime;
+mod value;
+
+pub use error::GreenletError;
+pub use greenlet::{Greenlet, getcurrent, main_greenlet, set_stack_size};
+pub use runtime::{TraceEvent, Tracer, settrace};
+pub use value::Value;
+
+/// The default greenlet stack size: 256 KiB, reserved and committed lazily.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// The value a greenlet's parent receives when the greenlet killed itself with
+/// [`Greenlet::kill`] (Python: the `GreenletExit` instance returned to the parent).
+///
+/// # Examples
+///
+/// ```
+/// use conc_coro::{Greenlet, GreenletExit};
+///
+/// let g = Greenlet::new(|_: ()| conc_coro::getcurrent().kill());
+/// assert!(g.switch(()).unwrap().is::<GreenletExit>());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GreenletExit;

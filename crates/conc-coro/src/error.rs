@@ -1,0 +1,43 @@
+//! The crate's error type.
+
+/// Why a switch gave no value.
+///
+/// # Examples
+///
+/// ```
+/// use conc_coro::{Greenlet, GreenletError};
+///
+/// let g = Greenlet::new(|_: ()| -> () { panic!("inside") });
+/// match g.switch(()) {
+///     Err(GreenletError::Panicked { message }) => assert_eq!(message, "inside"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GreenletError {
+    /// A greenlet whose parent is the switching one panicked; its message is kept
+    /// (Python: the exception propagates to the parent).
+    #[error("greenlet panicked: {message}")]
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+    /// Another greenlet called [`Greenlet::throw`](crate::Greenlet::throw) on this one
+    /// while it waited in `switch` (Python: `greenlet.throw(exc)` raising in it).
+    #[error("error thrown into greenlet: {0}")]
+    Thrown(String),
+    /// A value or argument did not have the type the receiving side asked for.
+    #[error("expected a value of type {expected}")]
+    WrongType {
+        /// The type that was asked for.
+        expected: &'static str,
+    },
+    /// Setting this parent would make the parent chain a cycle (Python: `ValueError`).
+    #[error("cyclic parent chain")]
+    ParentCycle,
+    /// A switch was attempted while the thread is unwinding from a panic or a kill;
+    /// switching then could skip destructors, so it is refused.
+    #[error("cannot switch while the thread is unwinding")]
+    Unwinding,
+}

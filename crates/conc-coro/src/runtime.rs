@@ -1,0 +1,266 @@
+//! The per-thread runtime: the main greenlet, the current greenlet, the stack pool,
+//! the tracer, and the trampoline that makes corosensei's asymmetric coroutines switch
+//! symmetrically.
+//!
+//! ```text
+//!   main stack (the thread's own)          greenlet stacks (corosensei)
+//!   ─────────────────────────────          ────────────────────────────
+//!   main code ── switch(B) ──┐
+//!                            ▼
+//!                     trampoline loop ── resume ──────────▶ B runs
+//!                            ▲                               │ switch(C): suspend
+//!                            └──────── SwitchTo{C, v} ───────┘
+//!                     trampoline loop ── resume ──────────▶ C runs … returns r
+//!                            ◀──────── Return(r) ────────────┘
+//!                     C is dead: deliver r to C's parent (nearest live ancestor);
+//!                     the parent is main: the loop returns r to main's `switch`.
+//! ```
+//!
+//! Only the trampoline, running on the main stack, ever resumes a greenlet; a greenlet
+//! that switches suspends back to it with the target and the value. So every switch is
+//! one suspend plus one resume, and greenlets never nest on each other's stacks.
+
+use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult};
+
+use crate::greenlet::Greenlet;
+use crate::{GreenletError, Value};
+
+/// What a greenlet is resumed with: a value, or an error to return from its `switch`.
+pub(crate) enum Resume {
+    Value(Value),
+    Error(GreenletError),
+}
+
+impl Resume {
+    pub(crate) fn into_result(self) -> Result<Value, GreenletError> {
+        match self {
+            Resume::Value(v) => Ok(v),
+            Resume::Error(e) => Err(e),
+        }
+    }
+}
+
+/// What a greenlet suspends with: where to go next.
+pub(crate) struct SwitchTo {
+    pub(crate) target: Greenlet,
+    pub(crate) message: Resume,
+}
+
+pub(crate) type Co = Coroutine<Resume, SwitchTo, Resume, DefaultStack>;
+
+/// A switch seen by the tracer (Python: `greenlet.settrace` events).
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use conc_coro::{Greenlet, TraceEvent};
+///
+/// let seen = Rc::new(std::cell::Cell::new(0));
+/// let s = seen.clone();
+/// conc_coro::settrace(Some(Rc::new(move |event: TraceEvent, _from: &Greenlet, _to: &Greenlet| {
+///     if event == TraceEvent::Switch { s.set(s.get() + 1) }
+/// })));
+/// Greenlet::new(|_: ()| ()).switch(()).unwrap();
+/// conc_coro::settrace(None);
+/// assert!(seen.get() >= 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceEvent {
+    /// A value is being switched to the target.
+    Switch,
+    /// An error is being thrown into the target.
+    Throw,
+}
+
+/// The tracer function: event, origin greenlet, target greenlet.
+pub type Tracer = Rc<dyn Fn(TraceEvent, &Greenlet, &Greenlet)>;
+
+/// Stacks kept for reuse per thread; beyond this, finished stacks are unmapped.
+const POOL_LIMIT: usize = 4096;
+
+pub(crate) struct Runtime {
+    pub(crate) main: Greenlet,
+    pub(crate) current: RefCell<Greenlet>,
+    pub(crate) tracer: RefCell<Option<Tracer>>,
+    stack_size: Cell<usize>,
+    stacks: RefCell<Vec<DefaultStack>>,
+}
+
+thread_local! {
+    static RUNTIME: Runtime = {
+        let main = Greenlet::main();
+        Runtime {
+            current: RefCell::new(main.clone()),
+            main,
+            tracer: RefCell::new(None),
+            stack_size: Cell::new(crate::DEFAULT_STACK_SIZE),
+            stacks: RefCell::new(Vec::new()),
+        }
+    };
+}
+
+/// Runs `f` with this thread's runtime.
+///
+/// # Panics
+///
+/// If called while the thread's locals are being destroyed.
+pub(crate) fn with<R>(f: impl FnOnce(&Runtime) -> R) -> R {
+    RUNTIME.with(f)
+}
+
+impl Runtime {
+    pub(crate) fn current(&self) -> Greenlet {
+        self.current.borrow().clone()
+    }
+
+    fn set_current(&self, g: &Greenlet) {
+        *self.current.borrow_mut() = g.clone();
+    }
+
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size.get()
+    }
+
+    pub(crate) fn set_stack_size(&self, bytes: usize) {
+        if bytes != self.stack_size.get() {
+            self.stack_size.set(bytes);
+            self.stacks.borrow_mut().clear();
+        }
+    }
+
+    /// A stack of the current default size: a pooled one if any, else a new mapping.
+    pub(crate) fn take_stack(&self) -> std::io::Result<DefaultStack> {
+        match self.stacks.borrow_mut().pop() {
+            Some(stack) => Ok(stack),
+            None => DefaultStack::new(self.stack_size.get()),
+        }
+    }
+
+    /// Returns a finished coroutine's stack to the pool.
+    pub(crate) fn recycle(&self, co: Co, size: usize) {
+        let stack = co.into_stack();
+        let mut stacks = self.stacks.borrow_mut();
+        if size == self.stack_size.get() && stacks.len() < POOL_LIMIT {
+            stacks.push(stack);
+        }
+    }
+
+    fn trace(&self, event: TraceEvent, from: &Greenlet, to: &Greenlet) {
+        let tracer = self.tracer.borrow().clone();
+        if let Some(tracer) = tracer {
+            tracer(event, from, to);
+        }
+    }
+
+    /// Switches from the current greenlet to `target`, delivering `message`; returns
+    /// what the current greenlet is eventually resumed with.
+    pub(crate) fn switch(&self, target: &Greenlet, message: Resume) -> Resume {
+        let current = self.current();
+        let event = match message {
+            Resume::Value(_) => TraceEvent::Switch,
+            Resume::Error(_) => TraceEvent::Throw,
+        };
+        self.trace(event, &current, target);
+        if current == *target {
+            return message;
+        }
+        if current.is_main() {
+            return self.trampoline(target.clone(), message);
+        }
+        let yielder = current.yielder();
+        // SAFETY: `yielder` was stored by the current greenlet's body when it started
+        // and points into that body's frame on the greenlet's own stack; the greenlet
+        // is running (it is current), so the frame is alive, and we are on its stack.
+        let resumed = unsafe {
+            (*yielder).suspend(SwitchTo {
+                target: target.clone(),
+                message,
+            })
+        };
+        // The trampoline set `current` back to us before resuming us.
+        resumed
+    }
+
+    /// The loop on the main stack that resumes whichever greenlet is switched to, until
+    /// a switch comes back to the main greenlet.
+    fn trampoline(&self, mut target: Greenlet, mut message: Resume) -> Resume {
+        loop {
+            target = target.nearest_live();
+            if target.is_main() {
+                self.set_current(&self.main);
+                return message;
+            }
+            let mut co = target.take_coroutine();
+            self.set_current(&target);
+            target.mark_started();
+            match catch_unwind(AssertUnwindSafe(|| co.resume(message))) {
+                Ok(CoroutineResult::Yield(SwitchTo {
+                    target: next,
+                    message: m,
+                })) => {
+                    target.put_coroutine(co);
+                    target = next;
+                    message = m;
+                }
+                Ok(CoroutineResult::Return(result)) => {
+                    message = result;
+                    target = self.finish(&target, co);
+                }
+                Err(payload) => {
+                    message = if payload.is::<crate::GreenletExit>() {
+                        Resume::Value(Value::new(crate::GreenletExit))
+                    } else {
+                        Resume::Error(GreenletError::Panicked {
+                            message: panic_message(&*payload),
+                        })
+                    };
+                    target = self.finish(&target, co);
+                }
+            }
+        }
+    }
+
+    /// Marks `g` dead, recycles its stack and names where its outcome goes.
+    fn finish(&self, g: &Greenlet, co: Co) -> Greenlet {
+        g.mark_dead();
+        self.recycle(co, g.stack_size());
+        g.parent().unwrap_or_else(|| self.main.clone())
+    }
+
+    pub(crate) fn with_current_as<R>(&self, g: &Greenlet, f: impl FnOnce() -> R) -> R {
+        let previous = self.current();
+        self.set_current(g);
+        let r = f();
+        self.set_current(&previous);
+        r
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+/// Installs `tracer` for switches on this thread and returns the previous one
+/// (Python: `greenlet.settrace`). `None` removes it.
+///
+/// # Examples
+///
+/// ```
+/// let previous = conc_coro::settrace(None);
+/// assert!(previous.is_none());
+/// ```
+pub fn settrace(tracer: Option<Tracer>) -> Option<Tracer> {
+    with(|rt| std::mem::replace(&mut *rt.tracer.borrow_mut(), tracer))
+}
