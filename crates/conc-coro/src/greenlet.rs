@@ -46,6 +46,14 @@ struct Inner {
 /// `Send`: greenlets belong to the thread that created them and never migrate, which is
 /// also why `thread_local!` values are sound inside them.
 ///
+/// # Handles and memory
+///
+/// A greenlet lives while any handle to it does; dropping the last handle of a
+/// suspended greenlet kills it. A handle a greenlet keeps *to itself* across a switch
+/// (for example `let me = getcurrent(); …; other.switch(())` with `me` still in scope)
+/// keeps it alive from its own stack, as a reference cycle would; drop such handles
+/// before switching, or [`kill`](Greenlet::kill) the greenlet explicitly.
+///
 /// ```compile_fail
 /// let g = conc_coro::Greenlet::new(|_: ()| ());
 /// std::thread::spawn(move || g.switch(())); // error: `Rc` cannot be sent between threads

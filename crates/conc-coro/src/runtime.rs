@@ -174,6 +174,9 @@ impl Runtime {
             return self.trampoline(target.clone(), message);
         }
         let yielder = current.yielder();
+        // Holding our own handle across the suspend would keep this greenlet alive
+        // from its own stack, so dropping its last outside handle could never kill it.
+        drop(current);
         // SAFETY: `yielder` was stored by the current greenlet's body when it started
         // and points into that body's frame on the greenlet's own stack; the greenlet
         // is running (it is current), so the frame is alive, and we are on its stack.

@@ -1,0 +1,409 @@
+//! Ports of greenlet's own test suite (`src/greenlet/tests/test_greenlet.py`,
+//! `test_throw.py`, `test_generator.py`, `test_gc.py`, `test_tracing.py`), adapted to
+//! Rust's types. Each test names the Python test it ports.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use conc_coro::{Greenlet, GreenletError, GreenletExit, TraceEvent, Value, getcurrent};
+
+type Log<T> = Rc<RefCell<Vec<T>>>;
+
+fn log<T>() -> Log<T> {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+/// `greenlet.getcurrent().parent.switch()`. The current greenlet's handle is dropped
+/// before switching: a greenlet holding its own handle while suspended keeps itself
+/// alive, so dropping its other handles would not kill it.
+fn parent_switch() -> Result<Value, GreenletError> {
+    let parent = getcurrent().parent().expect("not main");
+    parent.switch(())
+}
+
+// test_greenlet.TestGreenlet.test_simple
+#[test]
+fn simple() {
+    let lst = log();
+    let l = lst.clone();
+    let g = Greenlet::new(move |_: ()| {
+        l.borrow_mut().push(1);
+        parent_switch().unwrap();
+        l.borrow_mut().push(3);
+    });
+    lst.borrow_mut().push(0);
+    g.switch(()).unwrap();
+    lst.borrow_mut().push(2);
+    g.switch(()).unwrap();
+    lst.borrow_mut().push(4);
+    assert_eq!(*lst.borrow(), [0, 1, 2, 3, 4]);
+}
+
+// test_greenlet.TestGreenlet.test_two_children
+#[test]
+fn two_children() {
+    let lst = log();
+    let make = || {
+        let l = lst.clone();
+        Greenlet::new(move |_: ()| {
+            l.borrow_mut().push(1);
+            parent_switch().unwrap();
+            l.borrow_mut().extend([1, 1]);
+        })
+    };
+    let (g, h) = (make(), make());
+    g.switch(()).unwrap();
+    assert_eq!(lst.borrow().len(), 1);
+    h.switch(()).unwrap();
+    assert_eq!(lst.borrow().len(), 2);
+    h.switch(()).unwrap();
+    assert_eq!(lst.borrow().len(), 4);
+    assert!(h.dead());
+    g.switch(()).unwrap();
+    assert_eq!(lst.borrow().len(), 6);
+    assert!(g.dead());
+}
+
+// test_greenlet.TestGreenlet.test_two_recursive_children
+#[test]
+fn two_recursive_children() {
+    let lst = log();
+    let l = lst.clone();
+    let outer = Greenlet::new(move |_: ()| {
+        l.borrow_mut().push('a');
+        let l2 = l.clone();
+        let inner = Greenlet::new(move |_: ()| {
+            l2.borrow_mut().push('b');
+            parent_switch().unwrap();
+        });
+        assert_eq!(inner.parent(), Some(getcurrent()), "parent is the creator");
+        inner.switch(()).unwrap();
+        l.borrow_mut().push('c');
+    });
+    outer.switch(()).unwrap();
+    assert_eq!(*lst.borrow(), ['a', 'b', 'c']);
+}
+
+// test_greenlet.TestGreenlet.test_threads: each thread has its own main greenlet.
+#[test]
+fn threads() {
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let main = getcurrent();
+                assert!(main.is_main());
+                let g = Greenlet::new(|x: u32| {
+                    let y: u32 = parent_switch().unwrap().downcast().unwrap();
+                    x + y
+                });
+                g.switch(1_u32).unwrap();
+                g.switch_as::<u32, _>(2_u32).unwrap()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 3);
+    }
+}
+
+// test_greenlet.TestGreenlet.test_exception: a panic goes to the parent; switching to
+// the dead greenlet afterwards comes straight back.
+#[test]
+fn exception_goes_to_parent() {
+    let seen: Log<GreenletError> = log();
+    let make = || {
+        let seen = seen.clone();
+        Greenlet::new(move |_: ()| match parent_switch() {
+            Err(error) => {
+                seen.borrow_mut().push(error.clone());
+                panic!("re-raised: {error}");
+            }
+            Ok(_) => panic!("SomeError"),
+        })
+    };
+    let (g1, g2) = (make(), make());
+    g1.switch(()).unwrap();
+    g2.switch(()).unwrap();
+    g2.set_parent(&g1).unwrap();
+    assert!(seen.borrow().is_empty());
+    let result = g2.switch(());
+    assert_eq!(
+        *seen.borrow(),
+        [GreenletError::Panicked {
+            message: "SomeError".into()
+        }]
+    );
+    assert!(
+        matches!(result, Err(GreenletError::Panicked { message }) if message.contains("SomeError"))
+    );
+    assert!(g1.dead() && g2.dead());
+    // Switching to a dead greenlet goes to its nearest live ancestor: here, us.
+    assert!(g2.switch(25_i32).unwrap().is::<i32>());
+}
+
+// test_greenlet.TestGreenlet.test_send_exception / test_throw.test_val
+#[test]
+fn throw_into_suspended_greenlet() {
+    let g = Greenlet::new(|_: ()| match parent_switch() {
+        Err(GreenletError::Thrown(why)) => format!("caught {why}"),
+        _ => String::from("nothing"),
+    });
+    g.switch(()).unwrap();
+    assert_eq!(
+        g.throw("ciao").unwrap().downcast::<String>(),
+        Ok("caught ciao".into())
+    );
+    assert!(g.dead());
+}
+
+// test_throw.test_throw_goes_to_original_parent (unstarted case): throwing into a
+// greenlet that never ran kills it and the error goes to its parent.
+#[test]
+fn throw_into_unstarted_goes_to_parent() {
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let g = Greenlet::new(move |_: ()| r.set(true));
+    assert!(matches!(g.throw("early"), Err(GreenletError::Thrown(why)) if why == "early"));
+    assert!(g.dead());
+    assert!(!ran.get());
+}
+
+// test_throw.test_kill
+#[test]
+fn kill() {
+    let g = Greenlet::new(|_: ()| {
+        parent_switch().unwrap();
+        unreachable!("killed while suspended");
+    });
+    g.switch(()).unwrap();
+    g.kill();
+    assert!(g.dead());
+    g.kill(); // killing a dead greenlet is harmless
+    let unstarted = Greenlet::new(|_: ()| ());
+    unstarted.kill();
+    assert!(unstarted.dead());
+}
+
+// test_greenlet.TestGreenlet.test_dealloc / test_gc: dropping the last handle of a
+// suspended greenlet unwinds it, running destructors on its stack.
+#[test]
+fn dropping_suspended_greenlet_runs_destructors() {
+    struct Guard(Log<&'static str>, &'static str);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.borrow_mut().push(self.1);
+        }
+    }
+    let drops = log();
+    let make = |name: &'static str| {
+        let d = drops.clone();
+        Greenlet::new(move |_: ()| {
+            let _guard = Guard(d, name);
+            parent_switch().unwrap();
+        })
+    };
+    let (g1, g2) = (make("g1"), make("g2"));
+    g1.switch(()).unwrap();
+    g2.switch(()).unwrap();
+    assert!(drops.borrow().is_empty());
+    drop(g1);
+    assert_eq!(*drops.borrow(), ["g1"]);
+    drop(g2);
+    assert_eq!(*drops.borrow(), ["g1", "g2"]);
+}
+
+// test_gc.test_inactive_ref: dropping an unstarted greenlet drops its closure.
+#[test]
+fn dropping_unstarted_greenlet_drops_closure() {
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let dropped = Rc::new(Cell::new(false));
+    let flag = Flag(dropped.clone());
+    let g = Greenlet::new(move |_: ()| drop(flag));
+    drop(g);
+    assert!(dropped.get());
+}
+
+// test_greenlet.TestGreenlet.test_falling_off_end_switches_to_unstarted_parent_works
+#[test]
+fn return_value_starts_an_unstarted_parent() {
+    let parent_never_started = Greenlet::new(|x: i32| (x, 24));
+    let child = Greenlet::new(|_: ()| 42_i32);
+    child.set_parent(&parent_never_started).unwrap();
+    assert_eq!(child.switch_as::<(i32, i32), _>(()), Ok((42, 24)));
+}
+
+// TestGreenletSetParentErrors.test_trivial_cycle / test_deeper_cycle /
+// test_main_greenlet_parent_is_none
+#[test]
+fn parent_cycles_are_rejected() {
+    let a = Greenlet::new(|_: ()| ());
+    assert_eq!(a.set_parent(&a), Err(GreenletError::ParentCycle));
+    let b = Greenlet::new(|_: ()| ());
+    let c = Greenlet::new(|_: ()| ());
+    b.set_parent(&a).unwrap();
+    c.set_parent(&b).unwrap();
+    assert_eq!(a.set_parent(&c), Err(GreenletError::ParentCycle));
+    assert_eq!(getcurrent().parent(), None);
+    assert!(getcurrent().is_main());
+}
+
+// A greenlet that kills itself hands GreenletExit to its parent (greenlet: the
+// GreenletExit instance is returned to the parent).
+#[test]
+fn self_kill_returns_greenlet_exit() {
+    let g = Greenlet::new(|_: ()| {
+        getcurrent().kill();
+        unreachable!("kill does not return in the killed greenlet");
+    });
+    assert!(g.switch(()).unwrap().is::<GreenletExit>());
+    assert!(g.dead());
+}
+
+// test_generator.test_generator: greenlets as generators, yielding by switching to
+// the parent.
+#[test]
+fn generator() {
+    /// A generator over a greenlet: `next` switches in, the body switches values out.
+    struct Genlet {
+        g: Greenlet,
+    }
+    impl Iterator for Genlet {
+        type Item = u32;
+        fn next(&mut self) -> Option<u32> {
+            if self.g.dead() {
+                return None;
+            }
+            self.g.set_parent(&getcurrent()).unwrap();
+            let v = self.g.switch(()).unwrap();
+            v.downcast::<u32>().ok()
+        }
+    }
+    let make = |n: u32| Genlet {
+        g: Greenlet::new(move |_: ()| {
+            for i in 0..n {
+                parent_switch().unwrap();
+                getcurrent();
+                let _ = i;
+            }
+        }),
+    };
+    // Each `next` yields `()` (not a u32) until the body ends; count the switches.
+    let mut steps_gen = make(3);
+    let mut steps = 0;
+    while !steps_gen.g.dead() {
+        steps_gen.next();
+        steps += 1;
+    }
+    assert_eq!(steps, 4, "three yields and the final return");
+
+    let squares = Genlet {
+        g: Greenlet::new(|_: ()| {
+            for i in 0..5_u32 {
+                getcurrent().parent().unwrap().switch(i * i).unwrap();
+            }
+        }),
+    };
+    assert_eq!(squares.collect::<Vec<_>>(), [0, 1, 4, 9, 16]);
+}
+
+// test_tracing.test_a_greenlet_tracing: switch and throw events with origin/target.
+#[test]
+fn tracing() {
+    let events: Log<(TraceEvent, bool, bool)> = log();
+    let e = events.clone();
+    let previous = conc_coro::settrace(Some(Rc::new(
+        move |event, from: &Greenlet, to: &Greenlet| {
+            e.borrow_mut().push((event, from.is_main(), to.is_main()));
+        },
+    )));
+    assert!(previous.is_none());
+    let g1 = Greenlet::new(|_: ()| ());
+    g1.switch(()).unwrap();
+    let g2 = Greenlet::new(|_: ()| ());
+    let _ = g2.throw("x");
+    conc_coro::settrace(None);
+    assert_eq!(
+        *events.borrow(),
+        [
+            (TraceEvent::Switch, true, false),
+            (TraceEvent::Throw, true, false)
+        ]
+    );
+}
+
+// Rust-only: switching during unwinding is refused, so destructors cannot escape.
+#[test]
+fn switch_while_unwinding_is_refused() {
+    let outcome: Log<Result<Value, GreenletError>> = log();
+    struct SwitchOnDrop(Log<Result<Value, GreenletError>>);
+    impl Drop for SwitchOnDrop {
+        fn drop(&mut self) {
+            let main = conc_coro::main_greenlet();
+            self.0.borrow_mut().push(main.switch(()));
+        }
+    }
+    let o = outcome.clone();
+    let g = Greenlet::new(move |_: ()| {
+        let _s = SwitchOnDrop(o);
+        parent_switch().unwrap();
+    });
+    g.switch(()).unwrap();
+    g.kill();
+    assert!(matches!(outcome.borrow()[0], Err(GreenletError::Unwinding)));
+}
+
+// Rust-only: a value of the wrong type is an error, not a crash.
+#[test]
+fn wrong_argument_type_goes_to_parent() {
+    let g = Greenlet::new(|x: u64| x);
+    assert!(matches!(
+        g.switch("not a u64"),
+        Err(GreenletError::WrongType { .. })
+    ));
+    assert!(g.dead());
+}
+
+// Rust-only: thread_local! inside a greenlet is the creating thread's, because
+// greenlets never migrate.
+#[test]
+fn thread_locals_are_the_threads() {
+    thread_local!(static COUNTER: Cell<u32> = const { Cell::new(0) });
+    COUNTER.with(|c| c.set(7));
+    let g = Greenlet::new(|_: ()| {
+        COUNTER.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        })
+    });
+    assert_eq!(g.switch_as::<u32, _>(()), Ok(8));
+    assert_eq!(COUNTER.with(Cell::get), 8);
+}
+
+// Rust-only: many greenlets alive at once, then recycled stacks serve new ones.
+#[test]
+fn ten_thousand_greenlets_alive_then_recycled() {
+    let gs: Vec<Greenlet> = (0..10_000_u32)
+        .map(|i| {
+            let g = Greenlet::new(move |_: ()| {
+                let back: u32 = parent_switch().unwrap().downcast().unwrap();
+                back + i
+            });
+            g.switch(()).unwrap();
+            g
+        })
+        .collect();
+    let total: u64 = gs
+        .iter()
+        .map(|g| u64::from(g.switch_as::<u32, _>(1_u32).unwrap()))
+        .sum();
+    assert_eq!(total, (0..10_000_u64).map(|i| i + 1).sum::<u64>());
+    assert!(gs.iter().all(Greenlet::dead));
+    for _ in 0..10_000 {
+        Greenlet::new(|_: ()| ()).switch(()).unwrap();
+    }
+}
