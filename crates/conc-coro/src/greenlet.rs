@@ -26,7 +26,6 @@ struct Inner {
     id: u64,
     is_main: bool,
     life: Cell<Life>,
-    stack_size: usize,
     coroutine: RefCell<Option<Co>>,
     /// Set by the body when it starts; valid while the greenlet is active.
     yielder: Cell<*const Yielder<Resume, SwitchTo>>,
@@ -107,7 +106,6 @@ impl Greenlet {
                 id: next_id(),
                 is_main: true,
                 life: Cell::new(Life::Active),
-                stack_size: 0,
                 coroutine: RefCell::new(None),
                 yielder: Cell::new(std::ptr::null()),
                 parent: RefCell::new(None),
@@ -158,7 +156,6 @@ impl Greenlet {
                     id: next_id(),
                     is_main: false,
                     life: Cell::new(Life::NotStarted),
-                    stack_size: rt.stack_size(),
                     coroutine: RefCell::new(Some(co)),
                     yielder: Cell::new(std::ptr::null()),
                     parent: RefCell::new(Some(rt.current())),
@@ -286,7 +283,7 @@ impl Greenlet {
                 catch_unwind(AssertUnwindSafe(|| co.force_unwind()))
             });
             self.mark_dead();
-            rt.recycle(co, self.inner.stack_size);
+            rt.recycle(co);
         });
     }
 
@@ -398,10 +395,6 @@ impl Greenlet {
 
     pub(crate) fn yielder(&self) -> *const Yielder<Resume, SwitchTo> {
         self.inner.yielder.get()
-    }
-
-    pub(crate) fn stack_size(&self) -> usize {
-        self.inner.stack_size
     }
 
     /// This greenlet if alive, else its nearest live ancestor (the main greenlet at

@@ -67,10 +67,22 @@
 //!
 //! # Stacks
 //!
-//! Each greenlet runs on an `mmap`ed stack with a guard page, reserved but committed
-//! lazily by the kernel, of [`set_stack_size`] bytes (default
-//! [`DEFAULT_STACK_SIZE`]); stacks of finished greenlets are pooled per thread and
-//! reused, so creating a greenlet usually makes no system call.
+//! Each greenlet runs on a stack of [`set_stack_size`] bytes (default
+//! [`DEFAULT_STACK_SIZE`]) carved from a *slab*: one `mmap` reserving 256 stacks, each
+//! with a 16 KiB guard region below it, committed by the kernel only as pages are
+//! touched. Finished greenlets return their slot to a per-thread free list, so creating
+//! a greenlet usually makes no system call.
+//!
+//! On Linux 6.13+ the guards are installed with `madvise(MADV_GUARD_INSTALL)`, which
+//! keeps a slab a single kernel memory area: 100,000 live greenlets need a handful of
+//! mappings and about 400 MiB of RSS (measured by this crate's tests). On older kernels
+//! each guard is an `mprotect`ed range, costing two memory areas per stack, so the
+//! default `vm.max_map_count` (65,530) allows about 32,000 live greenlets; past that,
+//! [`Greenlet::new`] panics with a message naming the setting.
+//!
+//! A greenlet that overflows its stack hits its guard; a `SIGSEGV` handler (chained to
+//! the one Rust installs) prints "greenlet overflowed its stack" and aborts the
+//! process. Silent corruption is not possible.
 //!
 //! # Platforms
 //!
@@ -81,6 +93,7 @@
 mod error;
 mod greenlet;
 mod runtime;
+mod stack;
 mod value;
 
 pub use error::GreenletError;

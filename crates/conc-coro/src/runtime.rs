@@ -24,10 +24,10 @@ use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
-use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult};
 
 use crate::greenlet::Greenlet;
+use crate::stack::GreenletStack;
 use crate::{GreenletError, Value};
 
 /// What a greenlet is resumed with: a value, or an error to return from its `switch`.
@@ -51,7 +51,7 @@ pub(crate) struct SwitchTo {
     pub(crate) message: Resume,
 }
 
-pub(crate) type Co = Coroutine<Resume, SwitchTo, Resume, DefaultStack>;
+pub(crate) type Co = Coroutine<Resume, SwitchTo, Resume, GreenletStack>;
 
 /// A switch seen by the tracer (Python: `greenlet.settrace` events).
 ///
@@ -81,15 +81,11 @@ pub enum TraceEvent {
 /// The tracer function: event, origin greenlet, target greenlet.
 pub type Tracer = Rc<dyn Fn(TraceEvent, &Greenlet, &Greenlet)>;
 
-/// Stacks kept for reuse per thread; beyond this, finished stacks are unmapped.
-const POOL_LIMIT: usize = 4096;
-
 pub(crate) struct Runtime {
     pub(crate) main: Greenlet,
     pub(crate) current: RefCell<Greenlet>,
     pub(crate) tracer: RefCell<Option<Tracer>>,
     stack_size: Cell<usize>,
-    stacks: RefCell<Vec<DefaultStack>>,
 }
 
 thread_local! {
@@ -100,7 +96,6 @@ thread_local! {
             main,
             tracer: RefCell::new(None),
             stack_size: Cell::new(crate::DEFAULT_STACK_SIZE),
-            stacks: RefCell::new(Vec::new()),
         }
     };
 }
@@ -123,32 +118,18 @@ impl Runtime {
         *self.current.borrow_mut() = g.clone();
     }
 
-    pub(crate) fn stack_size(&self) -> usize {
-        self.stack_size.get()
-    }
-
     pub(crate) fn set_stack_size(&self, bytes: usize) {
-        if bytes != self.stack_size.get() {
-            self.stack_size.set(bytes);
-            self.stacks.borrow_mut().clear();
-        }
+        self.stack_size.set(bytes);
     }
 
-    /// A stack of the current default size: a pooled one if any, else a new mapping.
-    pub(crate) fn take_stack(&self) -> std::io::Result<DefaultStack> {
-        match self.stacks.borrow_mut().pop() {
-            Some(stack) => Ok(stack),
-            None => DefaultStack::new(self.stack_size.get()),
-        }
+    /// A stack of the current default size, from the thread's free slots if any.
+    pub(crate) fn take_stack(&self) -> std::io::Result<GreenletStack> {
+        GreenletStack::take(self.stack_size.get())
     }
 
-    /// Returns a finished coroutine's stack to the pool.
-    pub(crate) fn recycle(&self, co: Co, size: usize) {
-        let stack = co.into_stack();
-        let mut stacks = self.stacks.borrow_mut();
-        if size == self.stack_size.get() && stacks.len() < POOL_LIMIT {
-            stacks.push(stack);
-        }
+    /// Releases a finished coroutine's stack to the free slots.
+    pub(crate) fn recycle(&self, co: Co) {
+        drop(co.into_stack());
     }
 
     fn trace(&self, event: TraceEvent, from: &Greenlet, to: &Greenlet) {
@@ -232,7 +213,7 @@ impl Runtime {
     /// Marks `g` dead, recycles its stack and names where its outcome goes.
     fn finish(&self, g: &Greenlet, co: Co) -> Greenlet {
         g.mark_dead();
-        self.recycle(co, g.stack_size());
+        self.recycle(co);
         g.parent().unwrap_or_else(|| self.main.clone())
     }
 
