@@ -60,9 +60,8 @@
 //!
 //! # Panics and `panic = "abort"`
 //!
-//! Killing and dropping suspended greenlets needs unwinding. With `panic = "abort"` a
-//! greenlet that is dropped while suspended aborts the process instead of leaking; do
-//! not build greenlet programs with `panic = "abort"`. `switch` refuses to run while the
+//! Killing and dropping suspended greenlets needs unwinding, so building this crate
+//! with `panic = "abort"` is a compile error rather than a silent leak. `switch` refuses to run while the
 //! thread is unwinding ([`GreenletError::Unwinding`]).
 //!
 //! # Stacks
@@ -89,6 +88,13 @@
 //! Linux is tested; corosensei also supports macOS, Windows and the BSDs on x86-64,
 //! AArch64, ARM, RISC-V and LoongArch.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+// Killing a suspended greenlet unwinds its stack; with `panic = "abort"` that would
+// abort the process (or, worse, leak the stack's destructors). Refuse to build instead.
+#[cfg(panic = "abort")]
+compile_error!(
+    "conc-coro needs `panic = \"unwind\"`: greenlets are killed by unwinding their stacks"
+);
 
 mod error;
 mod greenlet;
