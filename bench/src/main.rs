@@ -17,6 +17,7 @@
 //! statistics into rows; then list it in [`WORKLOADS`].
 
 mod harness;
+mod w01_switch;
 mod w04_thread_pool;
 mod w05_primes;
 mod w09_queue;
@@ -29,6 +30,7 @@ use harness::{Config, Workload};
 
 /// Every implemented workload, in table order.
 const WORKLOADS: &[&Workload] = &[
+    &w01_switch::WORKLOAD,
     &w04_thread_pool::WORKLOAD,
     &w05_primes::WORKLOAD,
     &w09_queue::WORKLOAD,
@@ -228,7 +230,7 @@ mod tests {
 
     #[test]
     fn selection_defaults_to_all_and_keeps_table_order() {
-        assert_eq!(selected(&[]), ["W4", "W5", "W9", "W10"]);
+        assert_eq!(selected(&[]), ["W1", "W4", "W5", "W9", "W10"]);
         assert_eq!(selected(&["w10", "W9", "W10"]), ["W9", "W10"]);
         assert_eq!(selected(&["W9", "w5", "W4"]), ["W4", "W5", "W9"]);
         assert_eq!(selected(&["W10", "--quick"]), ["W10"]);
@@ -238,7 +240,7 @@ mod tests {
     fn unknown_ids_list_the_known_ones() {
         let err = parse(&["W42"]).unwrap_err();
         assert!(err.contains("unknown workload `W42`"), "{err}");
-        assert!(err.contains("W4, W5, W9, W10"), "{err}");
+        assert!(err.contains("W1, W4, W5, W9, W10"), "{err}");
         let err = parse(&["W3"]).unwrap_err();
         assert!(err.contains("not implemented yet"), "{err}");
     }

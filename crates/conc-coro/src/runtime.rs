@@ -79,6 +79,18 @@ pub enum TraceEvent {
 }
 
 /// The tracer function: event, origin greenlet, target greenlet.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// let tracer: conc_coro::Tracer = Rc::new(|event, from, to| {
+///     println!("{event:?}: {} -> {}", from.id(), to.id());
+/// });
+/// conc_coro::settrace(Some(tracer));
+/// conc_coro::settrace(None);
+/// ```
 pub type Tracer = Rc<dyn Fn(TraceEvent, &Greenlet, &Greenlet)>;
 
 pub(crate) struct Runtime {
