@@ -403,13 +403,12 @@ fn condition_unacquired_notify() {
     assert_eq!(cond.notify_all(), Err(ThreadError::NotAcquired("notify")));
 }
 
-/// ConditionTests._check_notify: 5 waiters; notify(3) wakes exactly 3, notify(5) the
-/// other 2, then notify_all wakes a second round.
-fn check_notify<L>(cond: Arc<Condition<L>>)
+/// Starts 5 threads waiting on `cond` (each adds to `woken` once notified) and returns
+/// once all are inside `wait`.
+fn start_waiters<L>(cond: &Arc<Condition<L>>, woken: &Arc<AtomicUsize>) -> Bunch
 where
     L: conc_thread::ConditionLock + 'static,
 {
-    let woken = Arc::new(AtomicUsize::new(0));
     let ready = Arc::new(AtomicUsize::new(0));
     let (c, w, r) = (cond.clone(), woken.clone(), ready.clone());
     let bunch = Bunch::new(5, move || {
@@ -418,11 +417,23 @@ where
         c.wait().unwrap();
         w.fetch_add(1, Ordering::SeqCst);
     });
-    // Every waiter must be inside `wait` (it holds the lock until then).
+    // A waiter holds the lock from counting itself until `wait` releases it, so once
+    // we hold the lock with all 5 counted, all 5 are waiting.
     wait_until(|| {
         let _g = cond.lock();
         ready.load(Ordering::SeqCst) == 5
     });
+    bunch
+}
+
+/// ConditionTests._check_notify: 5 waiters; notify(3) wakes exactly 3, notify(5) the
+/// other 2, then notify_all wakes a second round.
+fn check_notify<L>(cond: Arc<Condition<L>>)
+where
+    L: conc_thread::ConditionLock + 'static,
+{
+    let woken = Arc::new(AtomicUsize::new(0));
+    let bunch = start_waiters(&cond, &woken);
     pause();
     assert_eq!(woken.load(Ordering::SeqCst), 0);
     {
@@ -445,18 +456,7 @@ where
 
     // Second round with notify_all.
     woken.store(0, Ordering::SeqCst);
-    ready.store(0, Ordering::SeqCst);
-    let (c, w, r) = (cond.clone(), woken.clone(), ready.clone());
-    let bunch = Bunch::new(5, move || {
-        let _g = c.lock();
-        r.fetch_add(1, Ordering::SeqCst);
-        c.wait().unwrap();
-        w.fetch_add(1, Ordering::SeqCst);
-    });
-    wait_until(|| {
-        let _g = cond.lock();
-        ready.load(Ordering::SeqCst) == 5
-    });
+    let bunch = start_waiters(&cond, &woken);
     {
         let _g = cond.lock();
         cond.notify_all().unwrap();
