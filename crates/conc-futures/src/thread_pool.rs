@@ -18,14 +18,13 @@ use parking_lot::{Mutex, RwLock};
 use crate::{Executor, Future, FutureError};
 
 /// What a worker does with a queued item.
-enum Action<'a> {
-    /// Run the task; call the hook just before publishing its outcome.
-    Run(&'a dyn Fn()),
+enum Action {
+    Run,
     Cancel,
     Fail(String),
 }
 
-type WorkItem = Box<dyn for<'a> FnOnce(Action<'a>) + Send>;
+type WorkItem = Box<dyn FnOnce(Action) + Send>;
 
 type Initializer = Arc<dyn Fn() + Send + Sync>;
 
@@ -332,17 +331,25 @@ impl Executor for ThreadPoolExecutor {
             }
         }
         if wait {
-            let workers = std::mem::take(&mut *self.shared.workers.lock());
-            for worker in workers {
-                // A worker shutting its own pool down cannot join itself; it exits on
-                // its own once the queue is drained.
-                let _ = worker.join();
+            // Wait on the workers' identities, not their handles, so every caller of
+            // shutdown(wait) waits, however many there are. A worker shutting its own
+            // pool down does not wait for itself.
+            let me = conc_thread::get_ident();
+            let workers: Vec<conc_thread::Thread> = self
+                .shared
+                .workers
+                .lock()
+                .iter()
+                .map(|h| h.thread().clone())
+                .collect();
+            for worker in workers.iter().filter(|t| t.ident() != me) {
+                worker.wait_finished(None);
             }
         }
     }
 }
 
-fn run_item<F, T>(future: &Future<T>, task: F, action: Action<'_>)
+fn run_item<F, T>(future: &Future<T>, task: F, action: Action)
 where
     F: FnOnce() -> T,
 {
@@ -353,13 +360,11 @@ where
         Action::Fail(why) => {
             let _ = future.set_error(FutureError::BrokenExecutor(why));
         }
-        Action::Run(before_completion) => {
+        Action::Run => {
             if future.set_running_or_notify_cancel() != Ok(true) {
-                before_completion();
                 return;
             }
             let outcome = catch_unwind(AssertUnwindSafe(task));
-            before_completion();
             let _ = match outcome {
                 Ok(value) => future.set_result(value),
                 Err(payload) => future.set_error(FutureError::Panicked {
@@ -410,16 +415,13 @@ impl PoolShared {
                 return;
             }
         }
-        // The worker counts itself idle just before it publishes a result, so a caller
-        // that reacts to the result by submitting again finds it idle, as
-        // "reuse idle workers before starting new ones" promises.
-        let mark_idle = || {
+        while let Ok(item) = self.receiver.recv() {
+            item(Action::Run);
+            // Idle only once the item is fully done, done-callbacks included (as
+            // CPython): a callback that submits and waits must get a new worker.
             if self.started.load(Ordering::Acquire) < self.max_workers {
                 self.idle.release(1);
             }
-        };
-        while let Ok(item) = self.receiver.recv() {
-            item(Action::Run(&mark_idle));
         }
     }
 
@@ -444,6 +446,10 @@ impl PoolShared {
 impl Drop for ThreadPoolExecutor {
     fn drop(&mut self) {
         self.shutdown(true, false);
+        // Reclaim the OS threads; a worker dropping its own pool leaves itself detached.
+        for worker in std::mem::take(&mut *self.shared.workers.lock()) {
+            let _ = worker.join();
+        }
     }
 }
 

@@ -78,17 +78,19 @@ pub fn wait<'a, T: 'a>(
 ) -> DoneAndNotDone<T> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let unique = dedupe(futures);
-    let already_done = unique.iter().filter(|f| f.done()).count();
-    let already_failed = unique.iter().any(|f| f.done() && f.failed());
+    // One look decides what is done; every other future gets the waiter, which is
+    // notified at once if it finished since that look (so none can slip between).
+    let (done_now, pending): (Vec<&Future<T>>, Vec<&Future<T>>) =
+        unique.iter().partition(|f| f.done());
+    let already_failed = done_now.iter().any(|f| f.failed());
     // Everything done (an empty list included) satisfies every condition, as in Python.
-    let satisfied = already_done == unique.len()
+    let satisfied = pending.is_empty()
         || match return_when {
-            ReturnWhen::FirstCompleted => already_done > 0,
+            ReturnWhen::FirstCompleted => !done_now.is_empty(),
             ReturnWhen::FirstException => already_failed,
             ReturnWhen::AllCompleted => false,
         };
     if !satisfied && deadline.is_none_or(|d| d > Instant::now()) {
-        let pending: Vec<&Future<T>> = unique.iter().filter(|f| !f.done()).collect();
         let waiter = Arc::new(Waiter::default());
         for future in &pending {
             future.add_waiter(&waiter);

@@ -178,6 +178,9 @@ fn idle_thread_reuse() {
             .unwrap()
             .result_timeout(PATIENCE)
             .unwrap();
+        // The worker marks itself idle after the task and its callbacks, a moment
+        // after the result is visible; give it that moment (CPython's test sleeps too).
+        std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(pool.threads_started(), 1, "an idle worker is reused");
 }
@@ -418,4 +421,59 @@ fn concurrent_submitters() {
         .map(|s| (0..2_000).map(|i| s * 10_000 + i).sum::<u64>())
         .sum();
     assert_eq!(total, expected);
+}
+
+// A done-callback that submits to the same pool and waits must not deadlock: the
+// worker running the callback is not idle yet, so a second worker starts (CPython
+// releases its idle semaphore after the callbacks too).
+#[test]
+fn callback_submitting_and_waiting_gets_a_new_worker() {
+    let pool = Arc::new(pool(2));
+    let p = pool.clone();
+    let inner = Arc::new(Mutex::new(None));
+    let i = inner.clone();
+    let f = pool.submit(|| 1).unwrap();
+    f.add_done_callback(move |_| {
+        let second = p.submit(|| 2).unwrap();
+        *i.lock().unwrap() = Some(second.result_timeout(PATIENCE));
+    });
+    assert_eq!(f.result_timeout(PATIENCE), Ok(1));
+    let start = Instant::now();
+    while inner.lock().unwrap().is_none() {
+        assert!(start.elapsed() < PATIENCE, "the callback's task never ran");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(*inner.lock().unwrap(), Some(Ok(2)));
+}
+
+// Every caller of shutdown(wait=true) waits for the running task, not only the first.
+#[test]
+fn second_shutdown_also_waits() {
+    let pool = Arc::new(pool(1));
+    let gate = Arc::new(Event::new());
+    let g = gate.clone();
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    pool.submit(move || {
+        g.wait();
+        d.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    let p = pool.clone();
+    let first = std::thread::spawn(move || p.shutdown(true, false));
+    std::thread::sleep(Duration::from_millis(20));
+    let p = pool.clone();
+    let dd = done.clone();
+    let second = std::thread::spawn(move || {
+        p.shutdown(true, false);
+        dd.load(Ordering::SeqCst)
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    gate.set();
+    first.join().unwrap();
+    assert_eq!(
+        second.join().unwrap(),
+        1,
+        "the second shutdown returned early"
+    );
 }

@@ -96,6 +96,10 @@ impl Barrier {
     /// are released (Python: `Barrier(parties, action=...)`). If it panics the barrier
     /// breaks.
     ///
+    /// The action runs while the barrier's internal lock is held: it must not call
+    /// this barrier's methods (`n_waiting`, `broken`, `wait`, `{:?}`…), which would
+    /// deadlock.
+    ///
     /// # Examples
     ///
     /// ```

@@ -2,7 +2,10 @@
 //!
 //! Each OS thread keeps a map from `Local` id to its value in a `thread_local!`; the
 //! values therefore never cross threads (so `T` need not be `Send`) and are dropped when
-//! their thread exits, as Python's are.
+//! their thread exits. Dropping the `Local` itself frees only the dropping thread's
+//! value at once; other threads' values wait for those threads to exit (Python frees
+//! them all when the `local` is freed). Prefer long-lived `Local`s, as with
+//! `thread_local!`.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -19,6 +22,8 @@ type Init<T> = Box<dyn Fn() -> T + Send + Sync>;
 /// A value with a separate instance in every thread, like Python's `threading.local()`.
 ///
 /// Each thread sees its own value, created by the initializer on its first access.
+/// Values are dropped when their thread exits; dropping the `Local` frees the calling
+/// thread's value at once and the other threads' values when those threads exit.
 ///
 /// # Examples
 ///

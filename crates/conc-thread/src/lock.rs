@@ -322,14 +322,25 @@ impl Lock {
         }
         let mut outcome = Ok(());
         let callback = |result: parking_lot_core::UnparkResult| {
-            // Under the bucket lock nobody can clear LOCKED except a racing release;
-            // if one did, this release is a release of an unlocked lock.
-            if self.state.load(Ordering::Relaxed) & LOCKED == 0 {
-                outcome = Err(ThreadError::ReleaseUnlocked);
-            } else if result.have_more_threads {
-                self.state.store(PARKED, Ordering::Release);
-            } else {
-                self.state.store(0, Ordering::Release);
+            let after = if result.have_more_threads { PARKED } else { 0 };
+            // Outside the bucket lock a fast-path release or acquire, or a timed-out
+            // waiter clearing PARKED, can still change the state: exchange, don't store.
+            let mut state = self.state.load(Ordering::Relaxed);
+            loop {
+                if state & LOCKED == 0 {
+                    // A racing release got there first: this one releases an unlocked lock.
+                    outcome = Err(ThreadError::ReleaseUnlocked);
+                    break;
+                }
+                match self.state.compare_exchange_weak(
+                    state,
+                    after,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => state = now,
+                }
             }
             DEFAULT_UNPARK_TOKEN
         };

@@ -117,6 +117,7 @@ impl Semaphore {
     }
 
     /// Gives back `n` units, waking up to `n` waiting threads (Python: `release(n)`).
+    /// The count saturates at `usize::MAX`.
     ///
     /// # Examples
     ///
@@ -127,7 +128,8 @@ impl Semaphore {
     /// ```
     pub fn release(&self, n: usize) {
         let mut value = self.value.lock();
-        *value += n;
+        // Python's counter is unbounded; ours stops at usize::MAX units.
+        *value = value.saturating_add(n);
         self.wake(n);
     }
 

@@ -1,7 +1,10 @@
 //! Operating-system facts about threads: native ids and which thread is the main one.
 //!
 //! Every backend provides `native_thread_id`, `main_thread_native_id` and
-//! `is_main_thread`.
+//! `is_main_thread`. Only Linux can name the main thread's id from any thread (it is
+//! the process id); elsewhere the main thread is recognised by its `std` name "main",
+//! and its native id is recorded by the first thread that asks, which is exact when
+//! that is the main thread.
 
 #[cfg(target_os = "linux")]
 mod imp {

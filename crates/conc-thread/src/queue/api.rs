@@ -266,7 +266,7 @@ macro_rules! queue_api {
             /// assert_eq!(q.unfinished_tasks(), 1);
             /// ```
             pub fn unfinished_tasks(&self) -> usize {
-                self.core.tasks().unfinished(self.core.task_base())
+                self.core.tasks().unfinished(|| self.core.task_base())
             }
 
             /// Shuts the queue down (Python 3.13: `shutdown(immediate)`).

@@ -41,7 +41,7 @@ impl<T> FifoCore<T> {
     /// only need waking.
     fn discard_all(&self) {
         while self.rx.try_recv().is_ok() {}
-        self.tasks.wake_if_done(self.rx.len());
+        self.tasks.wake_if_done(|| self.rx.len());
     }
 
     /// One attempt to take an item, counted as a task in flight while it runs (see
@@ -53,7 +53,7 @@ impl<T> FifoCore<T> {
         match self.rx.try_recv() {
             Ok(item) => Some(item),
             Err(_) => {
-                self.tasks.remove(1, self.rx.len());
+                self.tasks.remove(1, || self.rx.len());
                 None
             }
         }

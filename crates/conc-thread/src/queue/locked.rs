@@ -177,7 +177,7 @@ impl<T, S: Storage<T>> QueueCore<T> for LockedCore<T, S> {
         self.flag.shut(immediate);
         if immediate {
             let discarded = items.clear();
-            self.tasks.remove(discarded, 0);
+            self.tasks.remove(discarded, || 0);
         }
         self.not_empty.notify_all();
         self.not_full.notify_all();
