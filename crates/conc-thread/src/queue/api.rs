@@ -278,6 +278,12 @@ macro_rules! queue_api {
             /// discarded (counting as done for [`join`](Self::join)) and every `get`
             /// fails at once. Blocked getters wake in both cases.
             ///
+            /// A `put` that was already under way when `shutdown(false)` was called may
+            /// still land after a consumer saw the queue empty and got `ShutDown` (the
+            /// FIFO queue checks the flag without a lock, for speed); a final
+            /// `shutdown(true)` after the consumers have stopped discards such items and
+            /// releases `join`.
+            ///
             /// # Examples
             ///
             /// ```
