@@ -36,8 +36,9 @@ pub enum GreenletError {
     /// Setting this parent would make the parent chain a cycle (Python: `ValueError`).
     #[error("cyclic parent chain")]
     ParentCycle,
-    /// A switch was attempted while the thread is unwinding from a panic or a kill;
-    /// switching then could skip destructors, so it is refused.
-    #[error("cannot switch while the thread is unwinding")]
+    /// A switch was attempted where it cannot be done safely: while the thread is
+    /// unwinding from a panic, while a greenlet is being killed or dropped (from its
+    /// destructors), or from a greenlet that is not the one running.
+    #[error("cannot switch now: the thread is unwinding or a greenlet is being killed")]
     Unwinding,
 }

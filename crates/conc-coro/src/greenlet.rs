@@ -140,17 +140,13 @@ impl Greenlet {
                 Ok(stack) => stack,
                 Err(error) => panic!("cannot allocate a greenlet stack: {error}"),
             };
-            let co = Co::with_stack(stack, move |yielder: &Yielder<Resume, SwitchTo>, first| {
-                runtime::with(|rt| rt.current().inner.yielder.set(yielder));
-                match first {
-                    Resume::Value(value) => match value.downcast::<A>() {
-                        Ok(arg) => Resume::Value(Value::new(run(arg))),
-                        Err(error) => Resume::Error(error),
-                    },
-                    // Thrown into before it started: it dies with the error.
-                    Resume::Error(error) => Resume::Error(error),
-                }
-            });
+            // corosensei moves the closure onto the new stack and refuses ones over
+            // 1 KiB; big closures travel boxed.
+            let co = if std::mem::size_of::<F>() > 512 {
+                make_coroutine(stack, Box::new(run))
+            } else {
+                make_coroutine(stack, run)
+            };
             Greenlet {
                 inner: Rc::new(Inner {
                     id: next_id(),
@@ -277,9 +273,11 @@ impl Greenlet {
         }
         let mut co = self.take_coroutine();
         runtime::with(|rt| {
-            // The dying greenlet's destructors run with it as the current greenlet; a
-            // panicking destructor is contained so the killer carries on.
-            let _ = rt.with_current_as(self, || {
+            // The dying greenlet's destructors run with it as the current greenlet and
+            // switching refused. A panic while dropping a never-started greenlet's
+            // closure is contained; one during a started greenlet's unwind aborts the
+            // process, as any panic during unwinding does.
+            let _ = rt.killing(self, || {
                 catch_unwind(AssertUnwindSafe(|| co.force_unwind()))
             });
             self.mark_dead();
@@ -389,7 +387,9 @@ impl Greenlet {
             }
             cursor = g.parent();
         }
-        *self.inner.parent.borrow_mut() = Some(parent.clone());
+        // The old parent is dropped after the borrow ends (it may be its last handle).
+        let previous = self.inner.parent.replace(Some(parent.clone()));
+        drop(previous);
         Ok(())
     }
 
@@ -432,6 +432,26 @@ impl Greenlet {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let Some(co) = self.coroutine.get_mut().take() else {
+            return;
+        };
+        // Dropping a suspended coroutine unwinds it (corosensei's forced unwind); its
+        // destructors must not switch. Once the thread's locals are being destroyed
+        // the runtime is gone: nothing may be resumed then, so the coroutine (and its
+        // stack slot) is leaked instead.
+        if runtime::try_with(|rt| rt.is_busy()).is_none() {
+            std::mem::forget(co);
+            return;
+        }
+        runtime::with(|rt| {
+            let _busy = runtime::Busy::new(rt);
+            drop(co);
+        });
+    }
+}
+
 impl PartialEq for Greenlet {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
@@ -448,6 +468,27 @@ impl std::fmt::Debug for Greenlet {
             .field("life", &self.inner.life.get())
             .finish()
     }
+}
+
+/// The coroutine running `run` for a greenlet: records its yielder, takes the first
+/// switched value as the argument, and returns the result for the parent.
+fn make_coroutine<A, R, F>(stack: crate::stack::GreenletStack, run: F) -> Co
+where
+    A: Any,
+    R: Any,
+    F: FnOnce(A) -> R + 'static,
+{
+    Co::with_stack(stack, move |yielder: &Yielder<Resume, SwitchTo>, first| {
+        runtime::with(|rt| rt.current().inner.yielder.set(yielder));
+        match first {
+            Resume::Value(value) => match value.downcast::<A>() {
+                Ok(arg) => Resume::Value(Value::new(run(arg))),
+                Err(error) => Resume::Error(error),
+            },
+            // Thrown into before it started: it dies with the error.
+            Resume::Error(error) => Resume::Error(error),
+        }
+    })
 }
 
 /// The greenlet running now on this thread (Python: `greenlet.getcurrent()`); the main

@@ -85,8 +85,12 @@
 //!
 //! # Platforms
 //!
-//! Linux is tested; corosensei also supports macOS, Windows and the BSDs on x86-64,
-//! AArch64, ARM, RISC-V and LoongArch.
+//! Unix (slab stacks use `mmap`); Linux is tested, and guard install needs Linux 6.13+
+//! (older kernels and other Unixes use `mprotect` guards). The overflow report relies on
+//! the thread having an alternate signal stack, which Rust's runtime gives every thread
+//! it starts; on threads created by foreign code an overflow still stops the process
+//! at the guard, with a plain `SIGSEGV`. A frame larger than the 16 KiB guard compiled
+//! without stack probes (foreign C code) could skip over it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Killing a suspended greenlet unwinds its stack; with `panic = "abort"` that would

@@ -98,6 +98,10 @@ pub(crate) struct Runtime {
     pub(crate) current: RefCell<Greenlet>,
     pub(crate) tracer: RefCell<Option<Tracer>>,
     stack_size: Cell<usize>,
+    /// Non-zero while switching is unsafe: during the trampoline's bookkeeping (no
+    /// greenlet's stack is current) and while a greenlet is being killed or dropped
+    /// (its destructors run on its stack without it being resumable).
+    busy: Cell<u32>,
 }
 
 thread_local! {
@@ -108,6 +112,7 @@ thread_local! {
             main,
             tracer: RefCell::new(None),
             stack_size: Cell::new(crate::DEFAULT_STACK_SIZE),
+            busy: Cell::new(0),
         }
     };
 }
@@ -121,13 +126,41 @@ pub(crate) fn with<R>(f: impl FnOnce(&Runtime) -> R) -> R {
     RUNTIME.with(f)
 }
 
+/// Like [`with`], or `None` once the thread's locals are being destroyed.
+pub(crate) fn try_with<R>(f: impl FnOnce(&Runtime) -> R) -> Option<R> {
+    RUNTIME.try_with(f).ok()
+}
+
+/// Marks the runtime busy (switching refused) for its lifetime.
+pub(crate) struct Busy<'a>(&'a Runtime);
+
+impl<'a> Busy<'a> {
+    pub(crate) fn new(rt: &'a Runtime) -> Busy<'a> {
+        rt.busy.set(rt.busy.get() + 1);
+        Busy(rt)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.set(self.0.busy.get() - 1);
+    }
+}
+
 impl Runtime {
     pub(crate) fn current(&self) -> Greenlet {
         self.current.borrow().clone()
     }
 
     fn set_current(&self, g: &Greenlet) {
-        *self.current.borrow_mut() = g.clone();
+        // Drop the previous handle after the borrow ends: it may be the last one of a
+        // suspended greenlet, whose destructors may call `getcurrent`.
+        let previous = self.current.replace(g.clone());
+        drop(previous);
+    }
+
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.get() > 0
     }
 
     pub(crate) fn set_stack_size(&self, bytes: usize) {
@@ -140,20 +173,36 @@ impl Runtime {
     }
 
     /// Releases a finished coroutine's stack to the free slots.
+    /// A coroutine that is not done (its initial closure panicked while being dropped)
+    /// is forgotten rather than dropped again: a second drop would free its captures
+    /// twice. Its stack slot is leaked.
     pub(crate) fn recycle(&self, co: Co) {
-        drop(co.into_stack());
+        if co.done() {
+            drop(co.into_stack());
+        } else {
+            std::mem::forget(co);
+        }
     }
 
     fn trace(&self, event: TraceEvent, from: &Greenlet, to: &Greenlet) {
-        let tracer = self.tracer.borrow().clone();
+        // The tracer is taken out while it runs, so a tracer that switches does not
+        // trace itself forever, and one that panics stays uninstalled.
+        let tracer = self.tracer.borrow_mut().take();
         if let Some(tracer) = tracer {
             tracer(event, from, to);
+            let mut slot = self.tracer.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(tracer);
+            }
         }
     }
 
     /// Switches from the current greenlet to `target`, delivering `message`; returns
     /// what the current greenlet is eventually resumed with.
     pub(crate) fn switch(&self, target: &Greenlet, message: Resume) -> Resume {
+        if self.is_busy() {
+            return Resume::Error(GreenletError::Unwinding);
+        }
         let current = self.current();
         let event = match message {
             Resume::Value(_) => TraceEvent::Switch,
@@ -167,6 +216,11 @@ impl Runtime {
             return self.trampoline(target.clone(), message);
         }
         let yielder = current.yielder();
+        if yielder.is_null() || !current.is_active() {
+            // Only a running greenlet can suspend; anything else is a switch from a
+            // context the runtime does not own (refused rather than trusted).
+            return Resume::Error(GreenletError::Unwinding);
+        }
         // Holding our own handle across the suspend would keep this greenlet alive
         // from its own stack, so dropping its last outside handle could never kill it.
         drop(current);
@@ -186,16 +240,30 @@ impl Runtime {
     /// The loop on the main stack that resumes whichever greenlet is switched to, until
     /// a switch comes back to the main greenlet.
     fn trampoline(&self, mut target: Greenlet, mut message: Resume) -> Resume {
+        /// Puts the runtime back on the main greenlet if a panic escapes the loop.
+        struct Reset<'a>(&'a Runtime);
+        impl Drop for Reset<'_> {
+            fn drop(&mut self) {
+                self.0.set_current(&self.0.main);
+            }
+        }
+        let _reset = Reset(self);
+        let busy = Busy::new(self);
         loop {
             target = target.nearest_live();
             if target.is_main() {
                 self.set_current(&self.main);
+                drop(busy);
                 return message;
             }
             let mut co = target.take_coroutine();
             self.set_current(&target);
             target.mark_started();
-            match catch_unwind(AssertUnwindSafe(|| co.resume(message))) {
+            // Switching is allowed only while a greenlet runs on its own stack.
+            self.busy.set(self.busy.get() - 1);
+            let resumed = catch_unwind(AssertUnwindSafe(|| co.resume(message)));
+            self.busy.set(self.busy.get() + 1);
+            match resumed {
                 Ok(CoroutineResult::Yield(SwitchTo {
                     target: next,
                     message: m,
@@ -217,6 +285,8 @@ impl Runtime {
                         })
                     };
                     target = self.finish(&target, co);
+                    // Dropped while busy: a payload whose destructor switches is refused.
+                    drop(payload);
                 }
             }
         }
@@ -229,7 +299,9 @@ impl Runtime {
         g.parent().unwrap_or_else(|| self.main.clone())
     }
 
-    pub(crate) fn with_current_as<R>(&self, g: &Greenlet, f: impl FnOnce() -> R) -> R {
+    /// Runs `f` (a kill) with `g` as the current greenlet and switching refused.
+    pub(crate) fn killing<R>(&self, g: &Greenlet, f: impl FnOnce() -> R) -> R {
+        let _busy = Busy::new(self);
         let previous = self.current();
         self.set_current(g);
         let r = f();

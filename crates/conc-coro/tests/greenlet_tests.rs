@@ -407,3 +407,108 @@ fn ten_thousand_greenlets_alive_then_recycled() {
         Greenlet::new(|_: ()| ()).switch(()).unwrap();
     }
 }
+
+// Review regressions: switching from contexts the runtime does not own is refused,
+// not trusted.
+
+// A never-started greenlet's captured value whose destructor switches: killing (or
+// dropping) the greenlet runs that destructor with switching refused.
+#[test]
+fn destructor_of_unstarted_capture_cannot_switch() {
+    let outcome: Log<bool> = log();
+    struct SwitchOnDrop(Log<bool>);
+    impl Drop for SwitchOnDrop {
+        fn drop(&mut self) {
+            let refused = matches!(
+                conc_coro::main_greenlet().switch(()),
+                Err(GreenletError::Unwinding)
+            );
+            self.0.borrow_mut().push(refused);
+        }
+    }
+    let s = SwitchOnDrop(outcome.clone());
+    let g = Greenlet::new(move |_: ()| {
+        let _s = &s;
+    });
+    g.kill();
+    let s2 = SwitchOnDrop(outcome.clone());
+    drop(Greenlet::new(move |_: ()| {
+        let _s = &s2;
+    }));
+    assert_eq!(*outcome.borrow(), [true, true]);
+}
+
+// A panic payload whose destructor switches is dropped while switching is refused.
+#[test]
+fn panic_payload_destructor_cannot_switch() {
+    type Shared = std::sync::Arc<std::sync::Mutex<Vec<bool>>>;
+    struct Bomb(Shared);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            let refused = matches!(
+                conc_coro::main_greenlet().switch(()),
+                Err(GreenletError::Unwinding)
+            );
+            self.0.lock().unwrap().push(refused);
+        }
+    }
+    let outcome = Shared::default();
+    let o = outcome.clone();
+    let g = Greenlet::new(move |_: ()| -> () { std::panic::panic_any(Bomb(o)) });
+    assert!(matches!(g.switch(()), Err(GreenletError::Panicked { .. })));
+    assert_eq!(*outcome.lock().unwrap(), [true]);
+    assert!(getcurrent().is_main());
+}
+
+// A capture whose destructor panics, in a never-started greenlet that is killed: the
+// panic is contained and nothing is dropped twice.
+#[test]
+fn panicking_capture_of_unstarted_greenlet_is_dropped_once() {
+    let drops = Rc::new(Cell::new(0));
+    struct PanicsOnDrop(Rc<Cell<u32>>);
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+            panic!("drop failed");
+        }
+    }
+    let p = PanicsOnDrop(drops.clone());
+    let g = Greenlet::new(move |_: ()| {
+        let _p = &p;
+    });
+    g.kill();
+    assert!(g.dead());
+    assert_eq!(drops.get(), 1);
+}
+
+// Closures bigger than corosensei's 1 KiB limit are boxed.
+#[test]
+fn big_closures_work() {
+    let buf = [7_u8; 4096];
+    let g = Greenlet::new(move |_: ()| buf.iter().map(|b| u32::from(*b)).sum::<u32>());
+    assert_eq!(g.switch_as::<u32, _>(()), Ok(7 * 4096));
+}
+
+// A tracer that switches does not trace itself forever, and a panicking one is removed.
+#[test]
+fn tracer_is_not_reentered_and_panicking_tracer_is_removed() {
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    conc_coro::settrace(Some(Rc::new(move |_, _: &Greenlet, _: &Greenlet| {
+        c.set(c.get() + 1);
+        // Switching to self from the tracer: would recurse if the tracer stayed in.
+        let _ = getcurrent().switch(());
+    })));
+    Greenlet::new(|_: ()| ()).switch(()).unwrap();
+    assert_eq!(calls.get(), 1);
+    conc_coro::settrace(Some(Rc::new(|_, _: &Greenlet, _: &Greenlet| {
+        panic!("tracer")
+    })));
+    let g = Greenlet::new(|_: ()| ());
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.switch(()))).is_err());
+    assert!(
+        conc_coro::settrace(None).is_none(),
+        "the panicking tracer was removed"
+    );
+    assert!(getcurrent().is_main());
+}

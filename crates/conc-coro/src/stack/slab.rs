@@ -37,14 +37,16 @@ struct Slab {
 impl Slab {
     fn new(stack_size: usize) -> io::Result<Slab> {
         let page = page_size();
+        let too_large = || io::Error::other("greenlet stack size too large");
         let usable = stack_size
             .max(corosensei::stack::MIN_STACK_SIZE)
-            .next_multiple_of(page);
+            .checked_next_multiple_of(page)
+            .ok_or_else(too_large)?;
         let guard = GUARD.next_multiple_of(page);
-        let slot_size = usable + guard;
+        let slot_size = usable.checked_add(guard).ok_or_else(too_large)?;
         let len = slot_size
             .checked_mul(SLOTS_PER_SLAB)
-            .ok_or_else(|| io::Error::other("greenlet stack size too large"))?;
+            .ok_or_else(too_large)?;
         // SAFETY: an anonymous private mapping at an address of the kernel's choosing
         // aliases nothing; the result is checked against MAP_FAILED.
         let base = unsafe {
