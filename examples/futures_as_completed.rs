@@ -65,10 +65,7 @@ fn spiders(pages: &[u32]) {
         "Seed 004: submit spider(page) for pages {pages:?}, then as_completed"
     ));
     let start = Instant::now();
-    let t = ThreadPoolExecutor::builder()
-        .max_workers(20)
-        .build()
-        .expect("20 workers is a valid size");
+    let t = examples::pool(20);
     let obj_list: Vec<_> = pages
         .iter()
         .map(|&page| {
@@ -93,10 +90,7 @@ fn spiders(pages: &[u32]) {
 
 fn completion_order_proof() {
     examples::heading("Completion order, not submission order: release tasks 3, 1, 4, 2");
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(4)
-        .build()
-        .expect("4 workers is a valid size");
+    let pool = examples::pool(4);
     let gates: Vec<Arc<Event>> = (0..4).map(|_| Arc::new(Event::new())).collect();
     let futures: Vec<Future<usize>> = (0..4)
         .map(|i| {
@@ -131,10 +125,7 @@ fn timeout() {
         "as_completed(fs, timeout=0.25 s) with one task that will not finish in time",
     );
     let start = Instant::now();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(3)
-        .build()
-        .expect("3 workers is a valid size");
+    let pool = examples::pool(3);
     let release = Arc::new(Event::new());
     let futures: Vec<Future<&str>> = ["quick", "quicker", "stuck"]
         .into_iter()

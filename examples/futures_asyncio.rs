@@ -142,10 +142,7 @@ async fn run_in_executor_shared_list() {
         "Seed 000 (2): coroutines await run_in_executor(ThreadPoolExecutor(2), my_func)",
     );
     let start = Instant::now();
-    let executor = ThreadPoolExecutor::builder()
-        .max_workers(2)
-        .build()
-        .expect("2 workers is a valid size");
+    let executor = examples::pool(2);
     let my_list = Arc::new(Mutex::new(Vec::new()));
     println!(
         "{} main thread is {}",
@@ -190,10 +187,7 @@ async fn run_in_executor_shared_list() {
 
 /// Seed 000's third program: `foo(array, item)` with its own `ThreadPoolExecutor(1)`.
 async fn foo_own_pool(array: Arc<Mutex<Vec<usize>>>, item: usize, start: Instant) -> String {
-    let executor = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .expect("1 worker is a valid size");
+    let executor = examples::pool(1);
     let worker = run_in_executor(&executor, move || my_func(&array, item, start))
         .await
         .expect("my_func does not panic");
@@ -259,10 +253,7 @@ async fn asyncio_wait_over_pool_futures() {
     );
     let start = Instant::now();
     // The seed's `ProcessPoolExecutor()` on a 4-CPU machine, here 4 threads.
-    let executor = ThreadPoolExecutor::builder()
-        .max_workers(4)
-        .build()
-        .expect("4 workers is a valid size");
+    let executor = examples::pool(4);
     let my_list = Arc::new(Mutex::new(Vec::new()));
     println!(
         "{} foo start, foo thread is {}",
@@ -401,10 +392,7 @@ async fn tasks_and_gather() {
 
     // `conc_futures::gather` over pool futures: same order guarantee.
     let server = PageServer::start(5, 3, Duration::ZERO).expect("bind 127.0.0.1:0");
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(5)
-        .build()
-        .expect("5 workers is a valid size");
+    let pool = examples::pool(5);
     let futures: Vec<Future<usize>> = server
         .urls()
         .into_iter()

@@ -50,10 +50,7 @@ fn main() {
 
 fn panicking_task() {
     examples::heading("A task that panics: 100 // 0");
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .expect("1 worker is a valid size");
+    let pool = examples::pool(1);
     let divisor = std::hint::black_box(0_u32);
     let f = pool
         .submit(move || 100 / divisor)
@@ -110,10 +107,7 @@ fn map_stops_at_the_error() {
 
 fn cancel() {
     examples::heading("cancel(): a queued task can be cancelled, a running one cannot");
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .expect("1 worker is a valid size");
+    let pool = examples::pool(1);
     let started = Arc::new(Event::new());
     let release = Arc::new(Event::new());
     let running = {
@@ -202,10 +196,7 @@ fn result_timeout() {
 
 fn shutdown() {
     examples::heading("shutdown(wait=False, cancel_futures=True), then submit");
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .expect("1 worker is a valid size");
+    let pool = examples::pool(1);
     let started = Arc::new(Event::new());
     let release = Arc::new(Event::new());
     let busy = {

@@ -47,10 +47,7 @@ fn seed_004_map_order() {
     examples::heading("Seed 004: executor.map(func, [2, 3, 1, 4]) on 3 workers");
     let start = Instant::now();
     let finished = Arc::new(Mutex::new(Vec::new()));
-    let executor = ThreadPoolExecutor::builder()
-        .max_workers(3)
-        .build()
-        .expect("3 workers is a valid size");
+    let executor = examples::pool(3);
     let func = {
         let finished = finished.clone();
         move |n: u32| {
@@ -94,10 +91,7 @@ fn seed_003_submit_then_map() {
         println!("{} get data {times} success", examples::stamp(start));
         times
     };
-    let thread_pool = ThreadPoolExecutor::builder()
-        .max_workers(2)
-        .build()
-        .expect("2 workers is a valid size");
+    let thread_pool = examples::pool(2);
     let task1 = thread_pool
         .submit(move || get_data(3))
         .expect("the pool is open");
@@ -158,10 +152,7 @@ fn chunksize() {
 fn timeout() {
     examples::heading("map(..., timeout=0.4 s): an item not ready in time");
     let start = Instant::now();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(2)
-        .build()
-        .expect("2 workers is a valid size");
+    let pool = examples::pool(2);
     // Item 1 is quick; item 2 waits for `release`, which is set only after the
     // timeout has been seen (or after 5 s, so nothing can hang).
     let release = Arc::new(Event::new());

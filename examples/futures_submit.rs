@@ -35,7 +35,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use conc_futures::{Executor, ThreadPoolExecutor};
+use conc_futures::Executor;
 use conc_thread::current_thread;
 
 /// One "second" of the seeds.
@@ -67,10 +67,7 @@ fn seed_004_submit_done_callback() {
     let results = Arc::new(Mutex::new(Vec::new()));
     {
         // `with ThreadPoolExecutor(max_workers=5) as t:`
-        let t = ThreadPoolExecutor::builder()
-            .max_workers(5)
-            .build()
-            .expect("5 workers is a valid size");
+        let t = examples::pool(5);
         let tasks: Vec<_> = (1..=3)
             .map(|page| {
                 t.submit(move || spider(page, start))
@@ -162,10 +159,7 @@ fn run_foo_bar(max_workers: usize) -> (Duration, Vec<String>, Vec<&'static str>)
         current_thread()
     );
     let my_list = Arc::new(Mutex::new(Vec::new()));
-    let executor = ThreadPoolExecutor::builder()
-        .max_workers(max_workers)
-        .build()
-        .expect("a valid size");
+    let executor = examples::pool(max_workers);
     let futures: Vec<_> = ["foo", "bar"]
         .into_iter()
         .map(|name| {
@@ -225,10 +219,7 @@ fn seed_000_two_workers_and_one() {
 fn seed_003_future_objects() {
     examples::heading("Seed 003: concurrent.futures.Future objects, print(fut)");
     let start = Instant::now();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(5)
-        .build()
-        .expect("a valid size");
+    let pool = examples::pool(5);
     let futures: Vec<_> = (0..5)
         .map(|_| {
             // `fut = pool.submit(func, 1)`: func sleeps, prints its value, returns 123.
@@ -262,10 +253,7 @@ fn seed_003_future_objects() {
 fn shutdown_without_waiting() {
     examples::heading("shutdown(wait=False): returns at once, the queued work still completes");
     let start = Instant::now();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(2)
-        .build()
-        .expect("a valid size");
+    let pool = examples::pool(2);
     let futures: Vec<_> = (1..=4)
         .map(|i| {
             pool.submit(move || {

@@ -25,9 +25,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conc_futures::{
-    DoneAndNotDone, Executor, Future, FutureError, ReturnWhen, ThreadPoolExecutor, wait,
-};
+use conc_futures::{DoneAndNotDone, Executor, Future, FutureError, ReturnWhen, wait};
 use conc_thread::Event;
 
 /// One "second" of the seeds.
@@ -60,10 +58,7 @@ fn main() {
     examples::heading("Seed 004: wait(FIRST_COMPLETED), then wait(timeout=2.5)");
     let start = Instant::now();
     {
-        let t = ThreadPoolExecutor::builder()
-            .max_workers(5)
-            .build()
-            .expect("5 workers is a valid size");
+        let t = examples::pool(5);
         let all_task: Vec<_> = (1..=4)
             .map(|page| {
                 t.submit(move || spider(page, start))
@@ -117,10 +112,7 @@ fn main() {
 
     examples::heading("FIRST_EXCEPTION: returns at the first task that panics");
     let start = Instant::now();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(2)
-        .build()
-        .expect("2 workers is a valid size");
+    let pool = examples::pool(2);
     // The slow task runs until `release` is set (at most 5 s, so nothing can hang).
     let release = Arc::new(Event::new());
     let gate = release.clone();

@@ -368,3 +368,29 @@ pub fn parse_titles(html: &str) -> Vec<(String, String)> {
     }
     found
 }
+
+/// A `ThreadPoolExecutor` with `max_workers` threads (Python:
+/// `ThreadPoolExecutor(max_workers=n)`), the pool every futures example starts from.
+///
+/// # Panics
+///
+/// If `max_workers` is 0, which Python rejects with `ValueError` too.
+///
+/// # Examples
+///
+/// ```
+/// use conc_futures::Executor;
+///
+/// let pool = examples::pool(2);
+/// assert_eq!(pool.submit(|| 1 + 1).unwrap().result(), Ok(2));
+/// ```
+#[track_caller]
+pub fn pool(max_workers: usize) -> conc_futures::ThreadPoolExecutor {
+    match conc_futures::ThreadPoolExecutor::builder()
+        .max_workers(max_workers)
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(error) => panic!("ThreadPoolExecutor({max_workers}): {error}"),
+    }
+}
