@@ -1,6 +1,8 @@
-//! Part of [conc](https://github.com/conc-rs/conc), Python's concurrency toolbox for Rust.
+//! Python's `multiprocessing` and `subprocess` for Rust.
 //!
-//! This crate is reserved for the `multiprocessing` counterpart and
-//! exports nothing yet: its API arrives in a later release. Until then, see
-//! [`conc-thread`](https://docs.rs/conc-thread) for `threading` and `queue`.
+//! (Crate documentation is being written alongside the API.)
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+
+pub use error::ProcessError;

@@ -1,0 +1,131 @@
+//! The crate's one error type.
+
+use std::io;
+
+/// Everything that can go wrong in `conc-process`, as one matchable enum.
+///
+/// Python raises a different exception for each case (`TimeoutError`, `EOFError`,
+/// `queue.Full`, `ValueError`, `BrokenPipeError`...); here each is a variant, and each
+/// carries what a caller needs to report it (the child's name and exit code, the panic
+/// message, the failing operation).
+///
+/// # Examples
+///
+/// ```
+/// use conc_process::ProcessError;
+///
+/// let err = ProcessError::Died { name: "worker-1".into(), exitcode: -9 };
+/// assert_eq!(err.to_string(), "process 'worker-1' died (killed by signal 9)");
+/// ```
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// A timed operation ran out of time (Python: `TimeoutError`, or `join(timeout)`
+    /// returning with the process still alive).
+    #[error("operation timed out")]
+    Timeout,
+    /// The function panicked in the child process; its message came back.
+    #[error("process '{name}' panicked: {message}")]
+    Panicked {
+        /// Name of the process.
+        name: String,
+        /// The panic message (`"<non-string panic payload>"` when it was not a string).
+        message: String,
+    },
+    /// The child ended without sending a result: it called `exit`, was killed by a
+    /// signal, or crashed.
+    #[error("process '{name}' died ({})", describe_exitcode(*.exitcode))]
+    Died {
+        /// Name of the process.
+        name: String,
+        /// The exit code, or minus the signal number when a signal killed it (as in
+        /// Python's `Process.exitcode`).
+        exitcode: i32,
+    },
+    /// A value could not be encoded or decoded for the trip between processes.
+    #[error("serialization failed: {0}")]
+    Serialization(String),
+    /// The other end of a pipe or channel is gone: every process that could have sent
+    /// more has closed it or died (Python: `EOFError`).
+    #[error("end of file: the other end is closed")]
+    Eof,
+    /// A process died while holding a process-shared lock. The caller now holds it;
+    /// the state it protects may be half-updated (Python deadlocks here instead).
+    #[error("the previous owner of the lock died while holding it")]
+    OwnerDied,
+    /// A non-blocking or timed `put` found the queue full (Python: `queue.Full`).
+    #[error("queue is full")]
+    Full,
+    /// A non-blocking or timed `get` found the queue empty (Python: `queue.Empty`).
+    #[error("queue is empty")]
+    Empty,
+    /// The object was closed by this process (Python: `ValueError`/`OSError` on a closed
+    /// connection or queue).
+    #[error("{0} is closed")]
+    Closed(&'static str),
+    /// The call does not fit the object's state, such as starting a process twice
+    /// (Python: `AssertionError`/`RuntimeError`).
+    #[error("invalid state: {0}")]
+    InvalidState(&'static str),
+    /// An argument is out of range (Python: `ValueError`).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// `spawn` or `forkserver` was used but this program never called
+    /// [`init`](crate::init) (or [`test_support!`](crate::test_support)).
+    #[error(
+        "the '{0}' start method needs conc_process::init() as the first line of main \
+         (or conc_process::test_support!() in a test file)"
+    )]
+    NotInitialized(&'static str),
+    /// A system call failed.
+    #[error("{context}: {message}")]
+    Os {
+        /// What was being done.
+        context: &'static str,
+        /// The operating system's message.
+        message: String,
+    },
+}
+
+impl ProcessError {
+    /// Wraps an I/O error with what was being done when it happened.
+    pub(crate) fn os(context: &'static str, err: io::Error) -> Self {
+        ProcessError::Os {
+            context,
+            message: err.to_string(),
+        }
+    }
+
+    /// The error for the current `errno`.
+    pub(crate) fn last_os(context: &'static str) -> Self {
+        Self::os(context, io::Error::last_os_error())
+    }
+}
+
+/// Python's reading of an exit code: negative means "killed by that signal".
+fn describe_exitcode(exitcode: i32) -> String {
+    if exitcode < 0 {
+        format!("killed by signal {}", -exitcode)
+    } else {
+        format!("exit code {exitcode}")
+    }
+}
+
+impl From<ipc_channel::IpcError> for ProcessError {
+    fn from(err: ipc_channel::IpcError) -> Self {
+        use ipc_channel::IpcError;
+        match err {
+            IpcError::Disconnected => ProcessError::Eof,
+            IpcError::SerializationError(e) => ProcessError::Serialization(
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string()),
+            ),
+            IpcError::Io(e) => ProcessError::os("ipc channel", e),
+        }
+    }
+}
+
+impl From<postcard::Error> for ProcessError {
+    fn from(err: postcard::Error) -> Self {
+        ProcessError::Serialization(err.to_string())
+    }
+}
