@@ -42,6 +42,14 @@ pub enum ProcessError {
         /// Python's `Process.exitcode`).
         exitcode: i32,
     },
+    /// The child could not be started, or ended before it could run its function.
+    #[error("process '{name}' failed to start: {reason}")]
+    StartFailed {
+        /// Name of the process.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A value could not be encoded or decoded for the trip between processes.
     #[error("serialization failed: {0}")]
     Serialization(String),
@@ -103,7 +111,7 @@ impl ProcessError {
 }
 
 /// Python's reading of an exit code: negative means "killed by that signal".
-fn describe_exitcode(exitcode: i32) -> String {
+pub(crate) fn describe_exitcode(exitcode: i32) -> String {
     if exitcode < 0 {
         format!("killed by signal {}", -exitcode)
     } else {

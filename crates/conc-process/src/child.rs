@@ -1,0 +1,139 @@
+//! One started child: waiting for it, reaping it, signalling it.
+//!
+//! A child is either *direct* (this process forked or spawned it, so this process reaps
+//! it with `waitpid`) or *served* (the fork server forked it and reports its exit status
+//! over its event channel). Either way the exit code is recorded once, under `status`,
+//! and signals are only sent while no status is recorded: an unreaped child keeps its
+//! pid, so a signal can never hit a recycled pid.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::sys::{self, Backoff, Pid};
+
+/// Exit code recorded when the child was reaped by someone else (for example a
+/// `waitpid(-1)` elsewhere in the program) and its real status is lost.
+pub(crate) const UNKNOWN_EXIT: i32 = 255;
+
+#[derive(Debug)]
+pub(crate) enum Reaper {
+    /// Our own child: `waitpid` it; the pidfd (Linux) says when.
+    Direct,
+    /// The fork server's child: its status arrives through [`Child::record_exit`].
+    Server,
+}
+
+/// A started child process, shared by its [`Process`](crate::Process) handle, the
+/// registry of active children and (for served children) the fork-server listener.
+#[derive(Debug)]
+pub(crate) struct Child {
+    pub(crate) pid: Pid,
+    pub(crate) name: String,
+    pub(crate) daemon: bool,
+    reaper: Reaper,
+    pidfd: Option<OwnedFd>,
+    status: Mutex<Option<i32>>,
+    exited: Condvar,
+}
+
+impl Child {
+    pub(crate) fn new(pid: Pid, name: String, daemon: bool, reaper: Reaper) -> Self {
+        Child {
+            pid,
+            name,
+            daemon,
+            reaper,
+            pidfd: sys::pidfd_open(pid),
+            status: Mutex::new(None),
+            exited: Condvar::new(),
+        }
+    }
+
+    fn status(&self) -> MutexGuard<'_, Option<i32>> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the exit status of a served child (called by the fork-server listener).
+    pub(crate) fn record_exit(&self, code: i32) {
+        let mut status = self.status();
+        if status.is_none() {
+            *status = Some(code);
+        }
+        self.exited.notify_all();
+    }
+
+    /// The exit code if the child has ended (reaping it if it is ours), without blocking.
+    pub(crate) fn poll(&self) -> Option<i32> {
+        let mut status = self.status();
+        if status.is_none() && matches!(self.reaper, Reaper::Direct) {
+            *status = match sys::try_reap(self.pid) {
+                Ok(code) => code,
+                // ECHILD: someone else reaped it; the status is lost.
+                Err(_) => Some(UNKNOWN_EXIT),
+            };
+        }
+        *status
+    }
+
+    /// Waits until the child ends or `deadline` passes; the exit code, or `None` on
+    /// timeout.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<i32> {
+        match self.reaper {
+            Reaper::Server => {
+                let mut status = self.status();
+                while status.is_none() {
+                    status = match deadline {
+                        None => self.exited.wait(status).unwrap_or_else(|e| e.into_inner()),
+                        Some(d) => {
+                            let left = d.checked_duration_since(Instant::now())?;
+                            self.exited
+                                .wait_timeout(status, left)
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0
+                        }
+                    };
+                }
+                *status
+            }
+            Reaper::Direct => {
+                let mut backoff = Backoff::new();
+                loop {
+                    if let Some(code) = self.poll() {
+                        return Some(code);
+                    }
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return None;
+                    }
+                    match &self.pidfd {
+                        // Readable once the child has ended; then `poll` reaps it.
+                        Some(fd) => {
+                            if !sys::wait_readable(fd.as_raw_fd(), deadline).unwrap_or(false) {
+                                backoff.sleep(deadline);
+                            }
+                        }
+                        None => backoff.sleep(deadline),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `sig` unless the child has already ended (Python ignores that case too).
+    pub(crate) fn signal(&self, sig: libc::c_int) -> std::io::Result<()> {
+        // Holding `status` keeps `poll` from reaping between the check and the kill.
+        let status = self.status();
+        if status.is_some() {
+            return Ok(());
+        }
+        let sent = match (&self.reaper, &self.pidfd) {
+            (Reaper::Server, Some(fd)) => sys::pidfd_send_signal(fd, sig),
+            _ => sys::kill(self.pid, sig),
+        };
+        match sent {
+            // ESRCH: it ended and is waiting to be reaped (or, served, already reaped).
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            other => other,
+        }
+    }
+}

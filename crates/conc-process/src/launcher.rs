@@ -1,0 +1,89 @@
+//! The long-lived thread that creates every direct child.
+//!
+//! Linux's `PR_SET_PDEATHSIG` fires when the *thread* that forked a child ends, not the
+//! process. If a short-lived thread (a pool worker, a test) forked the child itself, the
+//! child would be killed when that thread returned. So `fork` and `spawn` children are
+//! created here, by one thread that lives as long as the process; the caller waits for
+//! the answer. The thread is started lazily, and again in a forked child that starts
+//! children of its own (the parent's thread does not exist there).
+
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Sender};
+
+use crate::ProcessError;
+use crate::sys::{self, Pid};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+static LAUNCHER: Mutex<Option<(Pid, Sender<Job>)>> = Mutex::new(None);
+
+/// Runs `job` on the launcher thread and returns its result.
+pub(crate) fn run<T, F>(job: F) -> Result<T, ProcessError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let _ = reply_tx.send(job());
+    });
+    sender()?
+        .send(job)
+        .map_err(|_| ProcessError::InvalidState("the launcher thread is gone"))?;
+    reply_rx
+        .recv()
+        .map_err(|_| ProcessError::InvalidState("the launcher thread panicked"))
+}
+
+fn sender() -> Result<Sender<Job>, ProcessError> {
+    let mut guard = LAUNCHER.lock().unwrap_or_else(|e| e.into_inner());
+    let me = sys::getpid();
+    if let Some((pid, tx)) = &*guard
+        && *pid == me
+    {
+        return Ok(tx.clone());
+    }
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("conc-process-launcher".into())
+        .spawn(move || {
+            for job in rx {
+                // A job never panics by design; if one did, the launcher must live on.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+        })
+        .map_err(|e| ProcessError::os("cannot start the launcher thread", e))?;
+    *guard = Some((me, tx.clone()));
+    Ok(tx)
+}
+
+/// Forks, on the launcher thread. In the child `child` runs and must not return
+/// (it ends with `_exit`); the parent gets the child's pid.
+///
+/// The crate's own locks are held across the `fork` so that the child inherits them
+/// unlocked and consistent (the `pthread_atfork` discipline); a lock some other part of
+/// the program holds at that instant is the caller's risk, which is why `fork` warns
+/// when other threads run.
+pub(crate) fn fork(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError> {
+    run(move || {
+        let parent = sys::getpid();
+        let registry = crate::registry::lock();
+        let identity = crate::current::lock_for_fork();
+        let server = crate::forkserver::lock_for_fork();
+        // SAFETY: in the child only this thread exists; it runs `child`, which uses
+        // the locks taken above (released first) and fresh resources, then `_exit`s.
+        match unsafe { sys::fork() } {
+            Ok(0) => {
+                drop((registry, identity, server));
+                sys::die_with_parent(parent);
+                let code = child();
+                sys::exit_now(code)
+            }
+            Ok(pid) => {
+                drop(child);
+                Ok(pid)
+            }
+            Err(e) => Err(ProcessError::os("fork failed", e)),
+        }
+    })?
+}

@@ -1,0 +1,170 @@
+//! The `spawn` start method: re-execute this program and hand it a [`Bootstrap`].
+//!
+//! ```text
+//! parent                                   child (/proc/self/exe, same argv)
+//! ------                                   -----
+//! one-shot server "S" ------ env CONC_PROCESS_SPAWN="<ppid>:S" ------> main → init()
+//!                      <--- Hello::Ready { pid, IpcSender<Bootstrap> } --- connect(S)
+//! Bootstrap ------------------------------------------------------------> run_bootstrap
+//! arguments ------------------------------------------------------------> entry::<A, R>
+//! ```
+//!
+//! `accept` on the one-shot server cannot time out, so it runs on a helper thread while
+//! the caller watches the child: a child that dies before saying hello (it never calls
+//! `init`, or crashes first) is reported as [`ProcessError::Died`] instead of a hang,
+//! and the helper is released by connecting to the server ourselves.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender};
+use serde::{Deserialize, Serialize};
+
+use crate::ProcessError;
+use crate::bootstrap::{self, Bootstrap};
+use crate::child::Child;
+use crate::launcher;
+use crate::sys::{self, Pid};
+
+/// The environment variable that tells a re-executed program it is a spawn child.
+pub(crate) const SPAWN_ENV: &str = "CONC_PROCESS_SPAWN";
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Hello {
+    /// The child is running `init` and waits for its bootstrap here.
+    Ready(IpcSender<Bootstrap>),
+    /// Sent by the parent itself to release the accepting thread.
+    Abort,
+}
+
+/// Starts `/proc/self/exe` as a spawn child; returns once it has its bootstrap.
+///
+/// `make_boot` builds the bootstrap once the child is known to be alive; the returned
+/// closure then ships the arguments (which may block until the child reads them).
+pub(crate) fn start(
+    child_name: &str,
+    daemon: bool,
+    boot: Bootstrap,
+    send_args: Box<dyn FnOnce() -> Result<(), ProcessError> + Send>,
+) -> Result<Arc<Child>, ProcessError> {
+    let (server, server_name) = IpcOneShotServer::<Hello>::new()
+        .map_err(|e| ProcessError::os("cannot create the spawn handshake socket", e))?;
+    let env_value = format!("{}:{}", sys::getpid(), server_name);
+    let pid = launcher::run(move || launch(env_value))??;
+    let child = Arc::new(Child::new(
+        pid,
+        child_name.to_owned(),
+        daemon,
+        crate::child::Reaper::Direct,
+    ));
+    crate::registry::register(child.clone());
+
+    let (accepted_tx, accepted_rx) = mpsc::channel();
+    let acceptor = std::thread::Builder::new()
+        .name("conc-process-spawn-accept".into())
+        .spawn(move || {
+            let _ = accepted_tx.send(server.accept());
+        })
+        .map_err(|e| ProcessError::os("cannot start the spawn handshake thread", e))?;
+    let hello = loop {
+        match accepted_rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(result) => break result,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(exitcode) = child.poll() {
+                    // Release the acceptor by saying hello ourselves.
+                    if let Ok(tx) = IpcSender::<Hello>::connect(server_name.clone()) {
+                        let _ = tx.send(Hello::Abort);
+                    }
+                    let _ = acceptor.join();
+                    return Err(ProcessError::StartFailed {
+                        name: child_name.to_owned(),
+                        reason: format!(
+                            "it ended ({}) before reaching conc_process::init(); \
+                             is init() the first line of main?",
+                            crate::error::describe_exitcode(exitcode)
+                        ),
+                    });
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(ProcessError::InvalidState(
+                    "the spawn handshake thread ended without an answer",
+                ));
+            }
+        }
+    };
+    let _ = acceptor.join();
+    match hello {
+        Ok((_, Hello::Ready(boot_tx))) => {
+            boot_tx.send(boot)?;
+            // An error here means the child died while reading; `join` reports how.
+            let _ = send_args();
+            Ok(child)
+        }
+        Ok((_, Hello::Abort)) => Err(ProcessError::InvalidState("spawn handshake aborted")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs on the launcher thread: starts the program again with the handshake variable.
+fn launch(env_value: String) -> Result<Pid, ProcessError> {
+    let parent = sys::getpid();
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| OsString::from("conc-process-child"));
+    let mut command = Command::new("/proc/self/exe");
+    command
+        .arg0(arg0)
+        .args(args)
+        .env(SPAWN_ENV, env_value)
+        // Python gives spawned children a closed stdin as well.
+        .stdin(Stdio::null());
+    // SAFETY: the hook only calls async-signal-safe functions (prctl, getppid, _exit).
+    unsafe {
+        command.pre_exec(move || {
+            sys::die_with_parent(parent);
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| ProcessError::os("cannot re-execute this program", e))?;
+    // Dropping a std `Child` neither waits nor kills; we reap by pid ourselves.
+    Ok(child.id() as Pid)
+}
+
+/// Called by `init` in every program start: if this process is a spawn child, run its
+/// function and exit; otherwise return.
+pub(crate) fn run_if_child() {
+    let Some(value) = std::env::var_os(SPAWN_ENV) else {
+        return;
+    };
+    let value = value.to_string_lossy().into_owned();
+    let Some((ppid, server_name)) = value.split_once(':') else {
+        return;
+    };
+    // The variable is inherited by anything this program starts later (a subprocess
+    // running the same binary, say): only the direct child of that parent obeys it.
+    if ppid.parse::<Pid>().ok() != Some(sys::getppid()) {
+        return;
+    }
+    let fail = |what: &str, err: &dyn std::fmt::Display| -> ! {
+        eprintln!("conc-process: spawn child {}: {what}: {err}", sys::getpid());
+        sys::exit_now(1)
+    };
+    let hello = IpcSender::<Hello>::connect(server_name.to_owned())
+        .unwrap_or_else(|e| fail("cannot reach the parent", &e));
+    let (boot_tx, boot_rx) =
+        ipc::channel::<Bootstrap>().unwrap_or_else(|e| fail("cannot create a channel", &e));
+    hello
+        .send(Hello::Ready(boot_tx))
+        .unwrap_or_else(|e| fail("cannot greet the parent", &e));
+    drop(hello);
+    let boot = boot_rx
+        .recv()
+        .unwrap_or_else(|e| fail("no bootstrap from the parent", &e));
+    bootstrap::run_bootstrap(boot)
+}

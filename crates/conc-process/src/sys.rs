@@ -1,0 +1,223 @@
+//! The Unix system calls the process engine needs, each wrapped once.
+//!
+//! Everything here is a thin, safe wrapper: the `unsafe` blocks only call into libc with
+//! arguments that are valid by construction. Linux extras (`pidfd_open`,
+//! `PR_SET_PDEATHSIG`) degrade to portable fallbacks elsewhere.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// Process id, as the kernel counts them.
+pub(crate) type Pid = libc::pid_t;
+
+/// `getpid()`.
+pub(crate) fn getpid() -> Pid {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// `getppid()`.
+pub(crate) fn getppid() -> Pid {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// Python's `Process.exitcode` for a raw wait status: the exit code, or minus the signal.
+pub(crate) fn decode_wait_status(status: libc::c_int) -> i32 {
+    if libc::WIFSIGNALED(status) {
+        -libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
+}
+
+/// `waitpid(pid, WNOHANG)`: `Some(exitcode)` once the child has ended (and is now
+/// reaped), `None` while it runs.
+pub(crate) fn try_reap(pid: Pid) -> io::Result<Option<i32>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer for the duration of the call.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        match r {
+            0 => return Ok(None),
+            r if r == pid => return Ok(Some(decode_wait_status(status))),
+            _ => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+/// `kill(pid, sig)`.
+pub(crate) fn kill(pid: Pid, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill has no memory-safety preconditions; callers make sure `pid` is a
+    // child that has not been reaped yet, so it cannot name a recycled pid.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A file descriptor that becomes readable when process `pid` ends (Linux 5.3+).
+/// `None` where pidfds do not exist; callers then poll `waitpid`.
+pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: pidfd_open takes a pid and a flags word and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd >= 0 {
+            // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+            return Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+    }
+    let _ = pid;
+    None
+}
+
+/// Sends `sig` through a pidfd: unlike `kill`, it can never reach a recycled pid.
+pub(crate) fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: the fd is a live pidfd owned by the caller; the info pointer may be null.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (pidfd, sig);
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// Waits until `fd` is readable or `deadline` passes; `true` when readable.
+pub(crate) fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> io::Result<bool> {
+    loop {
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up so a 0.4 ms remainder does not become a busy 0 ms poll.
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid pollfd for the duration of the call.
+        let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if r > 0 {
+            return Ok(true);
+        }
+        if r == 0 {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            continue;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Asks the kernel to send `SIGKILL` to this process when the thread that created it
+/// ends, then checks the parent did not die before the request took effect.
+///
+/// Only async-signal-safe calls: this runs between `fork` and `exec`.
+pub(crate) fn die_with_parent(expected_parent: Pid) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; no pointers involved.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        }
+    }
+    if getppid() != expected_parent {
+        // The parent is already gone: the death signal will never come.
+        // SAFETY: _exit is async-signal-safe and ends the process at once.
+        unsafe { libc::_exit(1) };
+    }
+}
+
+/// Number of threads in this process, from `/proc/self/task` (`None` where unknown).
+pub(crate) fn thread_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
+}
+
+/// `fork()`.
+///
+/// # Safety
+///
+/// In the child only the calling thread exists; the caller must make the child run
+/// code that does not depend on locks other threads may have held at the fork.
+pub(crate) unsafe fn fork() -> io::Result<Pid> {
+    // SAFETY: the caller upholds the post-fork contract above.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(pid)
+    }
+}
+
+/// Ends this process at once with `code`, after flushing Rust's standard streams and
+/// without running `atexit` handlers inherited from the parent.
+pub(crate) fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// Sleeps in growing steps, for the waits that have no file descriptor to poll.
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Backoff(Duration::from_micros(100))
+    }
+
+    /// Sleeps one step (never past `deadline`) and lengthens the next, up to 10 ms.
+    pub(crate) fn sleep(&mut self, deadline: Option<Instant>) {
+        let mut step = self.0;
+        if let Some(d) = deadline {
+            step = step.min(d.saturating_duration_since(Instant::now()));
+        }
+        std::thread::sleep(step);
+        self.0 = (self.0 * 2).min(Duration::from_millis(10));
+    }
+}
+
+/// Logical CPUs online (Python's `os.cpu_count()`; see also
+/// [`std::thread::available_parallelism`], which counts only the CPUs this process
+/// may use, like Python 3.13's `os.process_cpu_count()`).
+pub(crate) fn cpu_count() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 {
+        n as usize
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
