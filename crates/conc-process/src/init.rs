@@ -44,6 +44,9 @@ static MAIN_PID: OnceLock<Pid> = OnceLock::new();
 pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
+        // Set first: a spawn child (which never returns from `run_if_child`) and the
+        // fork server's children must know this program calls `init`.
+        INITIALIZED.store(true, Ordering::SeqCst);
         spawn::run_if_child();
         MAIN_PID.get_or_init(sys::getpid);
         if sys::thread_count() == Some(1) {
@@ -54,7 +57,6 @@ pub fn init() {
                  the fork server safely; call it on the first line of main",
             );
         }
-        INITIALIZED.store(true, Ordering::SeqCst);
     });
 }
 

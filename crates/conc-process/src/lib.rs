@@ -5,6 +5,7 @@
 
 mod bootstrap;
 mod child;
+mod connection;
 mod current;
 mod error;
 mod forkserver;
@@ -16,6 +17,7 @@ mod spawn;
 mod start_method;
 mod sys;
 
+pub use connection::{Connection, pipe};
 pub use current::{ProcessInfo, cpu_count, current_process, parent_process};
 pub use error::ProcessError;
 pub use init::init;

@@ -530,9 +530,9 @@ where
     }
 
     fn running(&self) -> Result<&Running<R>, ProcessError> {
-        self.running
-            .get()
-            .ok_or(ProcessError::InvalidState("can only join a started process"))
+        self.running.get().ok_or(ProcessError::InvalidState(
+            "can only join a started process",
+        ))
     }
 }
 

@@ -114,7 +114,9 @@ pub(crate) fn start(
 fn launch(env_value: String) -> Result<Pid, ProcessError> {
     let parent = sys::getpid();
     let mut args = std::env::args_os();
-    let arg0 = args.next().unwrap_or_else(|| OsString::from("conc-process-child"));
+    let arg0 = args
+        .next()
+        .unwrap_or_else(|| OsString::from("conc-process-child"));
     let mut command = Command::new("/proc/self/exe");
     command
         .arg0(arg0)

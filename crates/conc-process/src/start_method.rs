@@ -48,7 +48,11 @@ pub enum StartMethod {
 impl StartMethod {
     /// Every start method, in Python's order of `get_all_start_methods()` on Linux.
     pub fn all() -> [StartMethod; 3] {
-        [StartMethod::Fork, StartMethod::Spawn, StartMethod::Forkserver]
+        [
+            StartMethod::Fork,
+            StartMethod::Spawn,
+            StartMethod::Forkserver,
+        ]
     }
 
     /// The method's Python name: `"fork"`, `"spawn"` or `"forkserver"`.

@@ -149,7 +149,13 @@ pub(crate) fn die_with_parent(expected_parent: Pid) {
     {
         // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; no pointers involved.
         unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
         }
     }
     if getppid() != expected_parent {
