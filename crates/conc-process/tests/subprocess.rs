@@ -86,7 +86,11 @@ fn run_check_carries_the_output() {
     assert_eq!(
         err,
         SubprocessError::CalledProcessError {
-            cmd: vec!["/bin/sh".into(), "-c".into(), "echo partial; echo oops >&2; exit 3".into()],
+            cmd: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "echo partial; echo oops >&2; exit 3".into()
+            ],
             returncode: 3,
             stdout: Some(b"partial\n".to_vec()),
             stderr: Some(b"oops\n".to_vec()),
@@ -103,7 +107,10 @@ fn completed_process_check_returncode() {
     let done = Run::shell("exit 2").run().unwrap();
     assert_eq!(done.returncode, 2);
     let err = done.check_returncode().unwrap_err();
-    assert!(matches!(err, SubprocessError::CalledProcessError { returncode: 2, .. }));
+    assert!(matches!(
+        err,
+        SubprocessError::CalledProcessError { returncode: 2, .. }
+    ));
     let manual = CompletedProcess {
         args: vec!["x".into()],
         returncode: 0,
@@ -220,8 +227,7 @@ fn stdin_from_a_file() {
 /// test_stdout_filedes: stdout into a file.
 #[test]
 fn stdout_to_a_file() {
-    let path =
-        std::env::temp_dir().join(format!("conc-subprocess-stdout-{}", std::process::id()));
+    let path = std::env::temp_dir().join(format!("conc-subprocess-stdout-{}", std::process::id()));
     let file = File::create(&path).unwrap();
     let code = Run::new(["echo", "orange"])
         .stdout(Redirect::from(file))
@@ -249,8 +255,7 @@ fn stderr_merged_into_stdout_pipe() {
 /// test_stdout_stderr_file: stderr=STDOUT with stdout a file.
 #[test]
 fn stderr_merged_into_stdout_file() {
-    let path =
-        std::env::temp_dir().join(format!("conc-subprocess-merged-{}", std::process::id()));
+    let path = std::env::temp_dir().join(format!("conc-subprocess-merged-{}", std::process::id()));
     let file = File::create(&path).unwrap();
     Run::shell("echo apple; echo orange >&2")
         .stdout(Redirect::File(file))
@@ -330,7 +335,13 @@ fn cwd_is_used() {
 #[test]
 fn missing_cwd_is_a_spawn_error() {
     let err = Run::new(["true"]).cwd("/no/such/dir").run().unwrap_err();
-    assert!(matches!(err, SubprocessError::Spawn { kind: ErrorKind::NotFound, .. }));
+    assert!(matches!(
+        err,
+        SubprocessError::Spawn {
+            kind: ErrorKind::NotFound,
+            ..
+        }
+    ));
 }
 
 /// test_env / test_empty_env
@@ -348,7 +359,11 @@ fn env_replaces_the_environment() {
         .run()
         .unwrap();
     // dash may add PWD; nothing inherited remains.
-    assert!(!done.stdout_lossy().contains("HOME="), "{}", done.stdout_lossy());
+    assert!(
+        !done.stdout_lossy().contains("HOME="),
+        "{}",
+        done.stdout_lossy()
+    );
 }
 
 /// RunFuncTestCase.test_run_kwargs: extra variables on top of the inherited ones.
@@ -408,10 +423,16 @@ fn program_not_found() {
         }
         other => panic!("expected Spawn, got {other:?}"),
     }
-    assert!(err.to_string().starts_with("cannot run '/no/such/program/conc': "));
+    assert!(
+        err.to_string()
+            .starts_with("cannot run '/no/such/program/conc': ")
+    );
     assert!(matches!(
         subprocess::call(["conc-no-such-program-in-path"]).unwrap_err(),
-        SubprocessError::Spawn { kind: ErrorKind::NotFound, .. }
+        SubprocessError::Spawn {
+            kind: ErrorKind::NotFound,
+            ..
+        }
     ));
 }
 
@@ -451,7 +472,10 @@ fn run_timeout_kills_and_reaps_the_child() {
         .parse()
         .expect("the child printed its pid before the timeout");
     // Killed *and* reaped: not even a zombie is left.
-    assert!(!pid_exists(pid), "child {pid} still exists after run() timed out");
+    assert!(
+        !pid_exists(pid),
+        "child {pid} still exists after run() timed out"
+    );
 }
 
 /// RunFuncTestCase.test_run_with_shell_timeout_and_capture_output: a grandchild that
@@ -465,7 +489,10 @@ fn run_timeout_with_grandchild_holding_the_pipe() {
         .run()
         .unwrap_err();
     assert!(matches!(err, SubprocessError::TimeoutExpired { .. }));
-    assert!(start.elapsed() < Duration::from_secs(19), "run waited for the grandchild");
+    assert!(
+        start.elapsed() < Duration::from_secs(19),
+        "run waited for the grandchild"
+    );
 }
 
 /// test_check_output_timeout: the timeout error keeps what was read.
@@ -496,7 +523,11 @@ fn wait_timeout_leaves_the_child_running() {
     let err = proc.wait(Some(Duration::from_millis(100))).unwrap_err();
     assert!(matches!(
         err,
-        SubprocessError::TimeoutExpired { stdout: None, stderr: None, .. }
+        SubprocessError::TimeoutExpired {
+            stdout: None,
+            stderr: None,
+            ..
+        }
     ));
     assert_eq!(proc.returncode(), None);
     assert!(pid_exists(proc.pid()));
@@ -520,7 +551,11 @@ fn communicate_timeout_then_continue() {
     };
     // What was read before the timeout comes with the error...
     assert!(stdout.is_some() && stderr.is_some());
-    assert_eq!(proc.returncode(), None, "communicate's timeout must not kill");
+    assert_eq!(
+        proc.returncode(),
+        None,
+        "communicate's timeout must not kill"
+    );
     // ...and input after starting is refused.
     assert!(matches!(
         proc.communicate(Some(b"more"), None).unwrap_err(),
@@ -584,7 +619,9 @@ fn communicate_single_streams() {
 /// test_communicate: all three at once.
 #[test]
 fn communicate_all_three() {
-    let mut proc = piped(&["sh", "-c", "echo pineapple >&2; cat"]).spawn().unwrap();
+    let mut proc = piped(&["sh", "-c", "echo pineapple >&2; cat"])
+        .spawn()
+        .unwrap();
     let (out, err) = proc.communicate(Some(b"banana"), None).unwrap();
     assert_eq!(out.as_deref(), Some(&b"banana"[..]));
     assert_eq!(err.as_deref(), Some(&b"pineapple\n"[..]));
@@ -687,7 +724,10 @@ fn manual_streaming_through_the_handles() {
     let mut out = String::new();
     proc.stdout().unwrap().read_to_string(&mut out).unwrap();
     let mut err = String::new();
-    proc.take_stderr().unwrap().read_to_string(&mut err).unwrap();
+    proc.take_stderr()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!((out.as_str(), err.as_str()), ("got orange\n", "err\n"));
     assert!(proc.take_stdin().is_none());
     assert_eq!(proc.wait(Some(LONG)).unwrap(), 0);
@@ -782,7 +822,10 @@ fn invalid_signal_is_an_error() {
     let mut proc = Popen::new(["sleep", "30"]).unwrap();
     assert!(matches!(
         proc.send_signal(100_000).unwrap_err(),
-        SubprocessError::Io { kind: ErrorKind::InvalidInput, .. }
+        SubprocessError::Io {
+            kind: ErrorKind::InvalidInput,
+            ..
+        }
     ));
     proc.kill().unwrap();
     proc.wait(Some(LONG)).unwrap();

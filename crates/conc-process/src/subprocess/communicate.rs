@@ -11,7 +11,7 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::time::Instant;
 
 use super::error::SubprocessError;
-use super::popen::pipe_error;
+use super::popen::{Communicated, pipe_error};
 use super::sys;
 
 /// How much is read or written per system call.
@@ -135,12 +135,12 @@ impl Communication {
     }
 
     /// The output read so far, copied (for a `TimeoutExpired`).
-    pub(super) fn output_so_far(&self) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    pub(super) fn output_so_far(&self) -> Communicated {
         (self.stdout.clone(), self.stderr.clone())
     }
 
     /// The whole output, leaving empty buffers behind.
-    pub(super) fn take_output(&mut self) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    pub(super) fn take_output(&mut self) -> Communicated {
         (
             self.stdout.as_mut().map(std::mem::take),
             self.stderr.as_mut().map(std::mem::take),

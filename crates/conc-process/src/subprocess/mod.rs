@@ -72,6 +72,6 @@ mod sys;
 
 pub use builder::PopenBuilder;
 pub use error::SubprocessError;
-pub use popen::Popen;
+pub use popen::{Communicated, Popen};
 pub use redirect::Redirect;
 pub use run::{CompletedProcess, Run, call, check_call, check_output, getoutput, getstatusoutput};

@@ -11,6 +11,20 @@ use super::error::SubprocessError;
 use super::reaper;
 use super::sys;
 
+/// What [`Popen::communicate`] returns: `(stdout, stderr)`, each `None` unless that
+/// stream is a pipe read by `communicate` (Python's `(stdout_data, stderr_data)`).
+///
+/// # Examples
+///
+/// ```
+/// use conc_process::subprocess::{Communicated, Popen, Redirect};
+///
+/// let mut proc = Popen::builder(["echo", "hi"]).stdout(Redirect::Pipe).spawn().unwrap();
+/// let (stdout, stderr): Communicated = proc.communicate(None, None).unwrap();
+/// assert_eq!((stdout.as_deref(), stderr), (Some(&b"hi\n"[..]), None));
+/// ```
+pub type Communicated = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// A child program started by [`PopenBuilder::spawn`] (Python: a `Popen` object).
 ///
 /// The pipes chosen with [`Redirect::Pipe`](super::Redirect::Pipe) are reachable with
@@ -401,7 +415,7 @@ impl Popen {
         &mut self,
         input: Option<&[u8]>,
         timeout: Option<Duration>,
-    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), SubprocessError> {
+    ) -> Result<Communicated, SubprocessError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let input = input.filter(|bytes| !bytes.is_empty());
         let communication = match self.communication.take() {
@@ -618,9 +632,7 @@ fn returncode_of(status: ExitStatus) -> i32 {
 
 /// The output of a finished communication, leaving an empty one behind so that a
 /// later call returns empty output.
-fn communication_output(
-    communication: &mut Option<Communication>,
-) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+fn communication_output(communication: &mut Option<Communication>) -> Communicated {
     communication
         .as_mut()
         .map(Communication::take_output)
