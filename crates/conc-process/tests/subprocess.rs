@@ -335,6 +335,7 @@ fn cwd_is_used() {
 #[test]
 fn missing_cwd_is_a_spawn_error() {
     let err = Run::new(["true"]).cwd("/no/such/dir").run().unwrap_err();
+    assert!(err.to_string().contains("/no/such/dir"), "{err}");
     assert!(matches!(
         err,
         SubprocessError::Spawn {
@@ -865,4 +866,72 @@ fn dropped_killed_children_are_reaped() {
         !pid_exists(pid)
     });
     assert!(gone, "killed child {pid} was never reaped");
+}
+
+// --- types ---------------------------------------------------------------------------
+
+/// Popen and the other public types can move to (and be shared with) other threads.
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Popen>();
+    send_sync::<PopenBuilder>();
+    send_sync::<Run>();
+    send_sync::<Redirect>();
+    send_sync::<CompletedProcess>();
+    send_sync::<SubprocessError>();
+}
+
+/// A Popen can be waited for from another thread (it is `Send`).
+#[test]
+fn popen_moves_to_another_thread() {
+    let mut proc = Popen::builder(["echo", "moved"])
+        .stdout(Redirect::Pipe)
+        .spawn()
+        .unwrap();
+    let waiter = std::thread::spawn(move || proc.communicate(None, Some(LONG)));
+    let (out, _) = waiter.join().unwrap().unwrap();
+    assert_eq!(out.as_deref(), Some(&b"moved\n"[..]));
+}
+
+/// Debug output of a Popen in the middle of a big communicate shows sizes, not the
+/// megabytes of buffered data.
+#[test]
+fn popen_debug_does_not_dump_buffers() {
+    let input = vec![b'q'; 1 << 20];
+    let mut proc = piped(&["sh", "-c", "cat; exec sleep 30"]).spawn().unwrap();
+    let err = proc
+        .communicate(Some(&input), Some(Duration::from_millis(500)))
+        .unwrap_err();
+    assert!(matches!(err, SubprocessError::TimeoutExpired { .. }));
+    let debug = format!("{proc:?}");
+    assert!(debug.len() < 4096, "Debug is {} bytes long", debug.len());
+    assert!(debug.contains("input_len: 1048576"), "{debug}");
+    proc.kill().unwrap();
+    let (out, _) = proc.communicate(None, Some(LONG)).unwrap();
+    assert_eq!(out.unwrap().len(), input.len());
+}
+
+/// test_universal_newlines_and_text-ish: invalid UTF-8 is replaced, not an error.
+#[test]
+fn lossy_text_helpers() {
+    let done = Run::new(["printf", "ok\\377"])
+        .capture_output(true)
+        .run()
+        .unwrap();
+    assert_eq!(done.stdout.as_deref(), Some(&b"ok\xff"[..]));
+    assert_eq!(done.stdout_lossy(), "ok\u{fffd}");
+}
+
+/// test_process_group_0: the child leads a new process group.
+#[test]
+fn process_group_zero_makes_a_new_group() {
+    let done = Run::shell("kill -0 -$$ 2>/dev/null")
+        .process_group(0)
+        .run()
+        .unwrap();
+    assert_eq!(done.returncode, 0);
+    // Without it the shell is in our group, so no group has its pid as id.
+    let done = Run::shell("kill -0 -$$ 2>/dev/null").run().unwrap();
+    assert_ne!(done.returncode, 0);
 }

@@ -363,10 +363,19 @@ impl PopenBuilder {
         // Dropping the Command closes this side's copies of the merged pipe's write end;
         // without that, reading the pipe would never see end of file.
         drop(command);
-        let mut child = spawned.map_err(|e| SubprocessError::Spawn {
-            program: args[0].clone(),
-            kind: e.kind(),
-            message: e.to_string(),
+        let mut child = spawned.map_err(|e| {
+            // std reports a failed chdir like a failed exec; say which one it was.
+            let message = match &self.cwd {
+                Some(cwd) if !cwd.is_dir() => {
+                    format!("{e} (working directory '{}')", cwd.display())
+                }
+                _ => e.to_string(),
+            };
+            SubprocessError::Spawn {
+                program: args[0].clone(),
+                kind: e.kind(),
+                message,
+            }
         })?;
         let stdin = child.stdin.take();
         let stdout = child

@@ -18,7 +18,6 @@ use super::sys;
 const CHUNK: usize = 64 * 1024;
 
 /// The progress of a `communicate` that may span several calls.
-#[derive(Debug)]
 pub(super) struct Communication {
     input: Vec<u8>,
     written: usize,
@@ -145,6 +144,18 @@ impl Communication {
             self.stdout.as_mut().map(std::mem::take),
             self.stderr.as_mut().map(std::mem::take),
         )
+    }
+}
+
+impl std::fmt::Debug for Communication {
+    // Sizes only: the buffers may hold megabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Communication")
+            .field("input_len", &self.input.len())
+            .field("written", &self.written)
+            .field("stdout_len", &self.stdout.as_ref().map(Vec::len))
+            .field("stderr_len", &self.stderr.as_ref().map(Vec::len))
+            .finish()
     }
 }
 

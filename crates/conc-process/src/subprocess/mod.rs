@@ -29,7 +29,7 @@
 //! | `Popen(args, ...)` | [`Popen::new`], [`PopenBuilder`] ([`Popen::builder`]) |
 //! | `Popen.pid`, `args`, `returncode`, `poll()`, `wait(timeout)` | [`Popen::pid`], [`Popen::args`], [`Popen::returncode`], [`Popen::poll`], [`Popen::wait`] |
 //! | `Popen.send_signal`, `terminate`, `kill` | [`Popen::send_signal`], [`Popen::terminate`], [`Popen::kill`] |
-//! | `Popen.communicate(input, timeout)` | [`Popen::communicate`] |
+//! | `Popen.communicate(input, timeout)` | [`Popen::communicate`], returning [`Communicated`] |
 //! | `Popen.stdin`, `stdout`, `stderr` | [`Popen::stdin`], [`Popen::stdout`], [`Popen::stderr`] (and `take_*`) |
 //! | `PIPE`, `DEVNULL`, `STDOUT`, a file | [`Redirect`] |
 //! | `call`, `check_call`, `check_output`, `getoutput`, `getstatusoutput` | [`call`], [`check_call`], [`check_output`], [`getoutput`], [`getstatusoutput`] |
@@ -46,6 +46,8 @@
 //!   command as `['/bin/sh', '-c', 'exit 3']`; Python shows the string.
 //! - **`communicate` refuses `input` without a stdin pipe** (Python ignores it
 //!   silently).
+//! - **Dropping a `Popen` does not wait** (Python's `with Popen(...)` block does);
+//!   call [`Popen::wait`] where the block would end.
 //! - **Zombies** are handled as in CPython (a list of dropped, still-running children
 //!   reaped on later spawns); see [`Popen`]. No SIGCHLD handler is installed, ever.
 //! - **SIGPIPE.** The Rust runtime ignores SIGPIPE in the parent, so a child that stops

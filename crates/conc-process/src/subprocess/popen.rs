@@ -42,6 +42,11 @@ pub type Communicated = (Option<Vec<u8>>, Option<Vec<u8>>);
 /// and never spawns again keeps at most those zombies until it exits. No SIGCHLD handler
 /// is ever installed.
 ///
+/// Python's `with Popen(...) as proc:` closes the pipes and waits for the child when the
+/// block ends; dropping a `Popen` closes the pipes but does not wait, so call
+/// [`wait`](Self::wait) (or [`communicate`](Self::communicate)) where Python's block
+/// would end.
+///
 /// # Examples
 ///
 /// Python's documented pattern for a child that takes too long:
@@ -383,7 +388,15 @@ impl Popen {
     /// `kill()`, then `communicate(None, None)`.
     ///
     /// Once a call has finished, the pipes are closed and a further call returns empty
-    /// output.
+    /// output. After a call timed out, the pipes that remain are in non-blocking mode:
+    /// keep using `communicate` rather than reading them by hand.
+    ///
+    /// # SIGPIPE
+    ///
+    /// A child that exits without reading all its input makes the next write fail with
+    /// EPIPE, which is ignored. That relies on SIGPIPE being ignored in this process, as
+    /// the Rust runtime arranges for every Rust `main`; a program that restores its
+    /// default action (or a non-Rust host) would be killed by the signal instead.
     ///
     /// # Errors
     ///

@@ -369,6 +369,22 @@ impl Run {
         self
     }
 
+    /// Puts the child in process group `pgid`, or a new group of its own for 0
+    /// ([`PopenBuilder::process_group`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::Run;
+    ///
+    /// let done = Run::shell("kill -0 -$$ 2>/dev/null").process_group(0).run().unwrap();
+    /// assert_eq!(done.returncode, 0); // the shell leads its own group
+    /// ```
+    pub fn process_group(mut self, pgid: i32) -> Self {
+        self.popen = self.popen.process_group(pgid);
+        self
+    }
+
     /// Starts the child, sends the input, collects the output, waits for the child and
     /// applies the check (Python: `subprocess.run`).
     ///
