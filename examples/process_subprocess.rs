@@ -5,7 +5,7 @@
 //! seed only names it, so this example runs the everyday Python patterns:
 //! `subprocess.run(["echo", ...], capture_output=True)`, a shell pipeline with
 //! `shell=True`, feeding `input=` to a filter, `Popen` with `communicate()`,
-//! `run(..., timeout=0.5)` killing a `sleep 10`, and `check=True` turning a failing
+//! `run(..., timeout=2)` killing a `sleep 10`, and `check=True` turning a failing
 //! command into `CalledProcessError`.
 //!
 //! What it shows: `Run::new(args)...run()` is `subprocess.run`, `Run::shell(cmd)` is
@@ -76,11 +76,11 @@ fn main() -> Result<(), SubprocessError> {
     assert_eq!(err, b"err: one\nerr: two\n");
     assert_eq!(proc.returncode(), Some(0));
 
-    examples::heading("run([\"sleep\", \"10\"], timeout=0.5): killed and reaped");
+    examples::heading("run([\"sleep\", \"10\"], timeout=2): killed and reaped");
     let start = Instant::now();
     match Run::shell("echo \"sleeping as pid $$\"; exec sleep 10")
         .stdout(Redirect::Pipe)
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(2))
         .run()
     {
         Err(SubprocessError::TimeoutExpired {

@@ -452,7 +452,7 @@ fn program_not_executable() {
 fn run_timeout_kills_and_reaps_the_child() {
     let err = Run::shell("echo $$; exec sleep 30")
         .capture_output(true)
-        .timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
         .run()
         .unwrap_err();
     let SubprocessError::TimeoutExpired {
@@ -465,7 +465,7 @@ fn run_timeout_kills_and_reaps_the_child() {
         panic!("expected TimeoutExpired, got {err:?}");
     };
     assert_eq!(cmd[0], "/bin/sh");
-    assert_eq!(timeout, Duration::from_secs(2));
+    assert_eq!(timeout, Duration::from_secs(5));
     assert_eq!(stderr.as_deref(), Some(&b""[..]));
     let pid: u32 = String::from_utf8(stdout.unwrap())
         .unwrap()
@@ -501,12 +501,12 @@ fn run_timeout_with_grandchild_holding_the_pipe() {
 fn timeout_error_message_and_partial_output() {
     let err = Run::shell("echo BDFL; exec sleep 30")
         .stdout(Redirect::Pipe)
-        .timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
         .run()
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Command '['/bin/sh', '-c', 'echo BDFL; exec sleep 30']' timed out after 3 seconds"
+        "Command '['/bin/sh', '-c', 'echo BDFL; exec sleep 30']' timed out after 5 seconds"
     );
     match err {
         SubprocessError::TimeoutExpired { stdout, stderr, .. } => {

@@ -14,7 +14,11 @@ use super::redirect::Redirect;
 use super::sys;
 
 /// The shell that `shell=True` runs, as in CPython on POSIX.
+#[cfg(not(target_os = "android"))]
 pub(super) const SHELL: &str = "/bin/sh";
+/// The shell that `shell=True` runs, as in CPython on Android.
+#[cfg(target_os = "android")]
+pub(super) const SHELL: &str = "/system/bin/sh";
 
 /// How to start a child program: Python's `Popen(args, stdin=..., stdout=...,
 /// stderr=..., cwd=..., env=..., shell=...)` as a builder. [`spawn`](Self::spawn)
