@@ -395,6 +395,8 @@ fn getoutput_and_getstatusoutput() {
     assert_eq!(status, 3);
     assert!(output.contains("No such file"), "{output}");
     assert!(!output.ends_with('\n'));
+    // Only one trailing newline goes, as in Python.
+    assert_eq!(subprocess::getoutput("echo a; echo").unwrap(), "a\n");
 }
 
 /// test_shell_sequence / test_shell_string: pipes work through the shell.
@@ -591,6 +593,41 @@ fn communicate_timeout_large_output() {
 }
 
 // --- communicate ---------------------------------------------------------------------
+
+/// test_communicate_timeout with input: the input offset survives the timeout, so the
+/// second call sends the rest and everything comes back.
+#[test]
+fn communicate_timeout_resumes_the_input() {
+    let input: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
+    let mut proc = piped(&["sh", "-c", "sleep 1; cat"]).spawn().unwrap();
+    let err = proc
+        .communicate(Some(&input), Some(Duration::from_millis(200)))
+        .unwrap_err();
+    assert!(matches!(err, SubprocessError::TimeoutExpired { .. }));
+    let (out, err) = proc.communicate(None, Some(LONG)).unwrap();
+    assert!(
+        out.as_deref() == Some(&input[..]),
+        "input lost or reordered"
+    );
+    assert_eq!(err.as_deref(), Some(&b""[..]));
+    assert_eq!(proc.returncode(), Some(0));
+}
+
+/// communicate without any pipe is a wait (with the same timeout behaviour).
+#[test]
+fn communicate_without_pipes_waits() {
+    let mut proc = Popen::new(["sleep", "30"]).unwrap();
+    match proc.communicate(None, Some(Duration::from_millis(100))) {
+        Err(SubprocessError::TimeoutExpired { stdout, stderr, .. }) => {
+            assert_eq!((stdout, stderr), (None, None));
+        }
+        other => panic!("expected TimeoutExpired, got {other:?}"),
+    }
+    assert_eq!(proc.poll(), None);
+    proc.terminate().unwrap();
+    assert_eq!(proc.communicate(None, None).unwrap(), (None, None));
+    assert_eq!(proc.returncode(), Some(-libc::SIGTERM));
+}
 
 /// test_communicate_stdin / test_communicate_stdout / test_communicate_stderr
 #[test]
