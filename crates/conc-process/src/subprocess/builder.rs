@@ -1,0 +1,407 @@
+//! `PopenBuilder`: the arguments of Python's `Popen(...)` (what to run, where its
+//! streams go, its directory and environment), and the spawn itself.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{ChildStdout, Command, Stdio};
+
+use super::error::SubprocessError;
+use super::popen::Popen;
+use super::reaper;
+use super::redirect::Redirect;
+use super::sys;
+
+/// The shell that `shell=True` runs, as in CPython on POSIX.
+#[cfg(not(target_os = "android"))]
+pub(super) const SHELL: &str = "/bin/sh";
+/// The shell that `shell=True` runs, as in CPython on Android.
+#[cfg(target_os = "android")]
+pub(super) const SHELL: &str = "/system/bin/sh";
+
+/// How to start a child program: Python's `Popen(args, stdin=..., stdout=...,
+/// stderr=..., cwd=..., env=..., shell=...)` as a builder. [`spawn`](Self::spawn)
+/// starts it.
+///
+/// # Examples
+///
+/// ```
+/// use conc_process::subprocess::{PopenBuilder, Redirect};
+///
+/// let mut proc = PopenBuilder::new(["cat"])
+///     .stdin(Redirect::Pipe)
+///     .stdout(Redirect::Pipe)
+///     .spawn()
+///     .unwrap();
+/// let (out, _) = proc.communicate(Some(b"hello"), None).unwrap();
+/// assert_eq!(out.as_deref(), Some(&b"hello"[..]));
+/// assert_eq!(proc.returncode(), Some(0));
+/// ```
+#[derive(Debug)]
+#[must_use = "a PopenBuilder does nothing until spawn() is called"]
+pub struct PopenBuilder {
+    argv: Vec<OsString>,
+    stdin: Redirect,
+    stdout: Redirect,
+    stderr: Redirect,
+    cwd: Option<PathBuf>,
+    /// `env(...)` replaces the whole environment, as Python's `env=` does.
+    env_clear: bool,
+    /// Variables to set (`Some`) or remove (`None`), applied in order.
+    vars: Vec<(OsString, Option<OsString>)>,
+    process_group: Option<i32>,
+}
+
+impl PopenBuilder {
+    /// A child running `args[0]` with arguments `args[1..]`, looked up in `PATH` when
+    /// it has no slash (Python: `Popen(["ls", "-l"])`). All three streams are
+    /// inherited until set otherwise.
+    ///
+    /// An empty `args` is reported by [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::PopenBuilder;
+    ///
+    /// let mut proc = PopenBuilder::new(["true"]).spawn().unwrap();
+    /// assert_eq!(proc.wait(None).unwrap(), 0);
+    /// ```
+    pub fn new<I>(args: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<OsStr>,
+    {
+        PopenBuilder {
+            argv: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            stdin: Redirect::Inherit,
+            stdout: Redirect::Inherit,
+            stderr: Redirect::Inherit,
+            cwd: None,
+            env_clear: false,
+            vars: Vec::new(),
+            process_group: None,
+        }
+    }
+
+    /// A command line run by `/bin/sh -c` (Python: `Popen(cmd, shell=True)`), so pipes,
+    /// redirections and `$VARS` work. The child's arguments are
+    /// `["/bin/sh", "-c", command]`.
+    ///
+    /// Never build `command` from untrusted input: the shell interprets all of it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{PopenBuilder, Redirect};
+    ///
+    /// let mut proc = PopenBuilder::shell("echo one two | wc -w")
+    ///     .stdout(Redirect::Pipe)
+    ///     .spawn()
+    ///     .unwrap();
+    /// let (out, _) = proc.communicate(None, None).unwrap();
+    /// assert_eq!(String::from_utf8_lossy(&out.unwrap()).trim(), "2");
+    /// ```
+    pub fn shell(command: impl AsRef<OsStr>) -> Self {
+        Self::new([OsStr::new(SHELL), OsStr::new("-c"), command.as_ref()])
+    }
+
+    /// Where the child's stdin comes from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{PopenBuilder, Redirect};
+    ///
+    /// // `cat` reads /dev/null: end of file at once.
+    /// let mut proc = PopenBuilder::new(["cat"]).stdin(Redirect::DevNull).spawn().unwrap();
+    /// assert_eq!(proc.wait(None).unwrap(), 0);
+    /// ```
+    pub fn stdin(mut self, redirect: Redirect) -> Self {
+        self.stdin = redirect;
+        self
+    }
+
+    /// Where the child's stdout goes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{PopenBuilder, Redirect};
+    ///
+    /// let mut proc = PopenBuilder::new(["echo", "hi"]).stdout(Redirect::Pipe).spawn().unwrap();
+    /// let (out, err) = proc.communicate(None, None).unwrap();
+    /// assert_eq!(out.as_deref(), Some(&b"hi\n"[..]));
+    /// assert_eq!(err, None); // stderr was not a pipe
+    /// ```
+    pub fn stdout(mut self, redirect: Redirect) -> Self {
+        self.stdout = redirect;
+        self
+    }
+
+    /// Where the child's stderr goes; [`Redirect::Stdout`] sends it wherever stdout
+    /// goes (`2>&1`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{PopenBuilder, Redirect};
+    ///
+    /// let mut proc = PopenBuilder::shell("echo oops >&2")
+    ///     .stderr(Redirect::Pipe)
+    ///     .spawn()
+    ///     .unwrap();
+    /// let (_, err) = proc.communicate(None, None).unwrap();
+    /// assert_eq!(err.as_deref(), Some(&b"oops\n"[..]));
+    /// ```
+    pub fn stderr(mut self, redirect: Redirect) -> Self {
+        self.stderr = redirect;
+        self
+    }
+
+    /// The child's working directory (Python: `cwd=`). A relative program path is
+    /// looked up relative to it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{PopenBuilder, Redirect};
+    ///
+    /// let mut proc = PopenBuilder::new(["pwd"]).cwd("/").stdout(Redirect::Pipe).spawn().unwrap();
+    /// let (out, _) = proc.communicate(None, None).unwrap();
+    /// assert_eq!(out.as_deref(), Some(&b"/\n"[..]));
+    /// ```
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Replaces the child's whole environment by `vars` (Python: `env=`). Without a
+    /// call to `env`, the child inherits this process's environment.
+    ///
+    /// `PATH` is searched for the program in *this* process's environment, not in
+    /// `vars`, so `env([])` still finds `sh`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{PopenBuilder, Redirect};
+    ///
+    /// let mut proc = PopenBuilder::shell("echo \"[$GREETING] [$HOME]\"")
+    ///     .env([("GREETING", "hello")])
+    ///     .stdout(Redirect::Pipe)
+    ///     .spawn()
+    ///     .unwrap();
+    /// let (out, _) = proc.communicate(None, None).unwrap();
+    /// assert_eq!(out.as_deref(), Some(&b"[hello] []\n"[..]));
+    /// ```
+    pub fn env<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.env_clear = true;
+        self.vars = vars
+            .into_iter()
+            .map(|(k, v)| (k.as_ref().to_owned(), Some(v.as_ref().to_owned())))
+            .collect();
+        self
+    }
+
+    /// Sets one variable on top of the inherited environment (or of the one given to
+    /// [`env`](Self::env)); Python's `env={**os.environ, key: value}`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{PopenBuilder, Redirect};
+    ///
+    /// let mut proc = PopenBuilder::shell("echo $CONC_DEMO")
+    ///     .env_var("CONC_DEMO", "42")
+    ///     .stdout(Redirect::Pipe)
+    ///     .spawn()
+    ///     .unwrap();
+    /// assert_eq!(proc.communicate(None, None).unwrap().0.as_deref(), Some(&b"42\n"[..]));
+    /// ```
+    pub fn env_var(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.vars
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Removes one variable from the child's environment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{PopenBuilder, Redirect};
+    ///
+    /// let mut proc = PopenBuilder::shell("echo \"[$CONC_GONE]\"")
+    ///     .env_var("CONC_GONE", "x")
+    ///     .env_remove("CONC_GONE")
+    ///     .stdout(Redirect::Pipe)
+    ///     .spawn()
+    ///     .unwrap();
+    /// assert_eq!(proc.communicate(None, None).unwrap().0.as_deref(), Some(&b"[]\n"[..]));
+    /// ```
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.vars.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Puts the child in process group `pgid`, or in a new group of its own when
+    /// `pgid` is 0 (Python 3.11: `process_group=`). A signal sent to the group
+    /// (`kill(-pgid, sig)`) then reaches the child and everything it starts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::PopenBuilder;
+    ///
+    /// // `kill -0 -PGID` succeeds only if a process group PGID exists: the shell's
+    /// // own pid names a group only because the shell leads a new one.
+    /// let mut proc = PopenBuilder::shell("kill -0 -$$ 2>/dev/null")
+    ///     .process_group(0)
+    ///     .spawn()
+    ///     .unwrap();
+    /// assert_eq!(proc.wait(None).unwrap(), 0);
+    /// ```
+    pub fn process_group(mut self, pgid: i32) -> Self {
+        self.process_group = Some(pgid);
+        self
+    }
+
+    /// The arguments the child will run with, as text (lossy for non-UTF-8).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::PopenBuilder;
+    ///
+    /// assert_eq!(PopenBuilder::shell("exit 3").args(), ["/bin/sh", "-c", "exit 3"]);
+    /// ```
+    pub fn args(&self) -> Vec<String> {
+        self.argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Starts the child (Python: the `Popen(...)` call itself).
+    ///
+    /// Before starting it, children of earlier [`Popen`]s that were dropped while still
+    /// running are reaped if they have ended since (see [`Popen`]'s "Zombies" section).
+    ///
+    /// # Errors
+    ///
+    /// - [`SubprocessError::BadArgument`] for an empty argument list, or
+    ///   [`Redirect::Stdout`] given for stdin or stdout.
+    /// - [`SubprocessError::Spawn`] when the program cannot be started (not found, not
+    ///   executable, `cwd` missing...).
+    /// - [`SubprocessError::Io`] when a pipe or a file descriptor copy cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use conc_process::subprocess::{PopenBuilder, SubprocessError};
+    ///
+    /// let err = PopenBuilder::new(["/no/such/program"]).spawn().unwrap_err();
+    /// assert!(matches!(err, SubprocessError::Spawn { kind: ErrorKind::NotFound, .. }));
+    /// ```
+    pub fn spawn(self) -> Result<Popen, SubprocessError> {
+        if self.argv.is_empty() {
+            return Err(SubprocessError::BadArgument(
+                "args must not be empty".to_owned(),
+            ));
+        }
+        reaper::reap_finished();
+
+        let args = self.args();
+        let mut command = Command::new(&self.argv[0]);
+        command.args(&self.argv[1..]);
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(cwd);
+        }
+        if self.env_clear {
+            command.env_clear();
+        }
+        for (key, value) in &self.vars {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        if let Some(pgid) = self.process_group {
+            command.process_group(pgid);
+        }
+
+        command.stdin(to_stdio(self.stdin, "stdin")?);
+        let mut merged_reader = None;
+        let (stdout, stderr) = match (self.stdout, self.stderr) {
+            (Redirect::Pipe, Redirect::Stdout) => {
+                // std has no `2>&1`: make the pipe here and hand its write end to both.
+                let (read, write) = sys::pipe_cloexec()
+                    .map_err(|e| SubprocessError::io("creating the stdout pipe", &e))?;
+                let write2 = write
+                    .try_clone()
+                    .map_err(|e| SubprocessError::io("duplicating the stdout pipe", &e))?;
+                merged_reader = Some(read);
+                (Stdio::from(write), Stdio::from(write2))
+            }
+            (Redirect::Inherit, Redirect::Stdout) => (Stdio::inherit(), Stdio::from(io::stdout())),
+            (Redirect::DevNull, Redirect::Stdout) => (Stdio::null(), Stdio::null()),
+            (Redirect::File(file), Redirect::Stdout) => {
+                let copy = file
+                    .try_clone()
+                    .map_err(|e| SubprocessError::io("duplicating the stdout file", &e))?;
+                (Stdio::from(file), Stdio::from(copy))
+            }
+            (stdout, stderr) => (to_stdio(stdout, "stdout")?, to_stdio(stderr, "stderr")?),
+        };
+        command.stdout(stdout).stderr(stderr);
+
+        let spawned = command.spawn();
+        // Dropping the Command closes this side's copies of the merged pipe's write end;
+        // without that, reading the pipe would never see end of file.
+        drop(command);
+        let mut child = spawned.map_err(|e| {
+            // std reports a failed chdir like a failed exec; say which one it was.
+            let message = match &self.cwd {
+                Some(cwd) if !cwd.is_dir() => {
+                    format!("{e} (working directory '{}')", cwd.display())
+                }
+                _ => e.to_string(),
+            };
+            SubprocessError::Spawn {
+                program: args[0].clone(),
+                kind: e.kind(),
+                message,
+            }
+        })?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .or_else(|| merged_reader.map(ChildStdout::from));
+        let stderr = child.stderr.take();
+        Ok(Popen::from_parts(child, args, stdin, stdout, stderr))
+    }
+}
+
+/// The `Stdio` for a redirect other than [`Redirect::Stdout`].
+fn to_stdio(redirect: Redirect, stream: &str) -> Result<Stdio, SubprocessError> {
+    Ok(match redirect {
+        Redirect::Inherit => Stdio::inherit(),
+        Redirect::Pipe => Stdio::piped(),
+        Redirect::DevNull => Stdio::null(),
+        Redirect::File(file) => Stdio::from(file),
+        Redirect::Stdout => {
+            return Err(SubprocessError::BadArgument(format!(
+                "Redirect::Stdout is only valid for stderr, not for {stream}"
+            )));
+        }
+    })
+}
