@@ -30,10 +30,10 @@ mod process;
 mod registry;
 mod spawn;
 mod start_method;
-mod sys;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub mod subprocess;
+mod sys;
 
 pub use connection::{Connection, pipe};
 pub use current::{ProcessInfo, cpu_count, current_process, parent_process};
