@@ -61,6 +61,10 @@ pub enum ProcessError {
     /// the state it protects may be half-updated (Python deadlocks here instead).
     #[error("the previous owner of the lock died while holding it")]
     OwnerDied,
+    /// A barrier was aborted, reset, or broken by a timed-out waiter while (or before)
+    /// the caller waited (Python: `threading.BrokenBarrierError`).
+    #[error("the barrier is broken")]
+    BrokenBarrier,
     /// A non-blocking or timed `put` found the queue full (Python: `queue.Full`).
     #[error("queue is full")]
     Full,

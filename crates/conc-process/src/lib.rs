@@ -1,21 +1,6 @@
 //! Python's `multiprocessing` and `subprocess` for Rust.
 //!
 //! (Crate documentation is being written alongside the API.)
-//!
-//! # Subprocess
-//!
-//! [`subprocess`] is Python's `subprocess` module: [`subprocess::Run`] for
-//! `subprocess.run`, [`subprocess::Popen`] with a deadlock-free
-//! [`communicate`](subprocess::Popen::communicate), timeouts that kill and reap the
-//! child, and [`subprocess::SubprocessError`] with Python's `TimeoutExpired` and
-//! `CalledProcessError`. Unix only.
-//!
-//! ```
-//! # #[cfg(unix)] {
-//! let out = conc_process::subprocess::check_output(["echo", "hello"]).unwrap();
-//! assert_eq!(out, b"hello\n");
-//! # }
-//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bootstrap;
@@ -28,11 +13,15 @@ mod init;
 mod launcher;
 mod process;
 mod registry;
+mod shared_memory;
+mod sharedctypes;
+mod shm;
 mod spawn;
 mod start_method;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub mod subprocess;
+mod sync;
 mod sys;
 
 pub use connection::{Connection, pipe};
@@ -40,7 +29,13 @@ pub use current::{ProcessInfo, cpu_count, current_process, parent_process};
 pub use error::ProcessError;
 pub use init::init;
 pub use process::{ChildProcess, Process, active_children};
+pub use shared_memory::SharedMemory;
+pub use sharedctypes::{Array, ArrayGuard, Pod, Value, ValueGuard};
 pub use start_method::{Context, StartMethod, get_context, get_start_method, set_start_method};
+pub use sync::{
+    Barrier, BoundedSemaphore, Condition, ConditionGuard, ConditionLock, Event, Lock, LockGuard,
+    LockResult, OwnerDiedError, RLock, RLockGuard, Semaphore, SemaphoreGuard,
+};
 
 #[doc(hidden)]
 pub mod __private {

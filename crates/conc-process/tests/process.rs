@@ -239,7 +239,7 @@ each_method! {
         // The non-daemon grandchild was waited for: its message is already there.
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 42);
         assert_eq!(rx.recv_timeout(PATIENCE), Err(ProcessError::Eof));
-        assert!(eventually(|| !pid_alive(daemon)), "daemon {daemon} survived");
+        assert!(eventually(PATIENCE, || !pid_alive(daemon)), "daemon {daemon} survived");
     }
 }
 
@@ -291,7 +291,7 @@ each_method! {
         assert!(pid_alive(grandchild));
         parent.kill().unwrap();
         let _ = parent.join();
-        assert!(eventually(|| !pid_alive(grandchild)), "grandchild {grandchild} survived");
+        assert!(eventually(PATIENCE, || !pid_alive(grandchild)), "grandchild {grandchild} survived");
     }
 }
 

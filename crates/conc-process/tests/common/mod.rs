@@ -1,11 +1,108 @@
-//! Shared by the integration tests: one test per start method, and bounded waits.
+//! Shared by the integration tests: forking helpers for the process-shared primitives'
+//! tests, one test per start method for the process tests, and bounded waits.
+//!
+//! Test binaries run tests on several threads, so a raw forked child does only what its
+//! test needs and leaves with `_exit` (no destructors, no libtest machinery). A panic in
+//! the child becomes exit code 101.
 #![allow(dead_code, unreachable_pub)]
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Forks; the child runs `f` and `_exit`s with its return value (101 on panic).
+pub fn fork(f: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: the child only runs `f` (test code written for a forked child) and then
+    // `_exit`s without unwinding into the parent's frames.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = catch_unwind(AssertUnwindSafe(f)).unwrap_or(101);
+        // SAFETY: ends the child at once, as a forked child of a threaded test must.
+        unsafe { libc::_exit(code) };
+    }
+    pid
+}
+
+/// Forks a child that receives `value` through an `ipc_channel` channel (so it gets a
+/// freshly mapped copy, as a `spawn`ed child would) and runs `f` on it.
+pub fn fork_with<T, F>(value: &T, f: F) -> libc::pid_t
+where
+    T: Serialize + DeserializeOwned + Clone,
+    F: FnOnce(T) -> i32,
+{
+    let (tx, rx) = ipc_channel::ipc::channel::<T>().unwrap();
+    tx.send(value.clone()).unwrap();
+    let pid = fork(move || {
+        let value = rx.recv().expect("receiving the test value");
+        f(value)
+    });
+    drop(tx);
+    pid
+}
+
+/// Waits for `pid`: its exit code, or minus the signal that killed it.
+pub fn wait(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child; `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::EINTR),
+            "waitpid failed"
+        );
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -libc::WTERMSIG(status)
+    }
+}
+
+/// Asserts the child exited with code 0.
+pub fn join(pid: libc::pid_t) {
+    assert_eq!(wait(pid), 0, "child {pid} failed");
+}
+
+/// SIGKILLs `pid` and reaps it.
+pub fn kill(pid: libc::pid_t) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert_eq!(wait(pid), -libc::SIGKILL);
+}
+
+/// Polls `cond` until true, for at most `limit` (generous: the machine is loaded).
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Turns a boolean check in a child into an exit code.
+pub fn code(ok: bool) -> i32 {
+    if ok { 0 } else { 1 }
+}
+
 /// Generous bound for anything that should take milliseconds: the tests must pass on a
-/// loaded 2-core machine, and a timeout here means a hang, not slowness.
+/// loaded 2-core machine, and running out of it means a hang, not slowness.
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The same bound, under the name the primitives' tests use.
+pub const LONG: Duration = PATIENCE;
+
 
 /// Expands `fn name(method: StartMethod) { body }` into one `#[test]` per start
 /// method, in a module named after the test: `name::fork`, `name::spawn`,
@@ -32,18 +129,6 @@ macro_rules! each_method {
             }
         }
     };
-}
-
-/// Polls `cond` until it holds or [`PATIENCE`] runs out; whether it held.
-pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    cond()
 }
 
 /// Whether a process with this pid exists and is not a zombie.

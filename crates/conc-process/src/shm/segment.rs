@@ -1,0 +1,386 @@
+//! `Segment`: a fixed-size block of memory shared between processes, and `ShmBox<T>`,
+//! a typed header (plus an optional tail) placed in one.
+//!
+//! The memory is an `ipc_channel::ipc::IpcSharedMemory`: on Linux a `memfd` mapped
+//! `MAP_SHARED`. Three ways reach the *same* memory:
+//!
+//! * `fork`: the child inherits the mapping (and `MAP_SHARED` stays shared);
+//! * sending through an `ipc_channel` `IpcSender`: serialization passes the fd, the
+//!   receiver maps it again (possibly at another address);
+//! * `Clone` in one process: an `Arc`, the same mapping.
+//!
+//! Everything placed in a segment must therefore be position-independent: no pointers,
+//! only integers, atomics and pthread objects initialized `PTHREAD_PROCESS_SHARED`.
+//!
+//! # Lifetime
+//!
+//! The memory is freed by the kernel when the last mapping and the last fd go, in every
+//! process. Nothing is ever "destroyed" explicitly: another process may still use it.
+//!
+//! One process-local rule comes from glibc's robust mutexes: while this process holds a
+//! robust mutex, glibc keeps it in a per-thread linked list *through the mutex's memory*
+//! and writes to it when a neighbouring mutex is unlocked. Unmapping a segment whose mutex
+//! is still held would let glibc write into unmapped (or reused) memory. So whoever keeps
+//! a mutex locked beyond one borrow of its segment calls [`Segment::hold`] after locking
+//! and [`Segment::unhold`] after unlocking; a segment dropped with holds outstanding
+//! leaks its mapping instead of unmapping it.
+
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, align_of, size_of};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use ipc_channel::ipc::IpcSharedMemory;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A block of process-shared memory. Cheap to clone (an `Arc`), `Send + Sync`, and
+/// serializable through an `ipc_channel` channel to another process, which then maps
+/// the same memory.
+#[derive(Clone)]
+pub(crate) struct Segment {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Kept only to own the mapping and the fd; never dereferenced after construction
+    /// (its `Deref` would make a `&[u8]` over memory other processes write).
+    shm: ManuallyDrop<IpcSharedMemory>,
+    ptr: *mut u8,
+    len: usize,
+    /// Robust mutexes in this segment currently held by this process (see module docs).
+    holds: AtomicUsize,
+}
+
+// SAFETY: `ptr` points into a mapping owned by `shm`, which lives as long as `Inner`; the
+// memory is only ever accessed through atomics, pthread objects, or under the rules of
+// the types placed in it, all of which are designed for concurrent use (by other
+// processes, so a fortiori by other threads).
+unsafe impl Send for Inner {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Inner {}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.holds.load(Ordering::Acquire) == 0 {
+            // SAFETY: dropped exactly once, here; `ptr` is not used after this.
+            unsafe { ManuallyDrop::drop(&mut self.shm) };
+        }
+        // Otherwise leak the mapping: glibc's robust list may still point into it.
+    }
+}
+
+impl Segment {
+    /// A new zero-filled segment of `len` bytes.
+    ///
+    /// # Panics
+    ///
+    /// If `len` is zero, or if the OS refuses to create or map the memory (ipc-channel
+    /// asserts on `memfd_create`/`mmap` failure).
+    pub(crate) fn new(len: usize) -> Segment {
+        assert!(len > 0, "a shared memory segment cannot be empty");
+        Segment::from_shm(IpcSharedMemory::from_byte(0, len))
+    }
+
+    fn from_shm(mut shm: IpcSharedMemory) -> Segment {
+        // SAFETY: we take the address once and never hold the `&mut [u8]`; all later
+        // access goes through the raw pointer under the rules described above.
+        let bytes = unsafe { shm.deref_mut() };
+        let (ptr, len) = (bytes.as_mut_ptr(), bytes.len());
+        Segment {
+            inner: Arc::new(Inner {
+                shm: ManuallyDrop::new(shm),
+                ptr,
+                len,
+                holds: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The first byte of this process's mapping. Valid while any clone of `self` lives
+    /// (or longer, while holds are outstanding).
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.inner.ptr
+    }
+
+    /// The size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.inner.len
+    }
+
+    /// A typed pointer to `offset`, checked to be in bounds and aligned for `T`.
+    ///
+    /// # Panics
+    ///
+    /// If `offset + size_of::<T>()` exceeds the length or the address is misaligned.
+    pub(crate) fn ptr_at<T>(&self, offset: usize) -> *mut T {
+        let end = offset.checked_add(size_of::<T>()).expect("offset overflow");
+        assert!(end <= self.len(), "offset {offset} out of the segment");
+        // SAFETY: `offset` is within the mapping (checked above).
+        let p = unsafe { self.as_ptr().add(offset) };
+        assert!(
+            (p as usize).is_multiple_of(align_of::<T>()),
+            "misaligned shared value"
+        );
+        p.cast()
+    }
+
+    /// Records that a robust mutex in this segment is now held by this process and may
+    /// stay held after the caller's borrow of the segment ends.
+    pub(crate) fn hold(&self) {
+        self.inner.holds.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Undoes one [`hold`](Self::hold), after the mutex was unlocked.
+    pub(crate) fn unhold(&self) {
+        let _ = self
+            .inner
+            .holds
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| h.checked_sub(1));
+    }
+
+    /// Whether two handles map the same memory *through the same mapping* (same process).
+    #[cfg(test)]
+    pub(crate) fn same_mapping(&self, other: &Segment) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment")
+            .field("ptr", &self.inner.ptr)
+            .field("len", &self.inner.len)
+            .finish()
+    }
+}
+
+impl Serialize for Segment {
+    /// Serializes the memory itself (its fd) for an `ipc_channel` message; other
+    /// serializers cannot carry it.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.inner.shm.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Segment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shm = IpcSharedMemory::deserialize(deserializer)?;
+        // An empty region has no mapping (a null pointer): never a segment we made.
+        // `IpcSharedMemory`'s `Deref` is fine here: nobody else can see an empty slice.
+        if shm.is_empty() {
+            return Err(serde::de::Error::custom("empty shared memory segment"));
+        }
+        Ok(Segment::from_shm(shm))
+    }
+}
+
+/// A type that can live at the start of a [`ShmBox`].
+///
+/// # Safety
+///
+/// Implementors must be `#[repr(C)]`, valid when all bytes are zero, contain no
+/// pointers (the memory is mapped at different addresses in different processes) and
+/// be usable through `&Self` from several processes at once (atomics, pthread objects
+/// in `UnsafeCell`s, or fields only touched under a process-shared mutex). `MAGIC` must
+/// be unique among implementors, so that a segment made for one type is not accepted
+/// as another when deserialized.
+pub(crate) unsafe trait ShmLayout: Sized {
+    /// Identifies the type in the segment header.
+    const MAGIC: u64;
+}
+
+/// The first bytes of every `ShmBox` segment.
+#[repr(C)]
+struct Header {
+    /// `T::MAGIC` once initialization is complete (`Release`), zero before.
+    magic: AtomicU64,
+    /// Byte offset of the tail, and its length.
+    tail_offset: AtomicU64,
+    tail_len: AtomicU64,
+}
+
+/// Offset of `T` in the segment: after the header, aligned.
+const fn value_offset<T>() -> usize {
+    size_of::<Header>().next_multiple_of(align_of::<T>())
+}
+
+/// A `T` (plus `tail_len` untyped bytes) in its own [`Segment`]: the building block of
+/// every shared primitive. `Clone` shares; serialization passes the memory.
+pub(crate) struct ShmBox<T: ShmLayout> {
+    seg: Segment,
+    _type: PhantomData<T>,
+}
+
+impl<T: ShmLayout> Clone for ShmBox<T> {
+    fn clone(&self) -> Self {
+        ShmBox {
+            seg: self.seg.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: ShmLayout> ShmBox<T> {
+    /// A new zeroed `T` with `tail_len` bytes after it (aligned to `tail_align`); `init`
+    /// runs once, before any other process can see the memory, to set it up in place
+    /// (pthread objects must be initialized at their final address).
+    ///
+    /// # Panics
+    ///
+    /// If the OS refuses the memory, or `tail_align` is not a power of two.
+    pub(crate) fn new(tail_len: usize, tail_align: usize, init: impl FnOnce(&T, *mut u8)) -> Self {
+        assert!(tail_align.is_power_of_two());
+        let tail_offset = (value_offset::<T>() + size_of::<T>()).next_multiple_of(tail_align);
+        let seg = Segment::new(tail_offset + tail_len);
+        let boxed = ShmBox {
+            seg,
+            _type: PhantomData,
+        };
+        // SAFETY: in bounds (the segment covers the tail) and only this thread knows the
+        // segment yet.
+        let tail = unsafe { boxed.seg.as_ptr().add(tail_offset) };
+        init(boxed.get(), tail);
+        let header = boxed.header();
+        header
+            .tail_offset
+            .store(tail_offset as u64, Ordering::Relaxed);
+        header.tail_len.store(tail_len as u64, Ordering::Relaxed);
+        header.magic.store(T::MAGIC, Ordering::Release);
+        boxed
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the segment is at least a header long (checked at construction and
+        // deserialization), `Header` is valid zeroed and made of atomics.
+        unsafe { &*self.seg.ptr_at::<Header>(0) }
+    }
+
+    /// The shared value.
+    pub(crate) fn get(&self) -> &T {
+        // SAFETY: in bounds and aligned (`ptr_at` checks); `ShmLayout` promises zero is a
+        // valid `T` usable through `&T` concurrently; the mapping lives as long as `self`.
+        unsafe { &*self.seg.ptr_at::<T>(value_offset::<T>()) }
+    }
+
+    /// The tail bytes: pointer and length.
+    pub(crate) fn tail(&self) -> (*mut u8, usize) {
+        let header = self.header();
+        let offset = header.tail_offset.load(Ordering::Relaxed) as usize;
+        let len = header.tail_len.load(Ordering::Relaxed) as usize;
+        // SAFETY: offset + len fits in the segment (checked at construction or
+        // deserialization).
+        (unsafe { self.seg.as_ptr().add(offset) }, len)
+    }
+
+    /// The segment, for [`Segment::hold`]/[`Segment::unhold`].
+    pub(crate) fn segment(&self) -> &Segment {
+        &self.seg
+    }
+}
+
+impl<T: ShmLayout> Serialize for ShmBox<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.seg.serialize(serializer)
+    }
+}
+
+impl<'de, T: ShmLayout> Deserialize<'de> for ShmBox<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let seg = Segment::deserialize(deserializer)?;
+        if seg.len() < value_offset::<T>() + size_of::<T>() {
+            return Err(D::Error::custom(
+                "shared memory segment too small for its type",
+            ));
+        }
+        let boxed = ShmBox {
+            seg,
+            _type: PhantomData,
+        };
+        let header = boxed.header();
+        if header.magic.load(Ordering::Acquire) != T::MAGIC {
+            return Err(D::Error::custom("shared memory segment holds another type"));
+        }
+        let offset = header.tail_offset.load(Ordering::Relaxed);
+        let len = header.tail_len.load(Ordering::Relaxed);
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > boxed.seg.len() as u64)
+        {
+            return Err(D::Error::custom("shared memory segment header is corrupt"));
+        }
+        Ok(boxed)
+    }
+}
+
+impl<T: ShmLayout> std::fmt::Debug for ShmBox<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.seg.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    #[repr(C)]
+    struct Counter {
+        n: AtomicU32,
+    }
+    // SAFETY: repr(C), one atomic, valid zeroed; unique magic.
+    unsafe impl ShmLayout for Counter {
+        const MAGIC: u64 = 0x7465_7374_0000_0001;
+    }
+
+    #[test]
+    fn clone_shares_one_mapping() {
+        let a = ShmBox::<Counter>::new(8, 8, |c, _| c.n.store(5, Ordering::Relaxed));
+        let b = a.clone();
+        assert!(a.segment().same_mapping(b.segment()));
+        b.get().n.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(a.get().n.load(Ordering::Relaxed), 6);
+        let (tail, len) = a.tail();
+        assert_eq!(len, 8);
+        assert!((tail as usize).is_multiple_of(8));
+    }
+
+    #[test]
+    fn through_a_channel_maps_the_same_memory() {
+        let a = ShmBox::<Counter>::new(0, 1, |_, _| {});
+        let (tx, rx) = ipc_channel::ipc::channel().unwrap();
+        tx.send(a.clone()).unwrap();
+        let b: ShmBox<Counter> = rx.recv().unwrap();
+        assert!(!a.segment().same_mapping(b.segment()));
+        assert_ne!(a.segment().as_ptr(), b.segment().as_ptr());
+        b.get().n.store(42, Ordering::Relaxed);
+        assert_eq!(a.get().n.load(Ordering::Relaxed), 42);
+    }
+
+    #[test]
+    fn wrong_type_is_rejected() {
+        #[repr(C)]
+        struct Other {
+            n: AtomicU32,
+        }
+        // SAFETY: as for Counter.
+        unsafe impl ShmLayout for Other {
+            const MAGIC: u64 = 0x7465_7374_0000_0002;
+        }
+        let a = ShmBox::<Counter>::new(0, 1, |_, _| {});
+        let (tx, rx) = ipc_channel::ipc::channel::<ShmBox<Counter>>().unwrap();
+        tx.send(a).unwrap();
+        // Receive the same bytes as the wrong type through an opaque route.
+        let bytes = rx.to_opaque();
+        let rx = bytes.to::<ShmBox<Other>>();
+        assert!(rx.recv().is_err());
+    }
+
+    #[test]
+    fn ptr_at_checks_bounds() {
+        let seg = Segment::new(16);
+        let _ok: *mut u64 = seg.ptr_at(8);
+        let r = std::panic::catch_unwind(|| seg.ptr_at::<u64>(12));
+        assert!(r.is_err());
+    }
+}

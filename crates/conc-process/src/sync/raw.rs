@@ -1,0 +1,468 @@
+//! The low-level process-shared mutex and condition variable every primitive (and the
+//! queue) is built from. Both are `#[repr(C)]`, valid when zeroed until initialized,
+//! position-independent, and meant to be placed inside a [`Segment`](crate::shm::Segment)
+//! (usually as fields of a [`ShmLayout`](crate::shm::ShmLayout) struct).
+//!
+//! # `RawMutex`
+//!
+//! A glibc `pthread_mutex_t` initialized `PTHREAD_PROCESS_SHARED` and
+//! `PTHREAD_MUTEX_ROBUST`: if its owner dies (process killed, or thread exited) while
+//! holding it, the kernel marks it and the next `lock` succeeds with `EOWNERDEAD`. We then
+//! call `pthread_mutex_consistent` at once and report [`ProcessError::OwnerDied`] *with
+//! the mutex held*: the caller decides what the half-updated state means. Because we
+//! always make it consistent, `ENOTRECOVERABLE` cannot arise from this crate's own use; it
+//! is reported as an OS error if foreign code caused it.
+//!
+//! Beside the pthread object we keep `owner`, the kernel thread id of the holder, so that
+//! `is_owned` and friendly errors ("not the owner" versus "not locked") need no glibc
+//! internals. glibc itself enforces ownership on unlock (`EPERM`), so a wrong `unlock` is
+//! an error, never undefined behaviour.
+//!
+//! Timed locking uses `pthread_mutex_timedlock`, which only takes a `CLOCK_REALTIME`
+//! deadline (`pthread_mutex_clocklock` is glibc ≥ 2.30 and not bound by the `libc`
+//! crate). To keep wall-clock jumps from stretching a wait, each call waits at most one
+//! second and the loop re-checks the real (monotonic) `Instant` deadline.
+//!
+//! # `RawCondvar`
+//!
+//! Not a `pthread_cond_t`: glibc's condition variable (before 2.41) keeps per-group
+//! reference counts that a waiter holds while blocked; a waiter *killed* inside
+//! `pthread_cond_wait` never drops its reference, and a later `pthread_cond_signal`
+//! that needs to switch groups then waits for it forever. Process death is exactly what
+//! this crate must survive, so the condvar is a 32-bit sequence number waited on with a
+//! shared (non-private) futex, as in the Rust standard library's futex condvar: a dead
+//! waiter leaves nothing behind. `wait` reads the sequence while holding the mutex,
+//! unlocks, sleeps while the sequence is unchanged (`FUTEX_WAIT` compares atomically, so
+//! a notify between the unlock and the sleep is not lost), then relocks. Wake-ups may be
+//! spurious (a notify may also wake a waiter that was just about to sleep), so callers
+//! loop on their predicate, as with any condition variable. The futex timeout is
+//! relative and measured on `CLOCK_MONOTONIC`.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::ProcessError;
+
+/// The calling thread's kernel id (unique among live threads of the PID namespace).
+pub(crate) fn current_tid() -> u64 {
+    // SAFETY: `gettid` takes no arguments, cannot fail, and touches no memory. The raw
+    // syscall avoids needing glibc ≥ 2.30's wrapper.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    tid as u64
+}
+
+/// Longest single `pthread_mutex_timedlock`, so a wall-clock jump cannot stretch a wait by
+/// more than this.
+const MAX_TIMED_SLICE: Duration = Duration::from_secs(1);
+
+/// A robust, process-shared mutex placed in shared memory (see the module docs).
+#[repr(C)]
+pub(crate) struct RawMutex {
+    mutex: UnsafeCell<libc::pthread_mutex_t>,
+    /// Kernel thread id of the holder, 0 when unlocked (advisory: written after locking
+    /// and cleared before unlocking, by the holder only).
+    owner: AtomicU64,
+}
+
+// SAFETY: the pthread object is designed for concurrent use through a shared pointer
+// (by other processes even), `owner` is atomic.
+unsafe impl Sync for RawMutex {}
+// SAFETY: as above; it has no thread affinity except ownership, which glibc checks.
+unsafe impl Send for RawMutex {}
+
+/// Turns a pthread return code into a `Result`.
+fn check(context: &'static str, rc: libc::c_int) -> Result<(), ProcessError> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(ProcessError::os(
+            context,
+            std::io::Error::from_raw_os_error(rc),
+        ))
+    }
+}
+
+impl RawMutex {
+    /// Initializes the mutex in place: process-shared and robust.
+    ///
+    /// # Safety
+    ///
+    /// Call exactly once, at the mutex's final address, before any other use, and while
+    /// no other thread or process can reach it (right after the segment is created).
+    pub(crate) unsafe fn init(&self) -> Result<(), ProcessError> {
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: `attr` is initialized by `pthread_mutexattr_init` before any other use
+        // and destroyed after `pthread_mutex_init` copied what it needs; the mutex is
+        // exclusively ours per this function's contract.
+        unsafe {
+            check(
+                "pthread_mutexattr_init",
+                libc::pthread_mutexattr_init(attr.as_mut_ptr()),
+            )?;
+            let result = check(
+                "pthread_mutexattr_setpshared",
+                libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED),
+            )
+            .and_then(|()| {
+                check(
+                    "pthread_mutexattr_setrobust",
+                    libc::pthread_mutexattr_setrobust(
+                        attr.as_mut_ptr(),
+                        libc::PTHREAD_MUTEX_ROBUST,
+                    ),
+                )
+            })
+            .and_then(|()| {
+                check(
+                    "pthread_mutex_init",
+                    libc::pthread_mutex_init(self.mutex.get(), attr.as_ptr()),
+                )
+            });
+            libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
+            result
+        }
+    }
+
+    /// Locks, waiting until `deadline` (`None`: forever).
+    ///
+    /// # Errors
+    ///
+    /// * [`ProcessError::Timeout`] when the deadline passed; the mutex is not held.
+    /// * [`ProcessError::OwnerDied`]: the previous holder died holding it; **the mutex is
+    ///   now held by the caller** and already marked consistent.
+    /// * [`ProcessError::Os`] for anything else (a corrupted mutex); not held.
+    ///
+    /// Locking a mutex the calling thread already holds deadlocks (or times out), as
+    /// with Python's `Lock`.
+    pub(crate) fn lock(&self, deadline: Option<Instant>) -> Result<(), ProcessError> {
+        loop {
+            let rc = match deadline {
+                // SAFETY: the mutex was initialized by its creator (`init` contract) and
+                // lives in a mapping that outlives `&self`.
+                None => unsafe { libc::pthread_mutex_lock(self.mutex.get()) },
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        // SAFETY: as above.
+                        match unsafe { libc::pthread_mutex_trylock(self.mutex.get()) } {
+                            libc::EBUSY => return Err(ProcessError::Timeout),
+                            rc => rc,
+                        }
+                    } else {
+                        let ts = realtime_after(left.min(MAX_TIMED_SLICE));
+                        // SAFETY: as above; `ts` is a valid timespec on our stack.
+                        match unsafe { libc::pthread_mutex_timedlock(self.mutex.get(), &ts) } {
+                            // Time left on the monotonic clock: try again.
+                            libc::ETIMEDOUT => continue,
+                            rc => rc,
+                        }
+                    }
+                }
+            };
+            return self.locked_with(rc, "pthread_mutex_lock");
+        }
+    }
+
+    /// Locks if free, without waiting: `Ok(true)` when acquired, `Ok(false)` when held
+    /// by someone (including the caller).
+    ///
+    /// # Errors
+    ///
+    /// As for [`lock`](Self::lock), without `Timeout`.
+    pub(crate) fn try_lock(&self) -> Result<bool, ProcessError> {
+        // SAFETY: initialized by its creator, mapped for the life of `&self`.
+        match unsafe { libc::pthread_mutex_trylock(self.mutex.get()) } {
+            libc::EBUSY => Ok(false),
+            rc => self.locked_with(rc, "pthread_mutex_trylock").map(|()| true),
+        }
+    }
+
+    /// Interprets the result of a lock call.
+    fn locked_with(&self, rc: libc::c_int, context: &'static str) -> Result<(), ProcessError> {
+        match rc {
+            0 => {
+                self.owner.store(current_tid(), Ordering::Relaxed);
+                Ok(())
+            }
+            libc::EOWNERDEAD => {
+                // SAFETY: we hold the mutex (EOWNERDEAD means acquired) and it is
+                // inconsistent, which is exactly when `pthread_mutex_consistent` applies.
+                let rc = unsafe { libc::pthread_mutex_consistent(self.mutex.get()) };
+                self.owner.store(current_tid(), Ordering::Relaxed);
+                if rc != 0 {
+                    // Cannot happen for a robust mutex we hold; keep it usable anyway by
+                    // reporting the OS error after releasing.
+                    let _ = self.unlock();
+                    return check("pthread_mutex_consistent", rc);
+                }
+                Err(ProcessError::OwnerDied)
+            }
+            libc::ENOTRECOVERABLE => Err(ProcessError::Os {
+                context,
+                message: "the mutex is permanently unusable: a holder died and it was \
+                          unlocked without being made consistent"
+                    .into(),
+            }),
+            rc => check(context, rc),
+        }
+    }
+
+    /// Unlocks.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::InvalidState`] if the calling thread does not hold the mutex
+    /// (glibc refuses with `EPERM`; nothing changes).
+    pub(crate) fn unlock(&self) -> Result<(), ProcessError> {
+        let me = current_tid();
+        let owner = self.owner.load(Ordering::Relaxed);
+        if owner != me {
+            return Err(not_owner_error(owner));
+        }
+        self.owner.store(0, Ordering::Relaxed);
+        // SAFETY: initialized, mapped; glibc checks ownership itself for robust mutexes.
+        match unsafe { libc::pthread_mutex_unlock(self.mutex.get()) } {
+            0 => Ok(()),
+            libc::EPERM => {
+                // Our advisory owner word disagreed with glibc (a reused thread id of a
+                // dead holder): put it back and refuse.
+                self.owner.store(owner, Ordering::Relaxed);
+                Err(not_owner_error(owner))
+            }
+            rc => check("pthread_mutex_unlock", rc),
+        }
+    }
+
+    /// Whether the calling thread holds the mutex.
+    pub(crate) fn is_owned(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == current_tid()
+    }
+
+    /// Whether some thread holds the mutex (or died holding it). Advisory: it may change
+    /// at once.
+    pub(crate) fn is_locked(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) != 0
+    }
+}
+
+fn not_owner_error(owner: u64) -> ProcessError {
+    if owner == 0 {
+        ProcessError::InvalidState("release of an unlocked lock")
+    } else {
+        ProcessError::InvalidState(
+            "the lock is held by another thread or process (a process-shared lock must be \
+             released by its owner)",
+        )
+    }
+}
+
+/// `CLOCK_REALTIME` now plus `d`, for `pthread_mutex_timedlock`.
+fn realtime_after(d: Duration) -> libc::timespec {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid out-pointer; CLOCK_REALTIME always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+    let mut sec = now.tv_sec.saturating_add(d.as_secs() as libc::time_t);
+    let mut nsec = now.tv_nsec + d.subsec_nanos() as libc::c_long;
+    if nsec >= 1_000_000_000 {
+        nsec -= 1_000_000_000;
+        sec = sec.saturating_add(1);
+    }
+    libc::timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    }
+}
+
+/// A process-shared condition variable over a shared futex word (see the module docs).
+/// Zero is its initial state: it needs no initialization.
+#[repr(C)]
+pub(crate) struct RawCondvar {
+    seq: AtomicU32,
+}
+
+// `wait` and `notify_one` are the convenient forms for the queue, built next.
+#[allow(dead_code)]
+impl RawCondvar {
+    /// Step one of a wait: the current sequence. Call while holding the mutex that
+    /// protects the condition, *then* release it and call [`sleep`](Self::sleep).
+    pub(crate) fn prepare(&self) -> u32 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Step two of a wait: sleeps until notified after `prepare` returned `seen`, or
+    /// until `deadline`. Returns `false` if the deadline passed. May return early
+    /// (spuriously); callers re-check their condition.
+    pub(crate) fn sleep(&self, seen: u32, deadline: Option<Instant>) -> bool {
+        loop {
+            if self.seq.load(Ordering::Acquire) != seen {
+                return true;
+            }
+            let ts;
+            let ts_ptr = match deadline {
+                None => std::ptr::null(),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    ts = libc::timespec {
+                        tv_sec: left.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                        tv_nsec: left.subsec_nanos() as libc::c_long,
+                    };
+                    &ts as *const libc::timespec
+                }
+            };
+            // SAFETY: `seq` is a valid aligned u32 in shared memory for the duration of
+            // the call; FUTEX_WAIT (not _PRIVATE, so it works across processes) only
+            // reads it and compares with `seen`; `ts_ptr` is null or a live timespec.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.seq.as_ptr(),
+                    libc::FUTEX_WAIT,
+                    seen,
+                    ts_ptr,
+                    std::ptr::null::<u32>(),
+                    0u32,
+                )
+            };
+            if rc == 0 {
+                return true; // woken (or spuriously: the caller re-checks)
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EAGAIN) => return true, // already notified
+                // Interrupted, or timed out: loop re-checks both the sequence and the
+                // monotonic deadline.
+                _ => continue,
+            }
+        }
+    }
+
+    /// Waits on `mutex`, which the caller holds: releases it, sleeps until notified or
+    /// `deadline`, relocks. Returns `Ok(false)` if the deadline passed.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::OwnerDied`] if a holder died while we slept (the mutex is held
+    /// again, consistent); what [`RawMutex::unlock`] returns if the caller did not hold
+    /// the mutex (nothing waited); other errors of [`RawMutex::lock`].
+    pub(crate) fn wait(
+        &self,
+        mutex: &RawMutex,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ProcessError> {
+        let seen = self.prepare();
+        mutex.unlock()?;
+        let notified = self.sleep(seen, deadline);
+        mutex.lock(None)?;
+        Ok(notified)
+    }
+
+    /// Wakes at least one waiter, if any.
+    pub(crate) fn notify_one(&self) {
+        self.notify(1);
+    }
+
+    /// Wakes every waiter.
+    pub(crate) fn notify_all(&self) {
+        self.notify(usize::MAX);
+    }
+
+    /// Wakes up to `n` sleeping waiters (plus any that prepared but did not sleep yet).
+    pub(crate) fn notify(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.seq.fetch_add(1, Ordering::Release);
+        let n = n.min(i32::MAX as usize) as i32;
+        // SAFETY: FUTEX_WAKE on a valid aligned u32; it does not access other memory.
+        unsafe {
+            libc::syscall(libc::SYS_futex, self.seq.as_ptr(), libc::FUTEX_WAKE, n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::{ShmBox, ShmLayout};
+
+    #[repr(C)]
+    struct Pair {
+        m: RawMutex,
+        cv: RawCondvar,
+        value: AtomicU32,
+    }
+    // SAFETY: repr(C); pthread mutex zero-valid before init; unique magic.
+    unsafe impl ShmLayout for Pair {
+        const MAGIC: u64 = 0x7261_7774_6573_7401;
+    }
+
+    fn pair() -> ShmBox<Pair> {
+        // SAFETY: first use, not yet shared.
+        ShmBox::new(0, 1, |p: &Pair, _| unsafe { p.m.init() }.unwrap())
+    }
+
+    #[test]
+    fn lock_unlock_and_ownership() {
+        let p = pair();
+        let m = &p.get().m;
+        assert!(!m.is_locked());
+        m.lock(None).unwrap();
+        assert!(m.is_owned() && m.is_locked());
+        assert_eq!(m.try_lock(), Ok(false));
+        let timeout = Instant::now() + Duration::from_millis(20);
+        assert_eq!(m.lock(Some(timeout)), Err(ProcessError::Timeout));
+        let p2 = p.clone();
+        let other = std::thread::spawn(move || p2.get().m.unlock());
+        assert!(matches!(
+            other.join().unwrap(),
+            Err(ProcessError::InvalidState(_))
+        ));
+        m.unlock().unwrap();
+        assert_eq!(
+            m.unlock(),
+            Err(ProcessError::InvalidState("release of an unlocked lock"))
+        );
+    }
+
+    #[test]
+    fn thread_exit_while_holding_gives_owner_died() {
+        let p = pair();
+        let p2 = p.clone();
+        std::thread::spawn(move || p2.get().m.lock(None).unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(p.get().m.lock(None), Err(ProcessError::OwnerDied));
+        assert!(p.get().m.is_owned());
+        p.get().m.unlock().unwrap();
+        assert_eq!(p.get().m.try_lock(), Ok(true));
+        p.get().m.unlock().unwrap();
+    }
+
+    #[test]
+    fn condvar_wakes_and_times_out() {
+        let p = pair();
+        let s = p.get();
+        s.m.lock(None).unwrap();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert_eq!(s.cv.wait(&s.m, Some(deadline)), Ok(false));
+        let p2 = p.clone();
+        let setter = std::thread::spawn(move || {
+            let s = p2.get();
+            s.m.lock(None).unwrap();
+            s.value.store(1, Ordering::Relaxed);
+            s.cv.notify_all();
+            s.m.unlock().unwrap();
+        });
+        while s.value.load(Ordering::Relaxed) == 0 {
+            s.cv.wait(&s.m, None).unwrap();
+        }
+        s.m.unlock().unwrap();
+        setter.join().unwrap();
+    }
+}
