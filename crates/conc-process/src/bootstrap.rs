@@ -136,6 +136,9 @@ pub(crate) fn run_bootstrap(boot: Bootstrap) -> ! {
 pub(crate) fn child_main(identity: Identity, body: impl FnOnce() -> i32) -> ! {
     current::become_child(identity);
     let code = body();
+    // Items still in this child's queue feeders go out first, as Python joins its
+    // feeder threads before a child exits.
+    crate::queue::flush_all();
     // Python's `_exit_function`: terminate daemonic children, join the others, and
     // wait for the non-daemon threads started through conc-thread.
     registry::finish_children();

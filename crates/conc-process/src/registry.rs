@@ -28,13 +28,18 @@ pub(crate) fn lock() -> MutexGuard<'static, (Pid, Vec<Arc<Child>>)> {
 
 /// Adds a freshly started child, after reaping the ones that have ended.
 pub(crate) fn register(child: Arc<Child>) {
+    ensure_exit_handler();
+    let mut guard = lock();
+    guard.1.retain(|c| c.poll().is_none());
+    guard.1.push(child);
+}
+
+/// Installs the `atexit` handler that flushes queue feeders and waits for children.
+pub(crate) fn ensure_exit_handler() {
     AT_EXIT.call_once(|| {
         // SAFETY: `exit_handler` is an `extern "C" fn()` that never unwinds.
         unsafe { libc::atexit(exit_handler) };
     });
-    let mut guard = lock();
-    guard.1.retain(|c| c.poll().is_none());
-    guard.1.push(child);
 }
 
 /// The children still running, reaping the ones that ended (Python's `active_children`).
@@ -57,5 +62,8 @@ pub(crate) fn finish_children() {
 
 extern "C" fn exit_handler() {
     // A panic must not unwind into libc.
-    let _ = std::panic::catch_unwind(finish_children);
+    let _ = std::panic::catch_unwind(|| {
+        crate::queue::flush_all();
+        finish_children();
+    });
 }

@@ -103,7 +103,6 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// The same bound, under the name the primitives' tests use.
 pub const LONG: Duration = PATIENCE;
 
-
 /// Expands `fn name(method: StartMethod) { body }` into one `#[test]` per start
 /// method, in a module named after the test: `name::fork`, `name::spawn`,
 /// `name::forkserver`.

@@ -1,0 +1,276 @@
+//! The shared half of a process queue: a byte ring of framed items, its counters, and
+//! the mutex and condition variables that guard them, all in one shared segment.
+//!
+//! ```text
+//! segment: [ ShmBox header | RingState (mutex, condvars, counters) | ring bytes ........ ]
+//!                                                                     ^head      ^tail
+//! frame:   [ len: u32 little-endian | len bytes of postcard ]   (may wrap around the end)
+//! ```
+//!
+//! `head` and `tail` are byte counters that only grow; the ring offset is the counter
+//! modulo the capacity. A frame is written whole under the mutex and `tail` moves past
+//! it in one store, so a writer killed mid-copy leaves nothing visible; a reader killed
+//! mid-copy has not moved `head` yet, so the item stays for the next reader. Either way
+//! the robust mutex hands the next locker [`ProcessError::OwnerDied`], which is safe to
+//! ignore here because every counter is consistent between statements.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::ProcessError;
+use crate::shm::{ShmBox, ShmLayout};
+use crate::sync::raw::{RawCondvar, RawMutex};
+
+/// Bytes of the length prefix of each frame.
+const LEN_BYTES: u64 = 4;
+
+#[repr(C)]
+pub(crate) struct RingState {
+    mutex: RawMutex,
+    /// Signalled when a frame is added.
+    not_empty: RawCondvar,
+    /// Signalled when bytes are freed or an admission is returned.
+    not_full: RawCondvar,
+    /// Signalled when `unfinished` drops to zero.
+    all_done: RawCondvar,
+    /// Ring capacity in bytes (fixed at creation).
+    capacity: AtomicU64,
+    /// Bytes consumed and produced so far (ring offsets modulo `capacity`).
+    head: AtomicU64,
+    tail: AtomicU64,
+    /// Python's `maxsize`: 0 means unbounded.
+    maxsize: AtomicU64,
+    /// Items admitted by `put` and not yet taken by `get`, including items still in a
+    /// producer's feeder: Python's `qsize()`.
+    admitted: AtomicU64,
+    /// `JoinableQueue`: items put and not yet marked `task_done`.
+    unfinished: AtomicU64,
+}
+
+// SAFETY: repr(C); all-zero is a valid state (the mutex is initialized by `Ring::new`
+// before the segment is shared; the condvars need no initialization); no pointers;
+// counters are atomics, only changed under `mutex`.
+unsafe impl ShmLayout for RingState {
+    const MAGIC: u64 = u64::from_le_bytes(*b"conc-que");
+}
+
+/// A handle on the shared ring (cheap to clone; serializes as its segment).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Ring {
+    shm: ShmBox<RingState>,
+}
+
+/// The mutex, held; unlocks on drop.
+struct Held<'a> {
+    ring: &'a Ring,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // We hold it: unlock cannot fail with "not owner".
+        let _ = self.ring.state().mutex.unlock();
+    }
+}
+
+impl std::fmt::Debug for RingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingState").finish_non_exhaustive()
+    }
+}
+
+impl Ring {
+    /// A new ring of `capacity` bytes; `maxsize` 0 is unbounded.
+    pub(crate) fn new(capacity: usize, maxsize: usize) -> Result<Self, ProcessError> {
+        let mut init_result = Ok(());
+        let shm = ShmBox::<RingState>::new(capacity, 8, |state, _tail| {
+            // SAFETY: called once, on the fresh segment, before anyone else can see it.
+            init_result = unsafe { state.mutex.init() };
+            state.capacity.store(capacity as u64, Ordering::Relaxed);
+            state.maxsize.store(maxsize as u64, Ordering::Relaxed);
+        });
+        init_result?;
+        Ok(Ring { shm })
+    }
+
+    fn state(&self) -> &RingState {
+        self.shm.get()
+    }
+
+    /// Locks the mutex until `deadline`; a dead previous owner is fine (module docs).
+    fn lock(&self, deadline: Option<Instant>) -> Result<Held<'_>, ProcessError> {
+        match self.state().mutex.lock(deadline) {
+            Ok(()) | Err(ProcessError::OwnerDied) => Ok(Held { ring: self }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits on `cv` with the mutex held; `false` on timeout.
+    fn wait(&self, cv: &RawCondvar, deadline: Option<Instant>) -> Result<bool, ProcessError> {
+        match cv.wait(&self.state().mutex, deadline) {
+            Ok(notified) => Ok(notified),
+            Err(ProcessError::OwnerDied) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.state().capacity.load(Ordering::Relaxed) as usize
+    }
+
+    pub(crate) fn maxsize(&self) -> usize {
+        self.state().maxsize.load(Ordering::Relaxed) as usize
+    }
+
+    pub(crate) fn admitted(&self) -> usize {
+        self.state().admitted.load(Ordering::Relaxed) as usize
+    }
+
+    /// The largest item (encoded) that fits.
+    pub(crate) fn max_item(&self) -> usize {
+        self.capacity().saturating_sub(LEN_BYTES as usize)
+    }
+
+    /// Reserves a place for one item under `maxsize` (Python's semaphore acquire in
+    /// `put`), waiting until `deadline`. Also counts the item as unfinished.
+    pub(crate) fn admit(&self, deadline: Option<Instant>) -> Result<(), ProcessError> {
+        let _held = self.lock(deadline).map_err(|e| match e {
+            ProcessError::Timeout => ProcessError::Full,
+            other => other,
+        })?;
+        let s = self.state();
+        loop {
+            let max = s.maxsize.load(Ordering::Relaxed);
+            if max == 0 || s.admitted.load(Ordering::Relaxed) < max {
+                s.admitted.fetch_add(1, Ordering::Relaxed);
+                s.unfinished.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(&s.not_full, deadline)? {
+                return Err(ProcessError::Full);
+            }
+        }
+    }
+
+    /// Writes one frame, waiting for room until `deadline`: `Ok(true)` once written,
+    /// `Ok(false)` if the deadline passed first (`Some(now)` just tries).
+    pub(crate) fn write(
+        &self,
+        frame: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<bool, ProcessError> {
+        let need = LEN_BYTES + frame.len() as u64;
+        let _held = match self.lock(deadline) {
+            Err(ProcessError::Timeout) => return Ok(false),
+            other => other?,
+        };
+        let s = self.state();
+        let capacity = s.capacity.load(Ordering::Relaxed);
+        loop {
+            let used = s.tail.load(Ordering::Relaxed) - s.head.load(Ordering::Relaxed);
+            if capacity - used >= need {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            if !self.wait(&s.not_full, deadline)? {
+                return Ok(false);
+            }
+        }
+        let tail = s.tail.load(Ordering::Relaxed);
+        self.copy_in(tail, &(frame.len() as u32).to_le_bytes());
+        self.copy_in(tail + LEN_BYTES, frame);
+        // Publishing the frame is this one store (module docs).
+        s.tail.store(tail + need, Ordering::Release);
+        s.not_empty.notify_one();
+        Ok(true)
+    }
+
+    /// Takes the next frame, waiting until `deadline` (`Err(Empty)`).
+    pub(crate) fn read(&self, deadline: Option<Instant>) -> Result<Vec<u8>, ProcessError> {
+        let _held = self.lock(deadline).map_err(|e| match e {
+            ProcessError::Timeout => ProcessError::Empty,
+            other => other,
+        })?;
+        let s = self.state();
+        while s.tail.load(Ordering::Acquire) == s.head.load(Ordering::Relaxed) {
+            if deadline.is_some_and(|d| Instant::now() >= d)
+                || !self.wait(&s.not_empty, deadline)?
+            {
+                return Err(ProcessError::Empty);
+            }
+        }
+        let head = s.head.load(Ordering::Relaxed);
+        let mut len = [0u8; LEN_BYTES as usize];
+        self.copy_out(head, &mut len);
+        let len = u32::from_le_bytes(len) as u64;
+        let mut frame = vec![0u8; len as usize];
+        self.copy_out(head + LEN_BYTES, &mut frame);
+        s.head.store(head + LEN_BYTES + len, Ordering::Relaxed);
+        s.admitted.fetch_sub(1, Ordering::Relaxed);
+        // Room for bytes and for an admission: wake producers and feeders alike.
+        s.not_full.notify_all();
+        Ok(frame)
+    }
+
+    /// Copies `src` into the ring at byte counter `at`, wrapping around.
+    fn copy_in(&self, at: u64, src: &[u8]) {
+        let (base, capacity) = self.shm.tail();
+        let start = (at % capacity as u64) as usize;
+        let first = src.len().min(capacity - start);
+        // SAFETY: `start + first <= capacity` and the rest goes to the ring's start
+        // (`src.len() <= capacity`, checked by the caller's space test); the ring is
+        // mapped for the life of `self`, and we hold the mutex, so no one else touches
+        // these bytes (they lie between `tail` and `head + capacity`).
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), base.add(start), first);
+            std::ptr::copy_nonoverlapping(src.as_ptr().add(first), base, src.len() - first);
+        }
+    }
+
+    /// Copies from the ring at byte counter `at` into `dst`, wrapping around.
+    fn copy_out(&self, at: u64, dst: &mut [u8]) {
+        let (base, capacity) = self.shm.tail();
+        let start = (at % capacity as u64) as usize;
+        let first = dst.len().min(capacity - start);
+        // SAFETY: as in `copy_in`; these bytes lie between `head` and `tail`, written by
+        // a finished `write` and not reused until `head` moves past them, under the mutex.
+        unsafe {
+            std::ptr::copy_nonoverlapping(base.add(start), dst.as_mut_ptr(), first);
+            std::ptr::copy_nonoverlapping(base, dst.as_mut_ptr().add(first), dst.len() - first);
+        }
+    }
+
+    /// `JoinableQueue.task_done`.
+    pub(crate) fn task_done(&self) -> Result<(), ProcessError> {
+        let _held = self.lock(None)?;
+        let s = self.state();
+        let left = s.unfinished.load(Ordering::Relaxed);
+        if left == 0 {
+            return Err(ProcessError::InvalidState(
+                "task_done() called too many times",
+            ));
+        }
+        s.unfinished.store(left - 1, Ordering::Relaxed);
+        if left == 1 {
+            s.all_done.notify_all();
+        }
+        Ok(())
+    }
+
+    /// `JoinableQueue.join`, until `deadline` (`Err(Timeout)`).
+    pub(crate) fn join(&self, deadline: Option<Instant>) -> Result<(), ProcessError> {
+        let _held = self.lock(deadline)?;
+        let s = self.state();
+        while s.unfinished.load(Ordering::Relaxed) != 0 {
+            if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(&s.all_done, deadline)? {
+                return Err(ProcessError::Timeout);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unfinished(&self) -> usize {
+        self.state().unfinished.load(Ordering::Relaxed) as usize
+    }
+}
