@@ -493,7 +493,7 @@ where
             None => running.received.lock(),
             Some(d) => running
                 .received
-                .try_lock_until(d.into())
+                .try_lock_until(d)
                 .ok_or(ProcessError::Timeout)?,
         };
         // Read the result first: a child blocked sending a large result would never
