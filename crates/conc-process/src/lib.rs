@@ -1,6 +1,87 @@
 //! Python's `multiprocessing` and `subprocess` for Rust.
 //!
-//! (Crate documentation is being written alongside the API.)
+//! ```no_run
+//! use conc_process::{Process, Queue};
+//!
+//! fn work((q, n): (Queue<String>, u32)) -> u32 {
+//!     q.put(format!("child {n} says hi")).unwrap();
+//!     n * n
+//! }
+//!
+//! fn main() {
+//!     conc_process::init(); // first line: Rust's `if __name__ == "__main__":`
+//!
+//!     let q = Queue::new(0).unwrap();
+//!     let kids: Vec<_> = (1..=3).map(|n| Process::new(work, (q.clone(), n))).collect();
+//!     for k in &kids {
+//!         k.start().unwrap();
+//!     }
+//!     for k in &kids {
+//!         println!("{}", q.get().unwrap());
+//!     }
+//!     let squares: Vec<u32> = kids.iter().map(|k| k.result().unwrap()).collect();
+//!     assert_eq!(squares, [1, 4, 9]); // a panic in a child would be an Err here
+//! }
+//! ```
+//!
+//! # What is here
+//!
+//! | Python | here |
+//! | --- | --- |
+//! | `Process(target, args, name, daemon)`, `start`, `join(timeout)`, `is_alive`, `pid`, `exitcode`, `terminate`, `kill` | [`Process`] (plus [`Process::result`] for the return value) |
+//! | `set_start_method`, `get_context`, `get_start_method`; `fork`, `spawn`, `forkserver` | [`set_start_method`], [`get_context`]/[`Context`], [`StartMethod`], [`init`], [`test_support!`] |
+//! | `current_process`, `parent_process`, `active_children`, `cpu_count` | same names; [`ProcessInfo`], [`ChildProcess`] |
+//! | `Pipe(duplex)`, `Connection.send/recv/poll/close` | [`pipe`], [`Connection`] (typed) |
+//! | `Queue`, `JoinableQueue`, `SimpleQueue`, `queue.Full`, `queue.Empty` | [`Queue`], [`JoinableQueue`], [`SimpleQueue`], [`ProcessError::Full`], [`ProcessError::Empty`] |
+//! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names, robust against dying holders ([`OwnerDiedError`]) |
+//! | `Value`, `Array` (`sharedctypes`), `shared_memory.SharedMemory` | [`Value`], [`Array`], [`SharedMemory`] |
+//! | `subprocess.run`, `Popen`, `communicate`, `check_output`, `CalledProcessError`, `TimeoutExpired` | [`subprocess`] |
+//!
+//! `Pool`, `Manager` and `ProcessPoolExecutor` come in a later release, built on this
+//! process engine.
+//!
+//! # Start methods and `init()`
+//!
+//! A child runs a Rust function `fn(A) -> R`; `A` and `R` cross with serde, and may
+//! contain [`Connection`]s, queues, locks and shared values. Three start methods exist,
+//! as in Python (see [`StartMethod`] for the trade-offs). The default,
+//! `forkserver`, and `spawn` need [`init`] as the first line of `main` (in test files,
+//! [`test_support!`]); without it they fail with [`ProcessError::NotInitialized`]
+//! instead of starting a copy of your program. `fork` needs nothing and can run
+//! closures ([`Process::from_closure`]).
+//!
+//! # Nothing hangs, nothing leaks
+//!
+//! - A child's panic comes back as [`ProcessError::Panicked`] with its message; a child
+//!   killed by a signal or `exit`ing early as [`ProcessError::Died`] with Python's
+//!   `exitcode` (minus the signal number).
+//! - Children die with their parent (`PR_SET_PDEATHSIG`, from a thread that lives as
+//!   long as the program), every child is reaped (without touching `SIGCHLD`), daemon
+//!   children are terminated and the others waited for when the program exits.
+//! - `recv` on a [`Connection`] whose other end is gone, in every process, returns
+//!   [`ProcessError::Eof`]; queues and locks survive a process killed in the middle of
+//!   using them; a process that dies holding a [`Lock`] hands the next acquirer
+//!   [`ProcessError::OwnerDied`] instead of a deadlock.
+//!
+//! # Differences from Python, and why
+//!
+//! - **Functions, not pickles.** A `spawn`/`forkserver` child finds its function by its
+//!   offset in the program image, so the target must be a named `fn` (or a closure that
+//!   captures nothing); arguments are serde values instead of pickled objects.
+//! - **Typed pipes and queues.** `Connection<T>`, `Queue<T>`: the compiler checks both
+//!   ends agree. Queue items must fit the queue's buffer (4 MiB by default,
+//!   [`Queue::with_buffer`] for more).
+//! - **Results.** [`Process::result`] returns the function's value; Python drops it.
+//! - **Under `fork`, the child inherits every open pipe end**, as in Python: a child
+//!   that reads until end of file must not hold a copy of the writing end. With
+//!   `spawn` and `forkserver` only what you pass crosses.
+//! - **Locks must be released by their holder** (robust mutexes track owners); Python's
+//!   `multiprocessing.Lock` may be released by anyone.
+//!
+//! # Platforms
+//!
+//! Linux is the tested platform (pidfds, `PR_SET_PDEATHSIG`, `memfd`). The code is Unix
+//! only; other Unixes are untested.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bootstrap;
