@@ -230,9 +230,9 @@ where
     /// ```
     /// use std::time::Duration;
     ///
-    /// let (a, b) = conc_process::pipe::<&'static str>(true).unwrap();
+    /// let (a, b) = conc_process::pipe::<String>(true).unwrap();
     /// assert!(!b.poll(Some(Duration::ZERO)).unwrap());
-    /// a.send("hi").unwrap();
+    /// a.send("hi".to_string()).unwrap();
     /// assert!(b.poll(Some(Duration::from_secs(5))).unwrap());
     /// assert_eq!(b.recv().unwrap(), "hi");
     /// ```

@@ -595,7 +595,11 @@ impl<R> Process<R> {
     /// ```
     /// use conc_process::{Process, StartMethod};
     ///
-    /// let p = Process::new(|_: ()| std::process::exit(3), ()).start_method(StartMethod::Fork);
+    /// fn quit(code: i32) {
+    ///     std::process::exit(code)
+    /// }
+    ///
+    /// let p = Process::new(quit, 3).start_method(StartMethod::Fork);
     /// p.start().unwrap();
     /// let _ = p.join();
     /// assert_eq!(p.exitcode(), Some(3));

@@ -627,7 +627,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Examples
     ///
     /// ```
-    /// let q = conc_process::SimpleQueue::new().unwrap();
+    /// let q = conc_process::SimpleQueue::<String>::new().unwrap();
     /// q.put(String::from("x")).unwrap();
     /// assert_eq!(q.get().unwrap(), "x");
     /// ```
