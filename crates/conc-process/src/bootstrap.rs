@@ -132,16 +132,21 @@ pub(crate) fn run_bootstrap(boot: Bootstrap) -> ! {
     child_main(boot.identity, move || entry(func, boot.args, boot.outcome))
 }
 
-/// The common life of every child: take on its identity, run, wind down, exit.
+/// The common life of every child: take on its identity, run, wind down, exit. Never
+/// returns and never unwinds: above a fork child's frame is the parent's caller.
 pub(crate) fn child_main(identity: Identity, body: impl FnOnce() -> i32) -> ! {
-    current::become_child(identity);
-    let code = body();
-    // Items still in this child's queue feeders go out first, as Python joins its
-    // feeder threads before a child exits.
-    crate::queue::flush_all();
-    // Python's `_exit_function`: terminate daemonic children, join the others, and
-    // wait for the non-daemon threads started through conc-thread.
-    registry::finish_children();
-    conc_thread::join_non_daemon_threads();
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        current::become_child(identity);
+        let code = body();
+        // Items still in this child's queue feeders go out first, as Python joins its
+        // feeder threads before a child exits.
+        crate::queue::flush_all();
+        // Python's `_exit_function`: terminate daemonic children, join the others, and
+        // wait for the non-daemon threads started through conc-thread.
+        registry::finish_children();
+        conc_thread::join_non_daemon_threads();
+        code
+    }))
+    .unwrap_or(1);
     sys::exit_now(code)
 }

@@ -18,6 +18,12 @@ pub(crate) struct Identity {
     pub(crate) parent_pid: Pid,
     pub(crate) parent_name: String,
     pub(crate) start_method: StartMethod,
+    /// The parent's default start method, so the child's own children use it too
+    /// (Python sends it along as well).
+    pub(crate) default_method: StartMethod,
+    /// The parent's working directory at `start` (a fork-server child would otherwise
+    /// inherit the server's, fixed at `init`).
+    pub(crate) cwd: Option<std::path::PathBuf>,
 }
 
 /// Set once in a child, before its function runs; unset in the main process.
@@ -29,6 +35,13 @@ static MAIN_PID: OnceLock<Pid> = OnceLock::new();
 /// Records, in a freshly started child, who it is.
 pub(crate) fn become_child(identity: Identity) {
     CHILD_COUNTER.store(0, Ordering::Relaxed);
+    if let Some(cwd) = &identity.cwd {
+        let _ = std::env::set_current_dir(cwd);
+    }
+    let _ = crate::set_start_method(identity.default_method, true);
+    // Python's `_bootstrap` gives every child a closed stdin (`/dev/null`): a child
+    // must not compete with its parent for the terminal or the parent's input.
+    sys::stdin_from_devnull();
     *IDENTITY.lock().unwrap_or_else(|e| e.into_inner()) = Some((sys::getpid(), identity));
 }
 

@@ -204,7 +204,15 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
                 }
                 IpcSelectionResult::ChannelClosed(id) => {
                     if let Some(pid) = alive.remove(&id) {
-                        closing.push(pid);
+                        // The kernel closes a dying process's files a moment before it
+                        // becomes reapable: wait that moment out here rather than in
+                        // the 1 ms polling below.
+                        match reap_soon(pid) {
+                            Some(code) => {
+                                let _ = events.send(Event::Exited { pid, code });
+                            }
+                            None => closing.push(pid),
+                        }
                     }
                 }
                 IpcSelectionResult::MessageReceived(..) => {}
@@ -226,6 +234,19 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
             }
         });
     }
+}
+
+/// Reaps `pid` if it becomes reapable within about a millisecond (it closed its "alive"
+/// channel, so it is normally exiting); `None` if it is still running.
+fn reap_soon(pid: Pid) -> Option<i32> {
+    for _ in 0..100 {
+        match sys::try_reap(pid) {
+            Ok(Some(code)) => return Some(code),
+            Ok(None) => std::thread::sleep(Duration::from_micros(10)),
+            Err(_) => return Some(UNKNOWN_EXIT),
+        }
+    }
+    None
 }
 
 /// Asks the server to start a child running `boot`.

@@ -1,10 +1,10 @@
-//! The long-lived thread that creates every direct child.
+//! The long-lived thread that creates direct children.
 //!
 //! Linux's `PR_SET_PDEATHSIG` fires when the *thread* that forked a child ends, not the
 //! process. If a short-lived thread (a pool worker, a test) forked the child itself, the
 //! child would be killed when that thread returned. So `fork` and `spawn` children are
-//! created here, by one thread that lives as long as the process; the caller waits for
-//! the answer. The thread is started lazily, and again in a forked child that starts
+//! created by a thread that lives as long as the process: the main thread itself when it
+//! is the caller, otherwise this launcher thread, while the caller waits for the answer. The thread is started lazily, and again in a forked child that starts
 //! children of its own (the parent's thread does not exist there).
 
 use std::sync::Mutex;
@@ -17,12 +17,16 @@ type Job = Box<dyn FnOnce() + Send>;
 
 static LAUNCHER: Mutex<Option<(Pid, Sender<Job>)>> = Mutex::new(None);
 
-/// Runs `job` on the launcher thread and returns its result.
+/// Runs `job` on a thread that lives as long as the program: right here when the caller
+/// is the main thread (saving two thread hand-offs), else on the launcher thread.
 pub(crate) fn run<T, F>(job: F) -> Result<T, ProcessError>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
+    if sys::is_main_thread() {
+        return Ok(job());
+    }
     let (reply_tx, reply_rx) = mpsc::sync_channel(1);
     let job: Job = Box::new(move || {
         let _ = reply_tx.send(job());
@@ -46,6 +50,9 @@ fn sender() -> Result<Sender<Job>, ProcessError> {
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("conc-process-launcher".into())
+        // A fork child runs its function on this thread's stack: give it a main
+        // thread's 8 MiB (virtual memory; pages are touched only when used).
+        .stack_size(8 << 20)
         .spawn(move || {
             for job in rx {
                 // A job never panics by design; if one did, the launcher must live on.
@@ -57,33 +64,44 @@ fn sender() -> Result<Sender<Job>, ProcessError> {
     Ok(tx)
 }
 
-/// Forks, on the launcher thread. In the child `child` runs and must not return
-/// (it ends with `_exit`); the parent gets the child's pid.
+/// Forks on a thread that lives as long as the program (see [`run`]). In the child
+/// `child` runs and must not return (it ends with `_exit`); the parent gets the child's
+/// pid.
 ///
 /// The crate's own locks are held across the `fork` so that the child inherits them
 /// unlocked and consistent (the `pthread_atfork` discipline); a lock some other part of
 /// the program holds at that instant is the caller's risk, which is why `fork` warns
 /// when other threads run.
 pub(crate) fn fork(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError> {
-    run(move || {
-        let parent = sys::getpid();
-        let registry = crate::registry::lock();
-        let identity = crate::current::lock_for_fork();
-        let server = crate::forkserver::lock_for_fork();
-        // SAFETY: in the child only this thread exists; it runs `child`, which uses
-        // the locks taken above (released first) and fresh resources, then `_exit`s.
-        match unsafe { sys::fork() } {
-            Ok(0) => {
-                drop((registry, identity, server));
-                sys::die_with_parent(parent);
-                let code = child();
-                sys::exit_now(code)
-            }
-            Ok(pid) => {
-                drop(child);
-                Ok(pid)
-            }
-            Err(e) => Err(ProcessError::os("fork failed", e)),
+    run(move || fork_here(child))?
+}
+
+fn fork_here(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError> {
+    let parent = sys::getpid();
+    // Every lock a child's start-up and exit path takes: ours, and the standard streams
+    // (`exit_now` flushes them; a thread printing at the instant of the fork would
+    // otherwise leave them locked forever in the child).
+    let stdout = std::io::stdout().lock();
+    let stderr = std::io::stderr().lock();
+    let registry = crate::registry::lock();
+    let identity = crate::current::lock_for_fork();
+    let server = crate::forkserver::lock_for_fork();
+    let feeders = crate::queue::lock_for_fork();
+    // SAFETY: in the child only this thread exists; it releases the locks taken above
+    // (it owns them), then runs `child` and `_exit`s without returning.
+    match unsafe { sys::fork() } {
+        Ok(0) => {
+            drop((feeders, server, identity, registry, stderr, stdout));
+            sys::die_with_parent(parent);
+            // Nothing may unwind out of here: above us is the parent's caller.
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(1);
+            sys::exit_now(code)
         }
-    })?
+        Ok(pid) => {
+            drop((feeders, server, identity, registry, stderr, stdout));
+            drop(child);
+            Ok(pid)
+        }
+        Err(e) => Err(ProcessError::os("fork failed", e)),
+    }
 }

@@ -317,6 +317,8 @@ where
             parent_pid: sys::getpid(),
             parent_name: current::current_name(),
             start_method: method,
+            default_method: crate::get_start_method(),
+            cwd: std::env::current_dir().ok(),
         };
         let (outcome_tx, outcome_rx) = ipc::channel::<Outcome<R>>()
             .map_err(|e| ProcessError::os("cannot create the result channel", e))?;

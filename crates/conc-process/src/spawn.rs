@@ -111,27 +111,22 @@ pub(crate) fn start(
 }
 
 /// Runs on the launcher thread: starts the program again with the handshake variable.
+///
+/// No `pre_exec` hook: with one, std must `fork` the whole parent; without, it uses
+/// `posix_spawn` (a `vfork`), much cheaper for a big parent. The child arms
+/// `PR_SET_PDEATHSIG` itself, first thing in `init`, and checks its parent is still the
+/// one that started it.
 fn launch(env_value: String) -> Result<Pid, ProcessError> {
-    let parent = sys::getpid();
     let mut args = std::env::args_os();
     let arg0 = args
         .next()
         .unwrap_or_else(|| OsString::from("conc-process-child"));
-    let mut command = Command::new("/proc/self/exe");
-    command
+    let child = Command::new("/proc/self/exe")
         .arg0(arg0)
         .args(args)
         .env(SPAWN_ENV, env_value)
         // Python gives spawned children a closed stdin as well.
-        .stdin(Stdio::null());
-    // SAFETY: the hook only calls async-signal-safe functions (prctl, getppid, _exit).
-    unsafe {
-        command.pre_exec(move || {
-            sys::die_with_parent(parent);
-            Ok(())
-        });
-    }
-    let child = command
+        .stdin(Stdio::null())
         .spawn()
         .map_err(|e| ProcessError::os("cannot re-execute this program", e))?;
     // Dropping a std `Child` neither waits nor kills; we reap by pid ourselves.
@@ -148,11 +143,18 @@ pub(crate) fn run_if_child() {
     let Some((ppid, server_name)) = value.split_once(':') else {
         return;
     };
-    // The variable is inherited by anything this program starts later (a subprocess
-    // running the same binary, say): only the direct child of that parent obeys it.
-    if ppid.parse::<Pid>().ok() != Some(sys::getppid()) {
-        return;
+    // Only for us: a program this child starts later must not take the variable as its
+    // own. `init` runs before any thread exists (checked), so removing it is sound.
+    if sys::thread_count() == Some(1) {
+        // SAFETY: single-threaded: nothing can read the environment concurrently.
+        unsafe { std::env::remove_var(SPAWN_ENV) };
     }
+    let Ok(ppid) = ppid.parse::<Pid>() else {
+        return;
+    };
+    // Die with the parent; if it is already gone (or this is not its child: the
+    // variable leaked into a grandchild), do not run someone else's function.
+    sys::die_with_parent(ppid);
     let fail = |what: &str, err: &dyn std::fmt::Display| -> ! {
         eprintln!("conc-process: spawn child {}: {what}: {err}", sys::getpid());
         sys::exit_now(1)

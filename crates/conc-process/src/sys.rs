@@ -23,6 +23,13 @@ pub(crate) fn getppid() -> Pid {
     unsafe { libc::getppid() }
 }
 
+/// Whether the calling thread is the process's main thread (its tid is the pid).
+pub(crate) fn is_main_thread() -> bool {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    tid == getpid() as libc::c_long
+}
+
 /// Python's `Process.exitcode` for a raw wait status: the exit code, or minus the signal.
 pub(crate) fn decode_wait_status(status: libc::c_int) -> i32 {
     if libc::WIFSIGNALED(status) {
@@ -194,6 +201,19 @@ pub(crate) fn exit_now(code: i32) -> ! {
     let _ = std::io::stderr().flush();
     // SAFETY: _exit never returns and has no preconditions.
     unsafe { libc::_exit(code) }
+}
+
+/// Points file descriptor 0 at `/dev/null`.
+pub(crate) fn stdin_from_devnull() {
+    // SAFETY: a NUL-terminated path and plain flags; dup2 onto fd 0 atomically replaces
+    // it, and the temporary descriptor is closed.
+    unsafe {
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::dup2(fd, 0);
+            libc::close(fd);
+        }
+    }
 }
 
 /// Sleeps in growing steps, for the waits that have no file descriptor to poll.

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::Event;
 
@@ -157,7 +157,7 @@ impl Thread {
 
     /// Marks the thread finished and takes it out of the registry.
     pub(crate) fn finish(&self) {
-        registry().lock().remove(&self.inner.ident);
+        registry().remove(&self.inner.ident);
         self.inner.alive.store(false, Ordering::Release);
         self.inner.finished.set();
     }
@@ -217,16 +217,27 @@ pub(crate) fn next_name_number() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-fn registry() -> &'static Mutex<BTreeMap<u64, Thread>> {
-    static REGISTRY: OnceLock<Mutex<BTreeMap<u64, Thread>>> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let main = main_thread();
-        Mutex::new(BTreeMap::from([(main.ident(), main)]))
-    })
+/// The live threads of this process. The map is tagged with the pid that filled it: in a
+/// child created by `fork()` only the forking thread exists, so the parent's records are
+/// dropped on first use there (Python's `threading._after_fork`); otherwise
+/// [`join_non_daemon_threads`] in the child would wait for threads that are not there.
+fn registry() -> MappedMutexGuard<'static, BTreeMap<u64, Thread>> {
+    static REGISTRY: OnceLock<Mutex<(u32, BTreeMap<u64, Thread>)>> = OnceLock::new();
+    let mut guard = REGISTRY
+        .get_or_init(|| {
+            let main = main_thread();
+            Mutex::new((std::process::id(), BTreeMap::from([(main.ident(), main)])))
+        })
+        .lock();
+    let pid = std::process::id();
+    if guard.0 != pid {
+        *guard = (pid, BTreeMap::new());
+    }
+    MutexGuard::map(guard, |(_, threads)| threads)
 }
 
 pub(crate) fn register(thread: &Thread) {
-    registry().lock().insert(thread.ident(), thread.clone());
+    registry().insert(thread.ident(), thread.clone());
 }
 
 thread_local! {
@@ -325,7 +336,7 @@ pub fn main_thread() -> Thread {
 /// h.join().unwrap();
 /// ```
 pub fn active_count() -> usize {
-    registry().lock().len()
+    registry().len()
 }
 
 /// The live threads [`active_count`] counts, ordered by ident
@@ -338,7 +349,7 @@ pub fn active_count() -> usize {
 /// assert!(all.contains(&conc_thread::main_thread()));
 /// ```
 pub fn enumerate() -> Vec<Thread> {
-    registry().lock().values().cloned().collect()
+    registry().values().cloned().collect()
 }
 
 /// The calling thread's [`ident`](Thread::ident) (Python: `threading.get_ident()`).
@@ -393,7 +404,6 @@ pub fn join_non_daemon_threads() {
     let me = get_ident();
     loop {
         let pending: Vec<Thread> = registry()
-            .lock()
             .values()
             .filter(|t| !t.is_daemon() && t.ident() != me && **t != main_thread())
             .cloned()

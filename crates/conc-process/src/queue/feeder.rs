@@ -142,6 +142,11 @@ impl Feeder {
     }
 }
 
+/// Held across a `fork` (see `launcher::fork`).
+pub(crate) fn lock_for_fork() -> MutexGuard<'static, Vec<Weak<Feeder>>> {
+    FEEDERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Flushes every feeder of this process: called before a child exits and from the main
 /// program's `atexit` handler.
 pub(crate) fn flush_all() {

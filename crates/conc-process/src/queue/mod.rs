@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use feeder::Feeder;
-pub(crate) use feeder::flush_all;
+pub(crate) use feeder::{flush_all, lock_for_fork};
 use ring::Ring;
 
 use crate::ProcessError;
