@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{LONG, code, eventually, fork, fork_with, join, kill, wait};
 use conc_process::{
-    Array, Barrier, BoundedSemaphore, Condition, Event, Lock, ProcessError, RLock, Semaphore,
-    Value,
+    Array, Barrier, BoundedSemaphore, Condition, Event, Lock, ProcessError, RLock, Semaphore, Value,
 };
 
 // ---- _TestLock ----
@@ -75,12 +74,15 @@ fn lock_blocks_a_child_until_released() {
     let started = Event::new();
     let done = Value::new(false);
     lock.acquire().unwrap();
-    let child = fork_with(&(lock.clone(), started.clone(), done.clone()), |(lock, started, done)| {
-        started.set();
-        lock.acquire().unwrap();
-        done.set(true).unwrap();
-        code(lock.release().is_ok())
-    });
+    let child = fork_with(
+        &(lock.clone(), started.clone(), done.clone()),
+        |(lock, started, done)| {
+            started.set();
+            lock.acquire().unwrap();
+            done.set(true).unwrap();
+            code(lock.release().is_ok())
+        },
+    );
     assert!(started.wait_timeout(LONG));
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(done.get(), Ok(false), "child got a held lock");
@@ -114,13 +116,14 @@ fn lock_owner_exit_gives_owner_died() {
 fn lock_owner_sigkilled_gives_owner_died_guard() {
     let lock = Lock::new();
     let holding = Event::new();
-    let child = fork_with(&(lock.clone(), holding.clone()), |(lock, holding): (Lock, Event)| {
-        let _guard = lock.lock().unwrap();
-        holding.set();
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    });
+    let child = fork_with(
+        &(lock.clone(), holding.clone()),
+        |(lock, holding): (Lock, Event)| {
+            let _guard = lock.lock().unwrap();
+            holding.set();
+            common::linger()
+        },
+    );
     assert!(holding.wait_timeout(LONG));
     kill(child);
     let guard = match lock.lock() {
@@ -212,11 +215,14 @@ fn semaphore_across_processes() {
     let got = Value::new(0u32);
     let children: Vec<_> = (0..2)
         .map(|_| {
-            fork_with(&(sem.clone(), got.clone()), |(sem, got): (Semaphore, Value<u32>)| {
-                let ok = sem.acquire_timeout(LONG);
-                *got.lock().unwrap() += 1;
-                code(ok)
-            })
+            fork_with(
+                &(sem.clone(), got.clone()),
+                |(sem, got): (Semaphore, Value<u32>)| {
+                    let ok = sem.acquire_timeout(LONG);
+                    *got.lock().unwrap() += 1;
+                    code(ok)
+                },
+            )
         })
         .collect();
     std::thread::sleep(Duration::from_millis(100));
@@ -290,11 +296,14 @@ fn condition_wait_timeout() {
 fn condition_wait_for_state() {
     let cond = Condition::new();
     let state = Value::new(0i32);
-    let child = fork_with(&(cond.clone(), state.clone()), |(cond, state): (Condition, Value<i32>)| {
-        let _g = cond.lock().unwrap();
-        let ok = cond.wait_for(|| state.get() == Ok(4), Some(LONG));
-        code(ok == Ok(true) && state.get() == Ok(4))
-    });
+    let child = fork_with(
+        &(cond.clone(), state.clone()),
+        |(cond, state): (Condition, Value<i32>)| {
+            let _g = cond.lock().unwrap();
+            let ok = cond.wait_for(|| state.get() == Ok(4), Some(LONG));
+            code(ok == Ok(true) && state.get() == Ok(4))
+        },
+    );
     for _ in 0..4 {
         std::thread::sleep(Duration::from_millis(10));
         let _g = cond.lock().unwrap();
@@ -385,13 +394,18 @@ fn barrier_trips_across_processes() {
     let indexes = Array::filled(0u32, N);
     let children: Vec<_> = (0..N - 1)
         .map(|_| {
-            fork_with(&(barrier.clone(), indexes.clone()), |(b, idx): (Barrier, Array<u32>)| {
-                for _ in 0..2 {
-                    let Ok(i) = b.wait_timeout(LONG) else { return 1 };
-                    idx.lock().unwrap()[i] += 1;
-                }
-                0
-            })
+            fork_with(
+                &(barrier.clone(), indexes.clone()),
+                |(b, idx): (Barrier, Array<u32>)| {
+                    for _ in 0..2 {
+                        let Ok(i) = b.wait_timeout(LONG) else {
+                            return 1;
+                        };
+                        idx.lock().unwrap()[i] += 1;
+                    }
+                    0
+                },
+            )
         })
         .collect();
     for _ in 0..2 {
