@@ -118,7 +118,7 @@ impl Segment {
         // SAFETY: `offset` is within the mapping (checked above).
         let p = unsafe { self.as_ptr().add(offset) };
         assert!(
-            (p as usize).is_multiple_of(align_of::<T>()),
+            (p as usize) % align_of::<T>() == 0,
             "misaligned shared value"
         );
         p.cast()
@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(a.get().n.load(Ordering::Relaxed), 6);
         let (tail, len) = a.tail();
         assert_eq!(len, 8);
-        assert!((tail as usize).is_multiple_of(8));
+        assert_eq!(tail as usize % 8, 0);
     }
 
     #[test]

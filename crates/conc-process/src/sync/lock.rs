@@ -75,8 +75,8 @@ impl Lock {
     /// ```
     pub fn new() -> Lock {
         Lock {
-            // SAFETY: `init` runs once, on memory nobody else can see yet.
             shared: ShmBox::new(0, 1, |s: &LockState, _| {
+                // SAFETY: `init` runs once, on memory nobody else can see yet.
                 unsafe { s.m.init() }.expect("initializing a process-shared mutex")
             }),
         }
