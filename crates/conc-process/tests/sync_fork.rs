@@ -567,3 +567,22 @@ fn contention_stress_exact_total() {
     }
     assert_eq!(counter.get(), Ok(EACH * (CHILDREN as u64 + 1)));
 }
+
+/// glibc threads held robust mutexes on a list *through their memory* and writes to a
+/// neighbour when one is unlocked. Dropping every handle of a held lock must therefore
+/// not unmap it (it is leaked instead), or unlocking another lock would write to
+/// unmapped memory.
+#[test]
+fn dropping_a_held_lock_keeps_its_memory_mapped() {
+    let b = Lock::new();
+    let a = Lock::new();
+    b.acquire().unwrap();
+    a.acquire().unwrap();
+    drop(a); // held: its mapping must stay
+    // Dequeuing `b` from the robust list writes into `a`'s memory.
+    b.release().unwrap();
+    // Churn mappings so a wrongly freed address would be reused.
+    let _others: Vec<Lock> = (0..64).map(|_| Lock::new()).collect();
+    b.acquire().unwrap();
+    b.release().unwrap();
+}

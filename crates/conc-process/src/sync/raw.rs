@@ -284,8 +284,6 @@ pub(crate) struct RawCondvar {
     seq: AtomicU32,
 }
 
-// `wait` and `notify_one` are the convenient forms for the queue, built next.
-#[allow(dead_code)]
 impl RawCondvar {
     /// Step one of a wait: the current sequence. Call while holding the mutex that
     /// protects the condition, *then* release it and call [`sleep`](Self::sleep).
@@ -350,6 +348,7 @@ impl RawCondvar {
     /// [`ProcessError::OwnerDied`] if a holder died while we slept (the mutex is held
     /// again, consistent); what [`RawMutex::unlock`] returns if the caller did not hold
     /// the mutex (nothing waited); other errors of [`RawMutex::lock`].
+    #[allow(dead_code)] // the convenient form, for the queue (built next)
     pub(crate) fn wait(
         &self,
         mutex: &RawMutex,
@@ -363,6 +362,7 @@ impl RawCondvar {
     }
 
     /// Wakes at least one waiter, if any.
+    #[allow(dead_code)] // for the queue (built next)
     pub(crate) fn notify_one(&self) {
         self.notify(1);
     }
