@@ -586,3 +586,37 @@ fn dropping_a_held_lock_keeps_its_memory_mapped() {
     b.acquire().unwrap();
     b.release().unwrap();
 }
+
+/// Every primitive is a cloneable, thread-safe, serializable, printable handle.
+#[test]
+fn handles_have_the_common_traits() {
+    fn check<T>()
+    where
+        T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+    }
+    check::<Lock>();
+    check::<RLock>();
+    check::<Semaphore>();
+    check::<BoundedSemaphore>();
+    check::<Event>();
+    check::<Condition>();
+    check::<Condition<Lock>>();
+    check::<Barrier>();
+    check::<Value<f64>>();
+    check::<Array<u8>>();
+    let lock = Lock::new();
+    assert!(format!("{lock:?}").contains("locked: false"));
+}
+
+/// An `RLock` owned by one thread cannot be released by another (of the same process).
+#[test]
+fn rlock_rejects_release_by_another_thread() {
+    let rlock = RLock::new();
+    rlock.acquire().unwrap();
+    let other = rlock.clone();
+    let result = std::thread::spawn(move || other.release()).join().unwrap();
+    assert!(matches!(result, Err(ProcessError::InvalidState(_))));
+    assert_eq!(rlock.depth(), 1);
+    rlock.release().unwrap();
+}
