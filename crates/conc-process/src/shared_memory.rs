@@ -73,8 +73,9 @@ unsafe impl Send for SharedMemory {}
 // SAFETY: as for `Send`: `&self` methods only copy bytes in or out.
 unsafe impl Sync for SharedMemory {}
 
-/// Longest accepted name (without the slash): one tracker record holds it.
-const MAX_NAME: usize = RECORD - 3;
+/// Longest accepted name (without the slash): a tracker record holds the op, the
+/// length, the slash, the name and a NUL.
+const MAX_NAME: usize = RECORD - 4;
 
 fn validate_name(name: &str) -> Result<CString, ProcessError> {
     let bare = name.strip_prefix('/').unwrap_or(name);
@@ -354,7 +355,8 @@ impl SharedMemory {
     }
 
     /// Unmaps the block from this process (Python: `close()`); dropping does the same.
-    /// The block and its name stay for other processes.
+    /// The block and its name stay for other processes. Unlike Python's, the handle is
+    /// consumed, so it cannot be used after closing.
     ///
     /// # Examples
     ///

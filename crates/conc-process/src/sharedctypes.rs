@@ -94,20 +94,19 @@ impl<T: Pod> Clone for PodData<T> {
 impl<T: Pod> PodData<T> {
     fn new(values: impl ExactSizeIterator<Item = T>) -> Self {
         let len = values.len();
-        let shared = ShmBox::new(
-            len * size_of::<T>(),
-            align_of::<T>(),
-            |h: &PodHeader, tail| {
-                h.len.store(len as u64, Relaxed);
-                h.elem_size.store(size_of::<T>() as u64, Relaxed);
-                let tail = tail.cast::<T>();
-                for (i, v) in values.enumerate().take(len) {
-                    // SAFETY: the tail holds `len` aligned `T`s (ShmBox aligned it to
-                    // `align_of::<T>()`), and nobody else can see the segment yet.
-                    unsafe { tail.add(i).write(v) };
-                }
-            },
-        );
+        let bytes = len
+            .checked_mul(size_of::<T>())
+            .expect("shared array too large for the address space");
+        let shared = ShmBox::new(bytes, align_of::<T>(), |h: &PodHeader, tail| {
+            h.len.store(len as u64, Relaxed);
+            h.elem_size.store(size_of::<T>() as u64, Relaxed);
+            let tail = tail.cast::<T>();
+            for (i, v) in values.enumerate().take(len) {
+                // SAFETY: the tail holds `len` aligned `T`s (ShmBox aligned it to
+                // `align_of::<T>()`), and nobody else can see the segment yet.
+                unsafe { tail.add(i).write(v) };
+            }
+        });
         PodData {
             shared,
             _type: PhantomData,
@@ -472,7 +471,7 @@ impl<T: Pod> Array<T> {
     ///
     /// # Panics
     ///
-    /// As for [`new`](Self::new).
+    /// As for [`new`](Self::new), and if `len` elements do not fit in memory.
     ///
     /// # Examples
     ///

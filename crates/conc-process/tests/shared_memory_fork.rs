@@ -85,6 +85,18 @@ fn bad_arguments() {
             "{bad:?}"
         );
     }
+    // The longest name fits (Linux allows 255-byte file names in /dev/shm).
+    let prefix = unique("L");
+    let longest = format!("{prefix}{}", "n".repeat(252 - prefix.len()));
+    SharedMemory::create(Some(&longest), 1)
+        .unwrap()
+        .unlink()
+        .unwrap();
+    let too_long = format!("{longest}n");
+    assert!(matches!(
+        SharedMemory::create(Some(&too_long), 1),
+        Err(ProcessError::InvalidArgument(_))
+    ));
     let long = "n".repeat(300);
     assert!(matches!(
         SharedMemory::create(Some(&long), 1),

@@ -231,7 +231,11 @@ impl<T: ShmLayout> ShmBox<T> {
     pub(crate) fn new(tail_len: usize, tail_align: usize, init: impl FnOnce(&T, *mut u8)) -> Self {
         assert!(tail_align.is_power_of_two());
         let tail_offset = (value_offset::<T>() + size_of::<T>()).next_multiple_of(tail_align);
-        let seg = Segment::new(tail_offset + tail_len);
+        let seg = Segment::new(
+            tail_offset
+                .checked_add(tail_len)
+                .expect("segment too large"),
+        );
         let boxed = ShmBox {
             seg,
             _type: PhantomData,
