@@ -147,7 +147,20 @@ pub(crate) struct PodRepr {
 }
 
 /// Takes `lock` for a one-shot access; an `OwnerDied` releases it again and is reported.
+///
+/// If the calling thread already holds the lock (Python's `with v.get_lock(): v.value +=
+/// 1`), the access happens under that hold, as Python's recursive default lock allows,
+/// unless a guard of this thread is borrowing the data: then a second access would alias
+/// its `&mut`, and is refused.
 fn with_lock<R>(lock: &Lock, f: impl FnOnce() -> R) -> Result<R, ProcessError> {
+    if lock.is_owned() {
+        if lock.is_guarded() {
+            return Err(ProcessError::InvalidState(
+                "a Value or Array guard of this thread holds the lock: use the guard",
+            ));
+        }
+        return Ok(f());
+    }
     match lock.acquire() {
         Ok(()) => {}
         Err(ProcessError::OwnerDied) => {
@@ -171,7 +184,11 @@ fn with_lock<R>(lock: &Lock, f: impl FnOnce() -> R) -> Result<R, ProcessError> {
 /// # Differences from Python
 ///
 /// * The lock is a [`Lock`], not an `RLock`: the guard hands out `&mut T`, which must not
-///   be taken twice.
+///   be taken twice. [`get`](Value::get) and [`set`](Value::set) do work while the calling
+///   thread holds [`get_lock`](Value::get_lock) (Python's `with v.get_lock(): v.value +=
+///   1`), but [`lock`](Value::lock) then deadlocks, as re-acquiring a `Lock` does; and
+///   while a [`ValueGuard`] lives, `get`/`set` on the same thread are refused (use the
+///   guard).
 /// * A dead process that held the lock is reported once, as
 ///   [`ProcessError::OwnerDied`] from [`get`](Value::get)/[`set`](Value::set) or
 ///   [`OwnerDiedError`] from [`lock`](Value::lock).

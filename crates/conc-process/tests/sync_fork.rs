@@ -620,3 +620,26 @@ fn rlock_rejects_release_by_another_thread() {
     assert_eq!(rlock.depth(), 1);
     rlock.release().unwrap();
 }
+
+/// Python's idiom `with v.get_lock(): v.value += 1` works: `get`/`set` run under the
+/// caller's hold. Under a live guard they are refused instead of aliasing its `&mut`.
+#[test]
+fn value_get_set_under_get_lock() {
+    let v = Value::new(1u32);
+    {
+        let _held = v.get_lock().lock().unwrap();
+        v.set(v.get().unwrap() + 1).unwrap();
+        assert!(v.get_lock().is_owned());
+    }
+    assert_eq!(v.get(), Ok(2));
+    let mut g = v.lock().unwrap();
+    assert!(matches!(v.get(), Err(ProcessError::InvalidState(_))));
+    *g += 1;
+    drop(g);
+    assert_eq!(v.get(), Ok(3));
+    // The same for arrays.
+    let a = Array::new(&[1u8, 2]);
+    let _held = a.get_lock().lock().unwrap();
+    a.set(0, a.get(1).unwrap()).unwrap();
+    assert_eq!(a.to_vec(), Ok(vec![2, 2]));
+}

@@ -211,6 +211,11 @@ impl Lock {
             .store(u32::from(guarded), Ordering::Relaxed);
     }
 
+    /// Whether a shared-data guard holds the lock.
+    pub(crate) fn is_guarded(&self) -> bool {
+        self.shared.get().guarded.load(Ordering::Relaxed) != 0
+    }
+
     /// Releases without the guard check (for the guards themselves).
     pub(crate) fn release_unchecked(&self) -> Result<(), ProcessError> {
         self.raw().unlock()?;
