@@ -19,13 +19,15 @@
 //! fork and finally calls `shm_unlink` and `_exit`. It is double-forked, so it is never a
 //! child this program has to reap.
 //!
+//! One tracker holds up to 4096 live names; names registered beyond that are not
+//! cleaned up automatically (unlink them yourself).
+//!
 //! Programs started by `exec` (`spawn` children, subprocesses) do not inherit the socket
 //! (close-on-exec): a `spawn` child that creates segments has its own tracker, which
 //! cleans up when *that* child's tree exits.
 
 use std::ffi::{CStr, CString};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -71,8 +73,9 @@ unsafe impl Send for SharedMemory {}
 // SAFETY: as for `Send`: `&self` methods only copy bytes in or out.
 unsafe impl Sync for SharedMemory {}
 
-/// Longest accepted name (without the slash): one tracker record holds it.
-const MAX_NAME: usize = RECORD - 3;
+/// Longest accepted name (without the slash): a tracker record holds the op, the
+/// length, the slash, the name and a NUL.
+const MAX_NAME: usize = RECORD - 4;
 
 fn validate_name(name: &str) -> Result<CString, ProcessError> {
     let bare = name.strip_prefix('/').unwrap_or(name);
@@ -352,7 +355,8 @@ impl SharedMemory {
     }
 
     /// Unmaps the block from this process (Python: `close()`); dropping does the same.
-    /// The block and its name stay for other processes.
+    /// The block and its name stay for other processes. Unlike Python's, the handle is
+    /// consumed, so it cannot be used after closing.
     ///
     /// # Examples
     ///
@@ -438,7 +442,39 @@ mod tracker {
     /// reused by something else (a child that closed its descriptors).
     static DEV: AtomicU64 = AtomicU64::new(0);
     static INO: AtomicU64 = AtomicU64::new(0);
-    static START: Mutex<()> = Mutex::new(());
+    /// Pid of the process one of whose threads is registering (and maybe starting a
+    /// tracker), 0 when free. Not a `Mutex`: a child forked (by other code) while a
+    /// thread of its parent held it would inherit it locked forever. A value that is not
+    /// our pid was inherited that way, and is ours to take.
+    static BUSY: AtomicU32 = AtomicU32::new(0);
+
+    /// Serializes registration within this process (see [`BUSY`]).
+    struct Busy;
+
+    impl Busy {
+        fn enter() -> Busy {
+            let me = std::process::id();
+            loop {
+                let holder = BUSY.load(Ordering::Acquire);
+                // 0 is free; another pid was inherited from a parent through fork.
+                if holder != me
+                    && BUSY
+                        .compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    return Busy;
+                }
+                // Another thread of this process is registering: a few system calls.
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        }
+    }
+
+    impl Drop for Busy {
+        fn drop(&mut self) {
+            BUSY.store(0, Ordering::Release);
+        }
+    }
 
     fn identity(fd: libc::c_int) -> Option<(u64, u64)> {
         // SAFETY: `st` is a valid out-pointer; a bad fd just fails.
@@ -483,7 +519,7 @@ mod tracker {
     /// tracker if needed.
     pub(super) fn register(name: &CStr) -> Result<(), ProcessError> {
         let rec = record(b'R', name);
-        let _start = START.lock().unwrap_or_else(|e| e.into_inner());
+        let _busy = Busy::enter();
         if let Some(fd) = current() {
             if send(fd, &rec) {
                 return Ok(());
@@ -668,6 +704,22 @@ mod tracker {
                     }
                 }
             }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// A registration lock inherited through fork (held by "another pid") is taken
+        /// over instead of waited for.
+        #[test]
+        fn inherited_busy_flag_is_taken_over() {
+            BUSY.store(std::process::id().wrapping_add(1), Ordering::Release);
+            let busy = Busy::enter();
+            assert_eq!(BUSY.load(Ordering::Acquire), std::process::id());
+            drop(busy);
+            assert_eq!(BUSY.load(Ordering::Acquire), 0);
         }
     }
 }

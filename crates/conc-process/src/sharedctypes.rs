@@ -94,20 +94,19 @@ impl<T: Pod> Clone for PodData<T> {
 impl<T: Pod> PodData<T> {
     fn new(values: impl ExactSizeIterator<Item = T>) -> Self {
         let len = values.len();
-        let shared = ShmBox::new(
-            len * size_of::<T>(),
-            align_of::<T>(),
-            |h: &PodHeader, tail| {
-                h.len.store(len as u64, Relaxed);
-                h.elem_size.store(size_of::<T>() as u64, Relaxed);
-                let tail = tail.cast::<T>();
-                for (i, v) in values.enumerate().take(len) {
-                    // SAFETY: the tail holds `len` aligned `T`s (ShmBox aligned it to
-                    // `align_of::<T>()`), and nobody else can see the segment yet.
-                    unsafe { tail.add(i).write(v) };
-                }
-            },
-        );
+        let bytes = len
+            .checked_mul(size_of::<T>())
+            .expect("shared array too large for the address space");
+        let shared = ShmBox::new(bytes, align_of::<T>(), |h: &PodHeader, tail| {
+            h.len.store(len as u64, Relaxed);
+            h.elem_size.store(size_of::<T>() as u64, Relaxed);
+            let tail = tail.cast::<T>();
+            for (i, v) in values.enumerate().take(len) {
+                // SAFETY: the tail holds `len` aligned `T`s (ShmBox aligned it to
+                // `align_of::<T>()`), and nobody else can see the segment yet.
+                unsafe { tail.add(i).write(v) };
+            }
+        });
         PodData {
             shared,
             _type: PhantomData,
@@ -121,7 +120,7 @@ impl<T: Pod> PodData<T> {
         let (tail, tail_len) = shared.tail();
         if h.elem_size.load(Relaxed) != size_of::<T>() as u64
             || len.checked_mul(size_of::<T>()) != Some(tail_len)
-            || !(tail as usize).is_multiple_of(align_of::<T>())
+            || (tail as usize) % align_of::<T>() != 0
         {
             return Err("shared data has another element type or length".into());
         }
@@ -148,7 +147,20 @@ pub(crate) struct PodRepr {
 }
 
 /// Takes `lock` for a one-shot access; an `OwnerDied` releases it again and is reported.
+///
+/// If the calling thread already holds the lock (Python's `with v.get_lock(): v.value +=
+/// 1`), the access happens under that hold, as Python's recursive default lock allows,
+/// unless a guard of this thread is borrowing the data: then a second access would alias
+/// its `&mut`, and is refused.
 fn with_lock<R>(lock: &Lock, f: impl FnOnce() -> R) -> Result<R, ProcessError> {
+    if lock.is_owned() {
+        if lock.is_guarded() {
+            return Err(ProcessError::InvalidState(
+                "a Value or Array guard of this thread holds the lock: use the guard",
+            ));
+        }
+        return Ok(f());
+    }
     match lock.acquire() {
         Ok(()) => {}
         Err(ProcessError::OwnerDied) => {
@@ -172,7 +184,11 @@ fn with_lock<R>(lock: &Lock, f: impl FnOnce() -> R) -> Result<R, ProcessError> {
 /// # Differences from Python
 ///
 /// * The lock is a [`Lock`], not an `RLock`: the guard hands out `&mut T`, which must not
-///   be taken twice.
+///   be taken twice. [`get`](Value::get) and [`set`](Value::set) do work while the calling
+///   thread holds [`get_lock`](Value::get_lock) (Python's `with v.get_lock(): v.value +=
+///   1`), but [`lock`](Value::lock) then deadlocks, as re-acquiring a `Lock` does; and
+///   while a [`ValueGuard`] lives, `get`/`set` on the same thread are refused (use the
+///   guard).
 /// * A dead process that held the lock is reported once, as
 ///   [`ProcessError::OwnerDied`] from [`get`](Value::get)/[`set`](Value::set) or
 ///   [`OwnerDiedError`] from [`lock`](Value::lock).
@@ -472,7 +488,7 @@ impl<T: Pod> Array<T> {
     ///
     /// # Panics
     ///
-    /// As for [`new`](Self::new).
+    /// As for [`new`](Self::new), and if `len` elements do not fit in memory.
     ///
     /// # Examples
     ///

@@ -121,9 +121,7 @@ fn lock_owner_sigkilled_gives_owner_died_guard() {
         |(lock, holding): (Lock, Event)| {
             let _guard = lock.lock().unwrap();
             holding.set();
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-            }
+            common::linger()
         },
     );
     assert!(holding.wait_timeout(LONG));
@@ -568,4 +566,80 @@ fn contention_stress_exact_total() {
         assert_eq!(wait(c), 0);
     }
     assert_eq!(counter.get(), Ok(EACH * (CHILDREN as u64 + 1)));
+}
+
+/// glibc threads held robust mutexes on a list *through their memory* and writes to a
+/// neighbour when one is unlocked. Dropping every handle of a held lock must therefore
+/// not unmap it (it is leaked instead), or unlocking another lock would write to
+/// unmapped memory.
+#[test]
+fn dropping_a_held_lock_keeps_its_memory_mapped() {
+    let b = Lock::new();
+    let a = Lock::new();
+    b.acquire().unwrap();
+    a.acquire().unwrap();
+    drop(a); // held: its mapping must stay
+    // Dequeuing `b` from the robust list writes into `a`'s memory.
+    b.release().unwrap();
+    // Churn mappings so a wrongly freed address would be reused.
+    let _others: Vec<Lock> = (0..64).map(|_| Lock::new()).collect();
+    b.acquire().unwrap();
+    b.release().unwrap();
+}
+
+/// Every primitive is a cloneable, thread-safe, serializable, printable handle.
+#[test]
+fn handles_have_the_common_traits() {
+    fn check<T>()
+    where
+        T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+    }
+    check::<Lock>();
+    check::<RLock>();
+    check::<Semaphore>();
+    check::<BoundedSemaphore>();
+    check::<Event>();
+    check::<Condition>();
+    check::<Condition<Lock>>();
+    check::<Barrier>();
+    check::<Value<f64>>();
+    check::<Array<u8>>();
+    let lock = Lock::new();
+    assert!(format!("{lock:?}").contains("locked: false"));
+}
+
+/// An `RLock` owned by one thread cannot be released by another (of the same process).
+#[test]
+fn rlock_rejects_release_by_another_thread() {
+    let rlock = RLock::new();
+    rlock.acquire().unwrap();
+    let other = rlock.clone();
+    let result = std::thread::spawn(move || other.release()).join().unwrap();
+    assert!(matches!(result, Err(ProcessError::InvalidState(_))));
+    assert_eq!(rlock.depth(), 1);
+    rlock.release().unwrap();
+}
+
+/// Python's idiom `with v.get_lock(): v.value += 1` works: `get`/`set` run under the
+/// caller's hold. Under a live guard they are refused instead of aliasing its `&mut`.
+#[test]
+fn value_get_set_under_get_lock() {
+    let v = Value::new(1u32);
+    {
+        let _held = v.get_lock().lock().unwrap();
+        v.set(v.get().unwrap() + 1).unwrap();
+        assert!(v.get_lock().is_owned());
+    }
+    assert_eq!(v.get(), Ok(2));
+    let mut g = v.lock().unwrap();
+    assert!(matches!(v.get(), Err(ProcessError::InvalidState(_))));
+    *g += 1;
+    drop(g);
+    assert_eq!(v.get(), Ok(3));
+    // The same for arrays.
+    let a = Array::new(&[1u8, 2]);
+    let _held = a.get_lock().lock().unwrap();
+    a.set(0, a.get(1).unwrap()).unwrap();
+    assert_eq!(a.to_vec(), Ok(vec![2, 2]));
 }

@@ -118,7 +118,7 @@ impl Segment {
         // SAFETY: `offset` is within the mapping (checked above).
         let p = unsafe { self.as_ptr().add(offset) };
         assert!(
-            (p as usize).is_multiple_of(align_of::<T>()),
+            (p as usize) % align_of::<T>() == 0,
             "misaligned shared value"
         );
         p.cast()
@@ -231,7 +231,11 @@ impl<T: ShmLayout> ShmBox<T> {
     pub(crate) fn new(tail_len: usize, tail_align: usize, init: impl FnOnce(&T, *mut u8)) -> Self {
         assert!(tail_align.is_power_of_two());
         let tail_offset = (value_offset::<T>() + size_of::<T>()).next_multiple_of(tail_align);
-        let seg = Segment::new(tail_offset + tail_len);
+        let seg = Segment::new(
+            tail_offset
+                .checked_add(tail_len)
+                .expect("segment too large"),
+        );
         let boxed = ShmBox {
             seg,
             _type: PhantomData,
@@ -342,7 +346,7 @@ mod tests {
         assert_eq!(a.get().n.load(Ordering::Relaxed), 6);
         let (tail, len) = a.tail();
         assert_eq!(len, 8);
-        assert!((tail as usize).is_multiple_of(8));
+        assert_eq!(tail as usize % 8, 0);
     }
 
     #[test]

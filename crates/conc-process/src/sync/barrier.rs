@@ -88,8 +88,8 @@ impl Barrier {
             ));
         }
         Ok(Barrier {
-            // SAFETY: `init` runs once, on memory nobody else can see yet.
             shared: ShmBox::new(0, 1, |s: &BarrierState, _| {
+                // SAFETY: `init` runs once, on memory nobody else can see yet.
                 unsafe { s.m.init() }.expect("initializing a process-shared mutex");
                 s.parties.store(parties as u64, Relaxed);
             }),

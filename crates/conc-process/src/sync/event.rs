@@ -60,8 +60,8 @@ impl Event {
     /// ```
     pub fn new() -> Event {
         Event {
-            // SAFETY: `init` runs once, on memory nobody else can see yet.
             shared: ShmBox::new(0, 1, |s: &EventState, _| {
+                // SAFETY: `init` runs once, on memory nobody else can see yet.
                 unsafe { s.m.init() }.expect("initializing a process-shared mutex")
             }),
         }

@@ -75,8 +75,8 @@ impl Lock {
     /// ```
     pub fn new() -> Lock {
         Lock {
-            // SAFETY: `init` runs once, on memory nobody else can see yet.
             shared: ShmBox::new(0, 1, |s: &LockState, _| {
+                // SAFETY: `init` runs once, on memory nobody else can see yet.
                 unsafe { s.m.init() }.expect("initializing a process-shared mutex")
             }),
         }
@@ -209,6 +209,11 @@ impl Lock {
             .get()
             .guarded
             .store(u32::from(guarded), Ordering::Relaxed);
+    }
+
+    /// Whether a shared-data guard holds the lock.
+    pub(crate) fn is_guarded(&self) -> bool {
+        self.shared.get().guarded.load(Ordering::Relaxed) != 0
     }
 
     /// Releases without the guard check (for the guards themselves).

@@ -78,7 +78,16 @@ impl<G> OwnerDiedError<G> {
     ///
     /// # Examples
     ///
-    /// See [`OwnerDiedError`].
+    /// ```
+    /// use conc_process::{Lock, OwnerDiedError};
+    ///
+    /// let lock = Lock::new();
+    /// // As a dead holder would leave it reported:
+    /// let result: Result<_, OwnerDiedError<_>> = lock.lock();
+    /// let guard = result.unwrap_or_else(OwnerDiedError::into_guard);
+    /// assert!(lock.is_owned());
+    /// drop(guard);
+    /// ```
     pub fn into_guard(self) -> G {
         self.guard
     }
@@ -87,16 +96,28 @@ impl<G> OwnerDiedError<G> {
     ///
     /// # Examples
     ///
-    /// See [`OwnerDiedError`]; `get_ref` borrows what `into_guard` returns.
+    /// ```
+    /// fn inspect(err: &conc_process::OwnerDiedError<conc_process::LockGuard<'_>>) {
+    ///     let _guard: &conc_process::LockGuard<'_> = err.get_ref();
+    /// }
+    /// ```
     pub fn get_ref(&self) -> &G {
         &self.guard
     }
 
-    /// A mutable reference to the guard.
+    /// A mutable reference to the guard (for guards with data, such as
+    /// [`ValueGuard`](crate::ValueGuard)).
     ///
     /// # Examples
     ///
-    /// See [`OwnerDiedError`]; `get_mut` borrows what `into_guard` returns.
+    /// ```
+    /// use conc_process::{OwnerDiedError, ValueGuard};
+    ///
+    /// // Reset a value a dead process may have left half-updated.
+    /// fn repair(err: &mut OwnerDiedError<ValueGuard<'_, u32>>) {
+    ///     **err.get_mut() = 0;
+    /// }
+    /// ```
     pub fn get_mut(&mut self) -> &mut G {
         &mut self.guard
     }
@@ -124,6 +145,16 @@ impl<G> From<OwnerDiedError<G>> for ProcessError {
 
 /// What guard-returning `lock()` methods return: the guard, or the guard wrapped in an
 /// [`OwnerDiedError`].
+///
+/// # Examples
+///
+/// ```
+/// use conc_process::{LockResult, RLock, RLockGuard};
+///
+/// let rlock = RLock::new();
+/// let result: LockResult<RLockGuard<'_>> = rlock.lock();
+/// assert!(result.is_ok());
+/// ```
 pub type LockResult<G> = Result<G, OwnerDiedError<G>>;
 
 /// `now + timeout`, or `None` (no limit) when it does not fit in an `Instant`.

@@ -235,8 +235,34 @@ impl RawMutex {
     }
 
     /// Whether the calling thread holds the mutex.
+    ///
+    /// The advisory `owner` word is not cleared when its thread dies, and thread ids are
+    /// reused, so a new thread could mistake a dead holder's mutex for its own (and an
+    /// `RLock` would then "re-enter" a lock it never took). Where the layout is known
+    /// (glibc), the futex word settles it: glibc keeps the holder's tid there and the
+    /// kernel clears it when the holder dies.
     pub(crate) fn is_owned(&self) -> bool {
-        self.owner.load(Ordering::Relaxed) == current_tid()
+        let me = current_tid();
+        self.owner.load(Ordering::Relaxed) == me && self.futex_owner().is_none_or(|t| t == me)
+    }
+
+    /// The holder's tid according to the futex word, where we know where it is.
+    #[cfg(target_env = "gnu")]
+    fn futex_owner(&self) -> Option<u64> {
+        /// `FUTEX_TID_MASK` from `<linux/futex.h>`.
+        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+        // SAFETY: glibc's `pthread_mutex_t` starts with `int __lock`, the futex word, on
+        // every architecture; it is aligned for `u32` and only ever accessed atomically
+        // (by glibc and the kernel), so an atomic load through a shared reference is
+        // sound. The memory lives as long as `self`.
+        let word = unsafe { &*self.mutex.get().cast::<AtomicU32>() };
+        Some(u64::from(word.load(Ordering::Relaxed) & FUTEX_TID_MASK))
+    }
+
+    /// Elsewhere, trust the `owner` word.
+    #[cfg(not(target_env = "gnu"))]
+    fn futex_owner(&self) -> Option<u64> {
+        None
     }
 
     /// Whether some thread holds the mutex (or died holding it). Advisory: it may change
@@ -284,8 +310,6 @@ pub(crate) struct RawCondvar {
     seq: AtomicU32,
 }
 
-// `wait` and `notify_one` are the convenient forms for the queue, built next.
-#[allow(dead_code)]
 impl RawCondvar {
     /// Step one of a wait: the current sequence. Call while holding the mutex that
     /// protects the condition, *then* release it and call [`sleep`](Self::sleep).
@@ -350,6 +374,7 @@ impl RawCondvar {
     /// [`ProcessError::OwnerDied`] if a holder died while we slept (the mutex is held
     /// again, consistent); what [`RawMutex::unlock`] returns if the caller did not hold
     /// the mutex (nothing waited); other errors of [`RawMutex::lock`].
+    #[allow(dead_code)] // the convenient form, for the queue (built next)
     pub(crate) fn wait(
         &self,
         mutex: &RawMutex,
@@ -363,6 +388,7 @@ impl RawCondvar {
     }
 
     /// Wakes at least one waiter, if any.
+    #[allow(dead_code)] // for the queue (built next)
     pub(crate) fn notify_one(&self) {
         self.notify(1);
     }
@@ -441,6 +467,21 @@ mod tests {
         assert!(p.get().m.is_owned());
         p.get().m.unlock().unwrap();
         assert_eq!(p.get().m.try_lock(), Ok(true));
+        p.get().m.unlock().unwrap();
+    }
+
+    #[test]
+    fn a_dead_holders_reused_tid_does_not_own_the_mutex() {
+        let p = pair();
+        let p2 = p.clone();
+        std::thread::spawn(move || p2.get().m.lock(None).unwrap())
+            .join()
+            .unwrap();
+        // Simulate the dead holder's thread id being reused by this thread.
+        p.get().m.owner.store(current_tid(), Ordering::Relaxed);
+        assert!(!p.get().m.is_owned());
+        assert_eq!(p.get().m.lock(None), Err(ProcessError::OwnerDied));
+        assert!(p.get().m.is_owned());
         p.get().m.unlock().unwrap();
     }
 

@@ -63,8 +63,8 @@ impl RLock {
     /// ```
     pub fn new() -> RLock {
         RLock {
-            // SAFETY: `init` runs once, on memory nobody else can see yet.
             shared: ShmBox::new(0, 1, |s: &RLockState, _| {
+                // SAFETY: `init` runs once, on memory nobody else can see yet.
                 unsafe { s.m.init() }.expect("initializing a process-shared mutex")
             }),
         }

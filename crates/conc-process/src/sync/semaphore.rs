@@ -44,8 +44,8 @@ struct Core {
 impl Core {
     fn new(value: usize, bound: u64) -> Core {
         Core {
-            // SAFETY: `init` runs once, on memory nobody else can see yet.
             shared: ShmBox::new(0, 1, |s: &SemState, _| {
+                // SAFETY: `init` runs once, on memory nobody else can see yet.
                 unsafe { s.m.init() }.expect("initializing a process-shared mutex");
                 s.value.store(value as u64, Relaxed);
                 s.bound.store(bound, Relaxed);

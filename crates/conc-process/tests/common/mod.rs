@@ -141,3 +141,16 @@ pub fn pid_alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// For a child that should stay alive until the test kills it: sleeps, but dies with
+/// the forking thread (`PR_SET_PDEATHSIG`) and after a minute at most, so a failing
+/// test cannot leave it behind holding the test runner's output pipes.
+pub fn linger() -> i32 {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory involved.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    0
+}
