@@ -59,7 +59,28 @@ fn anchor_addr() -> usize {
 
 /// The ASLR-independent offset of a code address.
 pub(crate) fn code_offset(addr: usize) -> isize {
+    debug_assert!(in_main_image(&[addr]));
     addr.wrapping_sub(anchor_addr()) as isize
+}
+
+/// Whether every address lies in the same loaded object as [`anchor`]: the offsets
+/// only mean the same code in the child if they do (a function from a dynamic library
+/// could be mapped elsewhere, or not at all, there).
+pub(crate) fn in_main_image(addrs: &[usize]) -> bool {
+    let base = |addr: usize| -> Option<usize> {
+        let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+        // SAFETY: `dladdr` only reads the address (it is not dereferenced) and fills
+        // the `Dl_info` we own; it returns 0 when the address is in no object.
+        let found = unsafe { libc::dladdr(addr as *const libc::c_void, info.as_mut_ptr()) };
+        // SAFETY: zero-initialized, and filled in by `dladdr` when it succeeded.
+        (found != 0).then(|| unsafe { info.assume_init() }.dli_fbase as usize)
+    };
+    let Some(home) = base(anchor_addr()) else {
+        // No symbol information at all (a static binary without dladdr support): one
+        // image is all there can be.
+        return true;
+    };
+    addrs.iter().all(|&a| base(a) == Some(home))
 }
 
 /// The `entry` function for `A` and `R`, as an erased address.

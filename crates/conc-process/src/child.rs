@@ -120,6 +120,8 @@ impl Child {
     }
 
     /// Sends `sig` unless the child has already ended (Python ignores that case too).
+    /// For a served child the signal goes through the server and is sent
+    /// asynchronously.
     pub(crate) fn signal(&self, sig: libc::c_int) -> std::io::Result<()> {
         // Holding `status` keeps `poll` from reaping between the check and the kill.
         let status = self.status();
@@ -127,8 +129,12 @@ impl Child {
             return Ok(());
         }
         let sent = match (&self.reaper, &self.pidfd) {
-            (Reaper::Server, Some(fd)) => sys::pidfd_send_signal(fd, sig),
-            _ => sys::kill(self.pid, sig),
+            // Only the server reaps its children, so only it can tell whether the pid
+            // still names this child: it sends the signal.
+            (Reaper::Server, _) => crate::forkserver::signal(self.pid, sig),
+            // A pidfd keeps naming this child even if something else reaped it.
+            (Reaper::Direct, Some(fd)) => sys::pidfd_send_signal(fd, sig),
+            (Reaper::Direct, None) => sys::kill(self.pid, sig),
         };
         match sent {
             // ESRCH: it ended and is waiting to be reaped (or, served, already reaped).

@@ -211,6 +211,10 @@ where
         if matches!(received, Err(ProcessError::Eof)) {
             inbox.eof = true;
         }
+        if self.is_closed() {
+            // `close` ran while we waited: finish closing now.
+            *guard = None;
+        }
         received
     }
 
@@ -294,7 +298,11 @@ impl<T> Connection<T> {
     pub fn close(&self) {
         self.closed
             .store(true, std::sync::atomic::Ordering::Release);
-        self.inbox.lock().take();
+        // Another thread may be blocked in `recv` holding the inbox: then it is closed
+        // when that thread comes back (it checks the flag), not waited for here.
+        if let Some(mut inbox) = self.inbox.try_lock() {
+            inbox.take();
+        }
     }
 
     fn check_open(&self) -> Result<(), ProcessError> {
@@ -324,6 +332,11 @@ where
     /// results, and values on pipes): the file descriptors travel beside the bytes.
     /// The receiving side moves with the message; use the `Connection` you sent no more.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        crate::wire::refuse_in_plain::<S::Error>("a Connection")?;
+        if self.is_closed() {
+            return Err(S::Error::custom("a closed Connection cannot be sent"));
+        }
         let mut guard = self.inbox.lock();
         let inbox = guard.take();
         let (rx, peeked, eof) = match inbox {

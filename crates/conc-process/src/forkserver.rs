@@ -33,7 +33,15 @@ use crate::sys::{self, Pid};
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Request {
-    Start { token: u64, boot: Bootstrap },
+    Start {
+        token: u64,
+        boot: Bootstrap,
+    },
+    /// Signal a child, if the server has not reaped it yet.
+    Signal {
+        pid: Pid,
+        sig: i32,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -59,6 +67,8 @@ struct Book {
 
 #[derive(Debug)]
 pub(crate) struct Client {
+    /// The server's pid, to reap it if it dies.
+    server: Pid,
     requests: IpcSender<Request>,
     /// Taken by the listener thread when the first child is requested.
     events: Option<IpcReceiver<Event>>,
@@ -116,10 +126,13 @@ fn fork_server() -> Result<Client, &'static str> {
     match unsafe { sys::fork() } {
         Ok(0) => {
             drop((requests, events));
+            // A server forked by a served child must not keep that child's token.
+            forget_alive_token();
             sys::die_with_parent(parent);
             serve(request_rx, event_tx)
         }
-        Ok(_) => Ok(Client {
+        Ok(server) => Ok(Client {
+            server,
             requests,
             events: Some(events),
             book: Arc::default(),
@@ -131,6 +144,11 @@ fn fork_server() -> Result<Client, &'static str> {
 /// The server's loop. Never returns.
 fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
     let me = sys::getpid();
+    // With SIGCHLD ignored (inherited from the program) the kernel would reap our
+    // children itself and every exit status would be lost.
+    // SAFETY: resetting a signal's disposition to the default has no preconditions.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    let mut last_sweep = std::time::Instant::now();
     let Ok(mut set) = IpcReceiverSet::new() else {
         sys::exit_now(1)
     };
@@ -142,23 +160,45 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
     // Children whose channel closed but that had not exited yet when we looked.
     let mut closing: Vec<Pid> = Vec::new();
     loop {
-        let selected = if closing.is_empty() {
-            set.select().map_err(drop)
+        // Wake at least every SWEEP to look for children whose exit the channels did
+        // not announce (their "alive" sender leaked into a process that outlives them).
+        let wait = if closing.is_empty() {
+            SWEEP
         } else {
-            match set.try_select_timeout(Duration::from_millis(1)) {
-                Ok(r) => Ok(r),
-                Err(ipc_channel::TrySelectError::Empty) => Ok(Vec::new()),
-                Err(_) => Err(()),
-            }
+            Duration::from_millis(1)
         };
+        let selected = match set.try_select_timeout(wait) {
+            Ok(r) => Ok(r),
+            Err(ipc_channel::TrySelectError::Empty) => Ok(Vec::new()),
+            Err(_) => Err(()),
+        };
+        if last_sweep.elapsed() >= SWEEP {
+            last_sweep = std::time::Instant::now();
+            alive.retain(|_, &mut pid| match sys::try_reap(pid) {
+                Ok(None) => true,
+                Ok(Some(code)) => {
+                    let _ = events.send(Event::Exited { pid, code });
+                    false
+                }
+                Err(_) => false,
+            });
+        }
         let Ok(selected) = selected else {
             sys::exit_now(1)
         };
         for result in selected {
             match result {
                 IpcSelectionResult::MessageReceived(id, message) if id == requests_id => {
-                    let Ok(Request::Start { token, boot }) = message.to::<Request>() else {
-                        continue;
+                    let (token, boot) = match message.to::<Request>() {
+                        Ok(Request::Start { token, boot }) => (token, boot),
+                        Ok(Request::Signal { pid, sig }) => {
+                            // Unreaped (still watched or closing): the pid is still ours.
+                            if alive.values().chain(&closing).any(|&p| p == pid) {
+                                let _ = sys::kill(pid, sig);
+                            }
+                            continue;
+                        }
+                        Err(_) => continue,
                     };
                     let Ok((alive_tx, alive_rx)) = ipc::channel::<()>() else {
                         let _ = events.send(Event::Failed {
@@ -236,6 +276,10 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
     }
 }
 
+/// How often the server checks all its children with `waitpid`, whatever the channels
+/// say.
+const SWEEP: Duration = Duration::from_millis(100);
+
 /// Reaps `pid` if it becomes reapable within about a millisecond (it closed its "alive"
 /// channel, so it is normally exiting); `None` if it is still running.
 fn reap_soon(pid: Pid) -> Option<i32> {
@@ -285,10 +329,22 @@ pub(crate) fn start(name: &str, daemon: bool, boot: Bootstrap) -> Result<Arc<Chi
         }
         if let Some(events) = client.events.take() {
             let book = client.book.clone();
-            std::thread::Builder::new()
+            let server = client.server;
+            // Shared with the thread so the receiver survives a failed spawn.
+            let slot = Arc::new(Mutex::new(Some(events)));
+            let thread_slot = slot.clone();
+            let spawned = std::thread::Builder::new()
                 .name("conc-process-forkserver".into())
-                .spawn(move || listen(events, book))
-                .map_err(|e| ProcessError::os("cannot start the fork server listener", e))?;
+                .spawn(move || {
+                    let events = thread_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let Some(events) = events {
+                        listen(events, book, server);
+                    }
+                });
+            if let Err(e) = spawned {
+                client.events = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                return Err(ProcessError::os("cannot start the fork server listener", e));
+            }
         }
         book.next_token += 1;
         let token = book.next_token;
@@ -305,8 +361,20 @@ pub(crate) fn start(name: &str, daemon: bool, boot: Bootstrap) -> Result<Arc<Chi
     })
 }
 
+/// Asks the server to send `sig` to its child `pid` (if it has not reaped it yet).
+pub(crate) fn signal(pid: Pid, sig: libc::c_int) -> std::io::Result<()> {
+    let guard = client();
+    match &*guard {
+        Some((owner, client)) if *owner == sys::getpid() => client
+            .requests
+            .send(Request::Signal { pid, sig })
+            .map_err(|e| std::io::Error::other(e.to_string())),
+        _ => Err(std::io::Error::other("this process has no fork server")),
+    }
+}
+
 /// The program's listener: turns server events into started and exited children.
-fn listen(events: IpcReceiver<Event>, book: Arc<Mutex<Book>>) {
+fn listen(events: IpcReceiver<Event>, book: Arc<Mutex<Book>>, server: Pid) {
     let lock = || book.lock().unwrap_or_else(|e| e.into_inner());
     while let Ok(event) = events.recv() {
         match event {
@@ -334,6 +402,8 @@ fn listen(events: IpcReceiver<Event>, book: Arc<Mutex<Book>>) {
         }
     }
     // The server is gone, and with it (PR_SET_PDEATHSIG) every child it forked.
+    // It is our child: reap it.
+    let _ = reap_soon(server);
     let mut book = lock();
     book.dead = true;
     for (_, child) in book.children.drain() {

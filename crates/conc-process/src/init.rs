@@ -42,22 +42,28 @@ static MAIN_PID: OnceLock<Pid> = OnceLock::new();
 /// }
 /// ```
 pub fn init() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Set first: a spawn child (which never returns from `run_if_child`) and the
-        // fork server's children must know this program calls `init`.
-        INITIALIZED.store(true, Ordering::SeqCst);
-        spawn::run_if_child();
-        MAIN_PID.get_or_init(sys::getpid);
-        if sys::thread_count() == Some(1) {
-            forkserver::start_server();
-        } else {
-            forkserver::mark_unavailable(
-                "conc_process::init() ran after other threads had started, too late to fork \
-                 the fork server safely; call it on the first line of main",
-            );
-        }
-    });
+    // Set first: a spawn child and the fork server's children must know this program
+    // calls `init`.
+    INITIALIZED.store(true, Ordering::SeqCst);
+    // Not a `Once`: both a spawn child's function and the fork server run from here
+    // and never return, and a second `init` in them (or in a process forked from
+    // them) must return at once rather than wait for this call to finish.
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Some(ticket) = spawn::take_child_ticket() {
+        spawn::run_child(ticket)
+    }
+    MAIN_PID.get_or_init(sys::getpid);
+    if sys::thread_count() == Some(1) {
+        forkserver::start_server();
+    } else {
+        forkserver::mark_unavailable(
+            "conc_process::init() ran after other threads had started, too late to fork \
+             the fork server safely; call it on the first line of main",
+        );
+    }
 }
 
 /// Whether [`init`] has run in this program (in this process or an ancestor that

@@ -105,6 +105,7 @@ mod start_method;
 pub mod subprocess;
 mod sync;
 mod sys;
+mod wire;
 
 pub use connection::{Connection, pipe};
 pub use current::{ProcessInfo, cpu_count, current_process, parent_process};

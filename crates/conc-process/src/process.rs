@@ -21,6 +21,8 @@ const RESULT_POLL: Duration = Duration::from_millis(50);
 trait Job<R>: Send {
     /// Runs the function in this process (the `fork` method, in the child).
     fn run_here(self: Box<Self>) -> R;
+    /// Whether this is a closure, which only `fork` can run.
+    fn is_closure(&self) -> bool;
     /// For `spawn` and `forkserver`: the code offsets, the argument channel, and the
     /// closure that sends the arguments. `None` for closures.
     fn remote(self: Box<Self>) -> Result<Remote, ProcessError>;
@@ -47,13 +49,26 @@ where
         (self.func)(self.args)
     }
 
+    fn is_closure(&self) -> bool {
+        false
+    }
+
     fn remote(self: Box<Self>) -> Result<Remote, ProcessError> {
+        let func = self.func as usize;
+        let entry = bootstrap::entry_addr::<A, R>();
+        if !bootstrap::in_main_image(&[func, entry]) {
+            return Err(ProcessError::InvalidArgument(
+                "the function lives in a dynamic library: 'spawn' and 'forkserver' \
+                 children can only find functions of the program itself; use 'fork'"
+                    .into(),
+            ));
+        }
         let (tx, rx) = ipc::channel::<A>()
             .map_err(|e| ProcessError::os("cannot create the argument channel", e))?;
         let args = self.args;
         Ok(Remote {
-            entry: bootstrap::code_offset(bootstrap::entry_addr::<A, R>()),
-            func: bootstrap::code_offset(self.func as usize),
+            entry: bootstrap::code_offset(entry),
+            func: bootstrap::code_offset(func),
             args: rx.to_opaque(),
             send_args: Box::new(move || tx.send(args).map_err(ProcessError::from)),
         })
@@ -68,6 +83,10 @@ where
 {
     fn run_here(self: Box<Self>) -> R {
         (self.0)()
+    }
+
+    fn is_closure(&self) -> bool {
+        true
     }
 
     fn remote(self: Box<Self>) -> Result<Remote, ProcessError> {
@@ -90,6 +109,9 @@ enum Received<R> {
 }
 
 struct Running<R> {
+    /// The process that started the child: the only one that may join or signal it (a
+    /// fork child inherits a copy of this handle; Python asserts the same).
+    owner: sys::Pid,
     child: Arc<Child>,
     received: parking_lot::Mutex<Received<R>>,
 }
@@ -303,13 +325,28 @@ where
                 "daemonic processes are not allowed to have children",
             ));
         }
-        let job = self
-            .job
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or(ProcessError::InvalidState("cannot start a process twice"))?;
         let method = self.get_start_method();
+        let job = {
+            let mut slot = self.job.lock().unwrap_or_else(|e| e.into_inner());
+            // Check what can be checked before taking the job, so a failed start can
+            // be retried (after `init`, or with another start method).
+            let job_ref = slot
+                .as_ref()
+                .ok_or(ProcessError::InvalidState("cannot start a process twice"))?;
+            if method != StartMethod::Fork {
+                if !crate::init::is_initialized() {
+                    return Err(ProcessError::NotInitialized(method.as_str()));
+                }
+                if job_ref.is_closure() {
+                    return Err(ProcessError::InvalidArgument(
+                        "a closure can only run in a child of the 'fork' start method; \
+                         use Process::new with a named fn(A) -> R for 'spawn' and 'forkserver'"
+                            .into(),
+                    ));
+                }
+            }
+            slot.take().expect("checked above")
+        };
         let identity = Identity {
             name: self.name.clone(),
             path: self.path.clone(),
@@ -342,9 +379,6 @@ where
                 child
             }
             StartMethod::Spawn | StartMethod::Forkserver => {
-                if !crate::init::is_initialized() {
-                    return Err(ProcessError::NotInitialized(method.as_str()));
-                }
                 let remote = job.remote()?;
                 let boot = Bootstrap {
                     identity,
@@ -365,6 +399,7 @@ where
             }
         };
         let _ = self.running.set(Running {
+            owner: sys::getpid(),
             child,
             received: parking_lot::Mutex::new(Received::Waiting(outcome_rx)),
         });
@@ -585,7 +620,9 @@ impl<R> Process<R> {
     /// assert!(!p.is_alive());
     /// ```
     pub fn is_alive(&self) -> bool {
-        self.running.get().is_some_and(|r| r.child.poll().is_none())
+        self.running
+            .get()
+            .is_some_and(|r| check_owner(r.owner).is_ok() && r.child.poll().is_none())
     }
 
     /// The exit code once the child has ended: 0 after a normal return, 1 after a
@@ -607,7 +644,10 @@ impl<R> Process<R> {
     /// assert_eq!(p.exitcode(), Some(3));
     /// ```
     pub fn exitcode(&self) -> Option<i32> {
-        self.running.get().and_then(|r| r.child.poll())
+        self.running
+            .get()
+            .filter(|r| check_owner(r.owner).is_ok())
+            .and_then(|r| r.child.poll())
     }
 
     /// Sends `SIGTERM` (Python's `terminate()`); does nothing if the child has ended.
@@ -662,6 +702,7 @@ impl<R> Process<R> {
             .running
             .get()
             .ok_or(ProcessError::InvalidState("the process was not started"))?;
+        check_owner(running.owner)?;
         running
             .child
             .signal(sig)
@@ -671,6 +712,17 @@ impl<R> Process<R> {
     /// A cloneable handle on the started child (see [`ChildProcess`]).
     pub fn handle(&self) -> Option<ChildProcess> {
         self.running.get().map(|r| ChildProcess(r.child.clone()))
+    }
+}
+
+/// Only the process that started a child may wait for it or signal it.
+fn check_owner(owner: sys::Pid) -> Result<(), ProcessError> {
+    if owner == sys::getpid() {
+        Ok(())
+    } else {
+        Err(ProcessError::InvalidState(
+            "a Process can only be joined or signalled by the process that started it",
+        ))
     }
 }
 

@@ -133,33 +133,41 @@ fn launch(env_value: String) -> Result<Pid, ProcessError> {
     Ok(child.id() as Pid)
 }
 
-/// Called by `init` in every program start: if this process is a spawn child, run its
-/// function and exit; otherwise return.
-pub(crate) fn run_if_child() {
-    let Some(value) = std::env::var_os(SPAWN_ENV) else {
-        return;
-    };
+/// What `init` found in the environment of a spawn child: the parent's handshake
+/// server.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    server_name: String,
+}
+
+/// Called by `init` in every program start: `Some` if this process is a spawn child
+/// (its parent set the variable and is still its parent).
+pub(crate) fn take_child_ticket() -> Option<Ticket> {
+    let value = std::env::var_os(SPAWN_ENV)?;
     let value = value.to_string_lossy().into_owned();
-    let Some((ppid, server_name)) = value.split_once(':') else {
-        return;
-    };
+    let (ppid, server_name) = value.split_once(':')?;
     // Only for us: a program this child starts later must not take the variable as its
     // own. `init` runs before any thread exists (checked), so removing it is sound.
     if sys::thread_count() == Some(1) {
         // SAFETY: single-threaded: nothing can read the environment concurrently.
         unsafe { std::env::remove_var(SPAWN_ENV) };
     }
-    let Ok(ppid) = ppid.parse::<Pid>() else {
-        return;
-    };
+    let ppid = ppid.parse::<Pid>().ok()?;
     // Die with the parent; if it is already gone (or this is not its child: the
     // variable leaked into a grandchild), do not run someone else's function.
     sys::die_with_parent(ppid);
+    Some(Ticket {
+        server_name: server_name.to_owned(),
+    })
+}
+
+/// Runs the spawn child's function (received from the parent) and exits.
+pub(crate) fn run_child(ticket: Ticket) -> ! {
     let fail = |what: &str, err: &dyn std::fmt::Display| -> ! {
         eprintln!("conc-process: spawn child {}: {what}: {err}", sys::getpid());
         sys::exit_now(1)
     };
-    let hello = IpcSender::<Hello>::connect(server_name.to_owned())
+    let hello = IpcSender::<Hello>::connect(ticket.server_name)
         .unwrap_or_else(|e| fail("cannot reach the parent", &e));
     let (boot_tx, boot_rx) =
         ipc::channel::<Bootstrap>().unwrap_or_else(|e| fail("cannot create a channel", &e));

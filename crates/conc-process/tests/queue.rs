@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::PATIENCE;
-use conc_process::{JoinableQueue, ProcessError, Queue, SimpleQueue, StartMethod, get_context};
+use conc_process::{JoinableQueue, ProcessError, Queue, SimpleQueue, get_context};
 
 conc_process::test_support!();
 

@@ -93,7 +93,7 @@ impl<T: Serialize + DeserializeOwned> Core<T> {
 
     /// Encodes `item`, refusing what can never fit.
     fn encode(&self, item: &T) -> Result<Vec<u8>, ProcessError> {
-        let frame = postcard::to_stdvec(item)?;
+        let frame = crate::wire::encode_plain(item)?;
         if frame.len() > self.ring.max_item() {
             return Err(ProcessError::InvalidArgument(format!(
                 "an item of {} bytes is larger than the queue's {}-byte buffer; \
@@ -126,6 +126,7 @@ impl<T: Serialize + DeserializeOwned> Core<T> {
 
 impl<T> Serialize for Core<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::wire::refuse_in_plain::<S::Error>("a queue")?;
         self.ring.serialize(serializer)
     }
 }

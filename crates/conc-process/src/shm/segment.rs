@@ -158,6 +158,7 @@ impl Serialize for Segment {
     /// Serializes the memory itself (its fd) for an `ipc_channel` message; other
     /// serializers cannot carry it.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::wire::refuse_in_plain::<S::Error>("a lock or shared value")?;
         self.inner.shm.serialize(serializer)
     }
 }
