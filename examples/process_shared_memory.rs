@@ -15,8 +15,12 @@
 
 use conc_process::{Array, Process, Value};
 
+// The value is the Python documentation's literal, not an attempt at π.
+#[allow(clippy::approx_constant)]
+const NUM: f64 = 3.1415927;
+
 fn f((num, arr): (Value<f64>, Array<i32>)) {
-    num.set(3.1415927).expect("set");
+    num.set(NUM).expect("set");
     let mut a = arr.lock().expect("lock");
     for x in a.iter_mut() {
         *x = -*x;
@@ -41,7 +45,7 @@ fn main() {
     let (n, a) = (num.get().expect("get"), arr.to_vec().expect("to_vec"));
     println!("{n}");
     println!("{a:?}");
-    assert_eq!(n, 3.1415927);
+    assert_eq!(n, NUM);
     assert_eq!(a, (0..10).map(|x| -x).collect::<Vec<_>>());
 
     examples::heading("four processes x 10,000 increments under the value's lock");
