@@ -317,7 +317,8 @@ impl<T: Pod> Value<T> {
     ///
     /// # Panics
     ///
-    /// If the OS reports the mutex unusable (corrupted memory).
+    /// If the calling thread already holds [`get_lock`](Self::get_lock) (the lock is
+    /// not re-entrant: this would deadlock); if the OS reports the mutex unusable.
     ///
     /// # Examples
     ///
@@ -331,6 +332,7 @@ impl<T: Pod> Value<T> {
     /// assert_eq!(v.get(), Ok(42));
     /// ```
     pub fn lock(&self) -> LockResult<ValueGuard<'_, T>> {
+        assert_not_held(&self.lock);
         let died = match self.lock.acquire() {
             Ok(()) => false,
             Err(ProcessError::OwnerDied) => true,
@@ -624,7 +626,8 @@ impl<T: Pod> Array<T> {
     ///
     /// # Panics
     ///
-    /// If the OS reports the mutex unusable (corrupted memory).
+    /// If the calling thread already holds [`get_lock`](Self::get_lock) (the lock is
+    /// not re-entrant: this would deadlock); if the OS reports the mutex unusable.
     ///
     /// # Examples
     ///
@@ -634,6 +637,7 @@ impl<T: Pod> Array<T> {
     /// assert_eq!(a.to_vec(), Ok(vec![1, 2, 3]));
     /// ```
     pub fn lock(&self) -> LockResult<ArrayGuard<'_, T>> {
+        assert_not_held(&self.lock);
         let died = match self.lock.acquire() {
             Ok(()) => false,
             Err(ProcessError::OwnerDied) => true,
@@ -721,4 +725,15 @@ impl<T: Pod + std::fmt::Debug> std::fmt::Debug for ArrayGuard<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("ArrayGuard").field(&&**self).finish()
     }
+}
+
+/// A programmer error caught instead of a silent self-deadlock: `lock()` while the same
+/// thread holds `get_lock()`.
+#[track_caller]
+fn assert_not_held(lock: &Lock) {
+    assert!(
+        !lock.is_owned(),
+        "lock() called while this thread holds get_lock(): the lock is not re-entrant; \
+         use get()/set() under get_lock(), or drop it first"
+    );
 }

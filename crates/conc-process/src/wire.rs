@@ -20,10 +20,16 @@ thread_local! {
 
 /// Encodes `value` with postcard for a queue item.
 pub(crate) fn encode_plain<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ProcessError> {
+    /// Lowers the depth again even if a `Serialize` impl panics.
+    struct Depth;
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            PLAIN.with(|p| p.set(p.get() - 1));
+        }
+    }
     PLAIN.with(|p| p.set(p.get() + 1));
-    let encoded = postcard::to_stdvec(value);
-    PLAIN.with(|p| p.set(p.get() - 1));
-    Ok(encoded?)
+    let _depth = Depth;
+    Ok(postcard::to_stdvec(value)?)
 }
 
 /// An error for `what` if it is being encoded into a queue item.

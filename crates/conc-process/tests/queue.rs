@@ -296,3 +296,47 @@ fn threads_share_a_queue() {
         .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_fork_child_can_put_while_a_parent_thread_flushes() {
+    // Review regression: `join_thread` used to hold the queue's feeder slot while it
+    // waited for readers, so a fork child inherited it locked and hung on `put`.
+    let q = Queue::<u32>::with_buffer(0, 64).unwrap();
+    for i in 0..20 {
+        q.put(i).unwrap(); // most wait in the feeder: the buffer holds a few
+    }
+    std::thread::scope(|s| {
+        let flusher = s.spawn(|| q.join_thread()); // blocks until someone reads
+        std::thread::sleep(Duration::from_millis(100));
+        let child = get_context(conc_process::StartMethod::Fork)
+            .process(|q: Queue<u32>| q.put(999).is_ok(), q.clone());
+        child.start().unwrap();
+        let mut got = Vec::new();
+        while got.len() < 21 {
+            got.push(q.get_timeout(PATIENCE).unwrap());
+        }
+        assert!(child.result().unwrap());
+        flusher.join().unwrap();
+        got.sort_unstable();
+        assert_eq!(got.last(), Some(&999));
+    });
+}
+
+#[test]
+fn put_nowait_on_an_unbounded_queue_is_never_full() {
+    let q = Queue::<Vec<u8>>::new(0).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                q.put(vec![0u8; 256 * 1024]).unwrap();
+                q.get().unwrap();
+            }
+        });
+        for _ in 0..2000 {
+            q.put_nowait(vec![1u8]).unwrap();
+            q.get_timeout(PATIENCE).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

@@ -643,3 +643,52 @@ fn value_get_set_under_get_lock() {
     a.set(0, a.get(1).unwrap()).unwrap();
     assert_eq!(a.to_vec(), Ok(vec![2, 2]));
 }
+
+/// Review regression: a party SIGKILLed inside `wait` stays counted; the cycle it was
+/// in never drains. A timed wait must report a broken barrier instead of hanging, and a
+/// second `reset` must bring the barrier back.
+#[test]
+fn barrier_recovers_after_a_party_dies_inside_wait() {
+    let barrier = Barrier::new(3).unwrap();
+    let b = barrier.clone();
+    let dead = fork(move || {
+        let _ = b.wait();
+        0
+    });
+    assert!(eventually(LONG, || barrier.n_waiting() == 1));
+    kill(dead);
+    // Two live parties complete the cycle that still counts the dead one.
+    std::thread::scope(|s| {
+        let b2 = barrier.clone();
+        let other = s.spawn(move || b2.wait_timeout(LONG));
+        assert!(barrier.wait_timeout(LONG).is_ok());
+        assert!(other.join().unwrap().is_ok());
+    });
+    assert_eq!(
+        barrier.wait_timeout(Duration::from_millis(200)),
+        Err(ProcessError::BrokenBarrier)
+    );
+    barrier.reset();
+    barrier.reset();
+    assert!(!barrier.broken());
+    std::thread::scope(|s| {
+        let others: Vec<_> = (0..2)
+            .map(|_| {
+                let b = barrier.clone();
+                s.spawn(move || b.wait_timeout(LONG))
+            })
+            .collect();
+        assert!(barrier.wait_timeout(LONG).is_ok());
+        for o in others {
+            assert!(o.join().unwrap().is_ok());
+        }
+    });
+}
+
+#[test]
+#[should_panic(expected = "not re-entrant")]
+fn value_lock_while_holding_get_lock_panics_instead_of_deadlocking() {
+    let v = Value::new(1u32);
+    let _held = v.get_lock().lock().unwrap();
+    let _ = v.lock();
+}

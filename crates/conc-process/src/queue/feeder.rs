@@ -74,20 +74,20 @@ impl Feeder {
         pending.frames.push_back(frame);
         if !pending.writing {
             pending.writing = true;
+            drop(pending);
             let me = self.clone();
             let spawned = std::thread::Builder::new()
                 .name("conc-process-queue-feeder".into())
                 .spawn(move || me.write_pending());
             if spawned.is_err() {
-                // No thread: write on the caller's time instead of losing the item.
-                pending.writing = false;
-                drop(pending);
-                self.write_pending_inline();
+                // No thread: write on the caller's time, exactly as the thread would
+                // (in order, popping each frame only once written), rather than lose it.
+                self.write_pending();
             }
         }
     }
 
-    /// The writer thread's body: write queued frames in order until none is left.
+    /// The writer's body: write queued frames in order until none is left.
     fn write_pending(&self) {
         loop {
             let frame = {
@@ -103,20 +103,13 @@ impl Feeder {
             };
             // Waits as long as it takes for readers to make room.
             let written = self.ring.write(&frame, None);
-            let mut pending = self.pending();
-            pending.frames.pop_front();
+            self.pending().frames.pop_front();
             if let Err(e) = written {
+                // Give its place back, so qsize and JoinableQueue.join stay right.
+                self.ring.unadmit();
                 eprintln!("conc-process: a queue feeder dropped an item: {e}");
             }
         }
-    }
-
-    fn write_pending_inline(&self) {
-        let frames: Vec<Vec<u8>> = self.pending().frames.drain(..).collect();
-        for frame in frames {
-            let _ = self.ring.write(&frame, None);
-        }
-        self.drained.notify_all();
     }
 
     /// Waits until every queued frame is in the ring (Python's `join_thread`).

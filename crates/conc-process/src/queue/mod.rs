@@ -31,6 +31,9 @@ use crate::ProcessError;
 /// is larger than the ring cannot be put; choose a bigger ring with `with_buffer`.
 pub const DEFAULT_BUFFER: usize = 4 << 20;
 
+/// Frame lengths are 32-bit.
+const MAX_BUFFER: usize = u32::MAX as usize;
+
 /// What every queue handle shares: the ring, and this process's feeder for it.
 struct Core<T> {
     ring: Ring,
@@ -54,9 +57,9 @@ impl<T> Clone for Core<T> {
 
 impl<T: Serialize + DeserializeOwned> Core<T> {
     fn new(maxsize: usize, buffer: usize) -> Result<Self, ProcessError> {
-        if buffer < 64 {
+        if !(64..=MAX_BUFFER).contains(&buffer) {
             return Err(ProcessError::InvalidArgument(format!(
-                "a queue buffer of {buffer} bytes is too small (at least 64)"
+                "a queue buffer of {buffer} bytes is out of range (64 bytes to 4 GiB)"
             )));
         }
         Ok(Self::from_ring(Ring::new(buffer, maxsize)?))
@@ -71,16 +74,29 @@ impl<T: Serialize + DeserializeOwned> Core<T> {
         }
     }
 
+    /// This process's feeder, made on first use. The slot's lock is only held for an
+    /// `Arc` clone or store (never across anything that blocks), because a `fork` child
+    /// would inherit it locked if another thread held it at that instant.
     fn feeder(&self) -> Arc<Feeder> {
+        if let Some(f) = self.current_feeder() {
+            return f;
+        }
+        let fresh = Feeder::new(self.ring.clone());
         let mut slot = self.feeder.lock().unwrap_or_else(|e| e.into_inner());
         match &*slot {
+            // Another thread made one meanwhile: use it, keep the order of its items.
             Some(f) if f.is_current() => f.clone(),
             _ => {
-                let f = Feeder::new(self.ring.clone());
-                *slot = Some(f.clone());
-                f
+                *slot = Some(fresh.clone());
+                fresh
             }
         }
+    }
+
+    /// This process's feeder, if it has one yet.
+    fn current_feeder(&self) -> Option<Arc<Feeder>> {
+        let slot = self.feeder.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().filter(|f| f.is_current()).cloned()
     }
 
     fn check_open(&self) -> Result<(), ProcessError> {
@@ -115,6 +131,8 @@ impl<T: Serialize + DeserializeOwned> Core<T> {
     }
 
     fn get(&self, deadline: Option<Instant>) -> Result<T, ProcessError> {
+        // Python 3.8+: a closed queue refuses `get` too.
+        self.check_open()?;
         let frame = self.ring.read(deadline)?;
         Ok(postcard::from_bytes(&frame)?)
     }
@@ -224,8 +242,9 @@ macro_rules! queue_docs_common {
                 self.core.empty()
             }
 
-            /// Refuses later `put`s from this handle with [`ProcessError::Closed`]
-            /// (Python's `close()`); items already put stay for the readers.
+            /// Refuses later `put`s and `get`s through this handle (and its clones) with
+            /// [`ProcessError::Closed`] (Python's `close()`); items already put stay for
+            /// the other processes' readers.
             pub fn close(&self) {
                 self.core.closed.store(true, Ordering::Release);
             }
@@ -407,10 +426,8 @@ macro_rules! queue_put {
             /// Waits until every item this process put is in the shared buffer
             /// (Python's `join_thread()`; done automatically before a child exits).
             pub fn join_thread(&self) {
-                if let Some(f) = &*self.core.feeder.lock().unwrap_or_else(|e| e.into_inner()) {
-                    if f.is_current() {
-                        f.flush();
-                    }
+                if let Some(f) = self.core.current_feeder() {
+                    f.flush();
                 }
             }
 
@@ -422,10 +439,7 @@ macro_rules! queue_put {
 
             /// Items of this process still waiting for room in the buffer.
             pub fn backlog(&self) -> usize {
-                self.core.feeder.lock().unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .filter(|f| f.is_current())
-                    .map_or(0, |f| f.backlog())
+                self.core.current_feeder().map_or(0, |f| f.backlog())
             }
         }
     };

@@ -10,9 +10,21 @@
 //! `head` and `tail` are byte counters that only grow; the ring offset is the counter
 //! modulo the capacity. A frame is written whole under the mutex and `tail` moves past
 //! it in one store, so a writer killed mid-copy leaves nothing visible; a reader killed
-//! mid-copy has not moved `head` yet, so the item stays for the next reader. Either way
-//! the robust mutex hands the next locker [`ProcessError::OwnerDied`], which is safe to
-//! ignore here because every counter is consistent between statements.
+//! mid-copy has not moved `head` yet, so the item stays for the next reader.
+//!
+//! # A process killed while holding the mutex
+//!
+//! The robust mutex hands the next locker [`ProcessError::OwnerDied`]. Two things are
+//! then repaired before anything else happens:
+//!
+//! - **Counters.** Updates that change more than one counter (`read`: `head` and
+//!   `admitted`; `admit`: `admitted` and `unfinished`) are journaled: the old values
+//!   are saved and a flag raised first, and the flag dropped last. A half-done update
+//!   is rolled back (the dead reader never handed its item to anyone, so the item is
+//!   simply still there).
+//! - **Wake-ups.** The dead process may have changed the state and died before
+//!   notifying; every condition variable is notified. (Sleepers also wake at least
+//!   once a second on their own; see `RawCondvar::sleep`.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -45,6 +57,12 @@ pub(crate) struct RingState {
     admitted: AtomicU64,
     /// `JoinableQueue`: items put and not yet marked `task_done`.
     unfinished: AtomicU64,
+    /// 1 while a multi-counter update is under way (module docs), with the values to
+    /// restore if its process dies before finishing.
+    journal: AtomicU64,
+    saved_head: AtomicU64,
+    saved_admitted: AtomicU64,
+    saved_unfinished: AtomicU64,
 }
 
 // SAFETY: repr(C); all-zero is a valid state (the mutex is initialized by `Ring::new`
@@ -96,19 +114,62 @@ impl Ring {
         self.shm.get()
     }
 
-    /// Locks the mutex until `deadline`; a dead previous owner is fine (module docs).
+    /// Locks the mutex until `deadline`, repairing what a dead previous owner left
+    /// (module docs).
     fn lock(&self, deadline: Option<Instant>) -> Result<Held<'_>, ProcessError> {
         match self.state().mutex.lock(deadline) {
-            Ok(()) | Err(ProcessError::OwnerDied) => Ok(Held { ring: self }),
+            Ok(()) => Ok(Held { ring: self }),
+            Err(ProcessError::OwnerDied) => {
+                let held = Held { ring: self };
+                self.recover();
+                Ok(held)
+            }
             Err(e) => Err(e),
         }
+    }
+
+    /// Rolls back a half-done update and wakes everyone (mutex held).
+    fn recover(&self) {
+        let s = self.state();
+        if s.journal.load(Ordering::SeqCst) != 0 {
+            s.head
+                .store(s.saved_head.load(Ordering::SeqCst), Ordering::SeqCst);
+            s.admitted
+                .store(s.saved_admitted.load(Ordering::SeqCst), Ordering::SeqCst);
+            s.unfinished
+                .store(s.saved_unfinished.load(Ordering::SeqCst), Ordering::SeqCst);
+            s.journal.store(0, Ordering::SeqCst);
+        }
+        s.not_empty.notify_all();
+        s.not_full.notify_all();
+        s.all_done.notify_all();
+    }
+
+    /// Starts a journaled update (mutex held): saves the counters it may change.
+    fn begin(&self) {
+        let s = self.state();
+        s.saved_head
+            .store(s.head.load(Ordering::SeqCst), Ordering::SeqCst);
+        s.saved_admitted
+            .store(s.admitted.load(Ordering::SeqCst), Ordering::SeqCst);
+        s.saved_unfinished
+            .store(s.unfinished.load(Ordering::SeqCst), Ordering::SeqCst);
+        s.journal.store(1, Ordering::SeqCst);
+    }
+
+    /// Ends a journaled update.
+    fn commit(&self) {
+        self.state().journal.store(0, Ordering::SeqCst);
     }
 
     /// Waits on `cv` with the mutex held; `false` on timeout.
     fn wait(&self, cv: &RawCondvar, deadline: Option<Instant>) -> Result<bool, ProcessError> {
         match cv.wait(&self.state().mutex, deadline) {
             Ok(notified) => Ok(notified),
-            Err(ProcessError::OwnerDied) => Ok(true),
+            Err(ProcessError::OwnerDied) => {
+                self.recover();
+                Ok(true)
+            }
             Err(e) => Err(e),
         }
     }
@@ -133,21 +194,36 @@ impl Ring {
     /// Reserves a place for one item under `maxsize` (Python's semaphore acquire in
     /// `put`), waiting until `deadline`. Also counts the item as unfinished.
     pub(crate) fn admit(&self, deadline: Option<Instant>) -> Result<(), ProcessError> {
-        let _held = self.lock(deadline).map_err(|e| match e {
-            ProcessError::Timeout => ProcessError::Full,
-            other => other,
-        })?;
+        // The deadline bounds the wait for room, not for the (short) critical section:
+        // a busy lock is not a full queue.
+        let _held = self.lock(None)?;
         let s = self.state();
         loop {
             let max = s.maxsize.load(Ordering::Relaxed);
             if max == 0 || s.admitted.load(Ordering::Relaxed) < max {
-                s.admitted.fetch_add(1, Ordering::Relaxed);
-                s.unfinished.fetch_add(1, Ordering::Relaxed);
+                self.begin();
+                s.admitted.fetch_add(1, Ordering::SeqCst);
+                s.unfinished.fetch_add(1, Ordering::SeqCst);
+                self.commit();
                 return Ok(());
             }
             if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(&s.not_full, deadline)? {
                 return Err(ProcessError::Full);
             }
+        }
+    }
+
+    /// Gives back an admission whose item will never be written (its feeder could not
+    /// write it).
+    pub(crate) fn unadmit(&self) {
+        if let Ok(_held) = self.lock(None) {
+            let s = self.state();
+            self.begin();
+            s.admitted.fetch_sub(1, Ordering::SeqCst);
+            s.unfinished.fetch_sub(1, Ordering::SeqCst);
+            self.commit();
+            s.not_full.notify_all();
+            s.all_done.notify_all();
         }
     }
 
@@ -188,10 +264,8 @@ impl Ring {
 
     /// Takes the next frame, waiting until `deadline` (`Err(Empty)`).
     pub(crate) fn read(&self, deadline: Option<Instant>) -> Result<Vec<u8>, ProcessError> {
-        let _held = self.lock(deadline).map_err(|e| match e {
-            ProcessError::Timeout => ProcessError::Empty,
-            other => other,
-        })?;
+        // As in `admit`: the deadline is for the wait, a busy lock is not an empty queue.
+        let _held = self.lock(None)?;
         let s = self.state();
         while s.tail.load(Ordering::Acquire) == s.head.load(Ordering::Relaxed) {
             if deadline.is_some_and(|d| Instant::now() >= d)
@@ -206,8 +280,10 @@ impl Ring {
         let len = u32::from_le_bytes(len) as u64;
         let mut frame = vec![0u8; len as usize];
         self.copy_out(head + LEN_BYTES, &mut frame);
-        s.head.store(head + LEN_BYTES + len, Ordering::Relaxed);
-        s.admitted.fetch_sub(1, Ordering::Relaxed);
+        self.begin();
+        s.head.store(head + LEN_BYTES + len, Ordering::SeqCst);
+        s.admitted.fetch_sub(1, Ordering::SeqCst);
+        self.commit();
         // Room for bytes and for an admission: wake producers and feeders alike.
         s.not_full.notify_all();
         Ok(frame)
@@ -272,5 +348,88 @@ impl Ring {
 
     pub(crate) fn unfinished(&self) -> usize {
         self.state().unfinished.load(Ordering::Relaxed) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Ends a thread while it holds the ring's mutex, as a killed process would: the
+    /// robust mutex then reports the owner's death to the next locker.
+    fn die_holding(ring: &Ring, before_dying: impl FnOnce(&Ring) + Send) {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let held = ring.lock(None).unwrap();
+                before_dying(ring);
+                std::mem::forget(held);
+            });
+        });
+    }
+
+    #[test]
+    fn a_half_done_read_is_rolled_back() {
+        let ring = Ring::new(1024, 0).unwrap();
+        ring.admit(None).unwrap();
+        assert!(ring.write(b"item", None).unwrap());
+        die_holding(&ring, |r| {
+            r.begin();
+            // The reader moved `head` past the item, then died before `admitted`.
+            let s = r.state();
+            s.head
+                .store(s.tail.load(Ordering::SeqCst), Ordering::SeqCst);
+        });
+        // The next locker restores both: the item is still there, counted once.
+        assert_eq!(ring.read(Some(Instant::now())).unwrap(), b"item");
+        assert_eq!(ring.admitted(), 0);
+    }
+
+    #[test]
+    fn a_writer_dying_before_its_notify_does_not_strand_a_reader() {
+        let ring = Ring::new(1024, 0).unwrap();
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| ring.read(Some(Instant::now() + Duration::from_secs(30))));
+            std::thread::sleep(Duration::from_millis(100)); // the reader is asleep
+            die_holding(&ring, |r| {
+                // Publish a frame the way `write` does, then die before notifying.
+                let s = r.state();
+                let tail = s.tail.load(Ordering::SeqCst);
+                r.copy_in(tail, &3u32.to_le_bytes());
+                r.copy_in(tail + LEN_BYTES, b"abc");
+                s.admitted.fetch_add(1, Ordering::SeqCst);
+                s.tail.store(tail + LEN_BYTES + 3, Ordering::SeqCst);
+            });
+            assert_eq!(reader.join().unwrap().unwrap(), b"abc");
+        });
+    }
+
+    #[test]
+    fn a_dying_task_done_does_not_strand_join() {
+        let ring = Ring::new(1024, 0).unwrap();
+        ring.admit(None).unwrap();
+        std::thread::scope(|s| {
+            let joiner = s.spawn(|| ring.join(Some(Instant::now() + Duration::from_secs(30))));
+            std::thread::sleep(Duration::from_millis(100));
+            die_holding(&ring, |r| r.state().unfinished.store(0, Ordering::SeqCst));
+            joiner.join().unwrap().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_busy_lock_is_not_a_full_or_empty_queue() {
+        let ring = Ring::new(1024, 0).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let held = ring.lock(None).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                drop(held);
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            // Unbounded: admitting never reports Full, even with the lock busy.
+            ring.admit(Some(Instant::now())).unwrap();
+        });
+        assert!(ring.write(b"x", None).unwrap());
+        assert_eq!(ring.read(Some(Instant::now())).unwrap(), b"x");
     }
 }

@@ -32,6 +32,9 @@ pub(crate) struct BarrierState {
     /// Threads inside `wait` right now.
     count: AtomicU64,
     parties: AtomicU64,
+    /// 1 after a `reset` that had to wait for parties to leave, until they have: a
+    /// second `reset` meanwhile forces the barrier back to filling (see `reset`).
+    stuck_resets: AtomicU64,
 }
 
 // SAFETY: repr(C), zero-valid, no pointers, fields atomic and changed under `m`; unique
@@ -162,9 +165,18 @@ impl Barrier {
     fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, ProcessError> {
         let s = self.state();
         let _ = lock_internal(&s.m, None);
-        // Enter: wait while a previous cycle drains or resets.
+        // Enter: wait while a previous cycle drains or resets. The deadline counts here
+        // too: a party that died inside `wait` stays counted, and the cycle it was in
+        // never finishes draining (`reset` then recovers the barrier).
         while matches!(s.phase.load(Relaxed), DRAINING | RESETTING) {
-            wait_internal(&s.cv, &s.m, None);
+            if !wait_internal(&s.cv, &s.m, deadline)
+                && matches!(s.phase.load(Relaxed), DRAINING | RESETTING)
+            {
+                s.phase.store(BROKEN, Relaxed);
+                s.cv.notify_all();
+                unlock_internal(&s.m);
+                return Err(ProcessError::BrokenBarrier);
+            }
         }
         if s.phase.load(Relaxed) == BROKEN {
             unlock_internal(&s.m);
@@ -180,10 +192,12 @@ impl Barrier {
             self.wait_for_trip(deadline)
         };
         // Exit: the last thread out of a drained or reset barrier refills it.
-        let left = s.count.load(Relaxed) - 1;
+        // Saturating: `reset` may have zeroed the count of a stuck cycle meanwhile.
+        let left = s.count.load(Relaxed).saturating_sub(1);
         s.count.store(left, Relaxed);
         if left == 0 && matches!(s.phase.load(Relaxed), DRAINING | RESETTING) {
             s.phase.store(FILLING, Relaxed);
+            s.stuck_resets.store(0, Relaxed);
             s.cv.notify_all();
         }
         unlock_internal(&s.m);
@@ -209,6 +223,10 @@ impl Barrier {
     /// Returns the barrier to its initial state; current waiters get
     /// [`ProcessError::BrokenBarrier`] (Python: `reset()`).
     ///
+    /// A party that died inside `wait` stays counted, so the cycle it was in never
+    /// drains: call `reset` a second time to force the barrier back to its initial
+    /// state (Python has no remedy; its barrier stays stuck).
+    ///
     /// # Panics
     ///
     /// As for [`wait`](Self::wait).
@@ -224,12 +242,19 @@ impl Barrier {
     pub fn reset(&self) {
         let s = self.state();
         let _ = lock_internal(&s.m, None);
-        if s.count.load(Relaxed) > 0 {
+        let stuck = s.stuck_resets.load(Relaxed);
+        if s.count.load(Relaxed) > 0 && stuck == 0 {
             if matches!(s.phase.load(Relaxed), FILLING | BROKEN) {
                 s.phase.store(RESETTING, Relaxed);
             }
+            // If the count never drains (a counted party died), the next reset forces.
+            s.stuck_resets.store(1, Relaxed);
         } else {
+            // Nobody inside, or a previous reset never completed: start afresh. Parties
+            // still leaving decrement the count with saturation.
+            s.count.store(0, Relaxed);
             s.phase.store(FILLING, Relaxed);
+            s.stuck_resets.store(0, Relaxed);
         }
         s.cv.notify_all();
         unlock_internal(&s.m);

@@ -303,6 +303,9 @@ fn realtime_after(d: Duration) -> libc::timespec {
     }
 }
 
+/// The longest single futex sleep (see [`RawCondvar::sleep`]).
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
 /// A process-shared condition variable over a shared futex word (see the module docs).
 /// Zero is its initial state: it needs no initialization.
 #[repr(C)]
@@ -325,31 +328,33 @@ impl RawCondvar {
             if self.seq.load(Ordering::Acquire) != seen {
                 return true;
             }
-            let ts;
-            let ts_ptr = match deadline {
-                None => std::ptr::null(),
+            // Never sleep longer than MAX_SLEEP: a process that died between changing
+            // the state and notifying would otherwise leave us asleep forever. Waking
+            // early is a spurious wake-up, which every caller already handles.
+            let slice = match deadline {
+                None => MAX_SLEEP,
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return false;
                     }
-                    ts = libc::timespec {
-                        tv_sec: left.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
-                        tv_nsec: left.subsec_nanos() as libc::c_long,
-                    };
-                    &ts as *const libc::timespec
+                    left.min(MAX_SLEEP)
                 }
+            };
+            let ts = libc::timespec {
+                tv_sec: slice.as_secs() as libc::time_t,
+                tv_nsec: slice.subsec_nanos() as libc::c_long,
             };
             // SAFETY: `seq` is a valid aligned u32 in shared memory for the duration of
             // the call; FUTEX_WAIT (not _PRIVATE, so it works across processes) only
-            // reads it and compares with `seen`; `ts_ptr` is null or a live timespec.
+            // reads it and compares with `seen`; `ts` is a live timespec.
             let rc = unsafe {
                 libc::syscall(
                     libc::SYS_futex,
                     self.seq.as_ptr(),
                     libc::FUTEX_WAIT,
                     seen,
-                    ts_ptr,
+                    &ts as *const libc::timespec,
                     std::ptr::null::<u32>(),
                     0u32,
                 )
@@ -359,8 +364,10 @@ impl RawCondvar {
             }
             match std::io::Error::last_os_error().raw_os_error() {
                 Some(libc::EAGAIN) => return true, // already notified
-                // Interrupted, or timed out: loop re-checks both the sequence and the
-                // monotonic deadline.
+                Some(libc::ETIMEDOUT) if deadline.is_none_or(|d| Instant::now() < d) => {
+                    return true; // the slice ended, not the wait: spurious
+                }
+                // Interrupted, or the deadline passed: loop re-checks both.
                 _ => continue,
             }
         }
