@@ -355,7 +355,10 @@ where
             parent_name: current::current_name(),
             start_method: method,
             default_method: crate::get_start_method(),
-            cwd: std::env::current_dir().ok(),
+            // A fork child inherits the working directory anyway.
+            cwd: (method != StartMethod::Fork)
+                .then(|| std::env::current_dir().ok())
+                .flatten(),
         };
         let (outcome_tx, outcome_rx) = ipc::channel::<Outcome<R>>()
             .map_err(|e| ProcessError::os("cannot create the result channel", e))?;
@@ -729,6 +732,9 @@ fn check_owner(owner: sys::Pid) -> Result<(), ProcessError> {
 /// Prints Python 3.12's warning once: `fork` with other threads running.
 fn warn_if_threads() {
     static WARNED: std::sync::Once = std::sync::Once::new();
+    if WARNED.is_completed() {
+        return;
+    }
     // The caller (blocked while we fork) and the launcher thread are accounted for.
     let launcher_exists = 1;
     if sys::thread_count().is_some_and(|n| n > 1 + launcher_exists) {

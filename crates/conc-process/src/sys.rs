@@ -172,9 +172,14 @@ pub(crate) fn die_with_parent(expected_parent: Pid) {
     }
 }
 
-/// Number of threads in this process, from `/proc/self/task` (`None` where unknown).
+/// Number of threads in this process (`num_threads` of `/proc/self/stat`, one small
+/// read), or `None` where unknown.
 pub(crate) fn thread_count() -> Option<usize> {
-    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name (which may contain spaces): state is
+    // field 3, num_threads field 20.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(17)?.parse().ok()
 }
 
 /// `fork()`.
@@ -245,5 +250,19 @@ pub(crate) fn cpu_count() -> usize {
         n as usize
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thread_count_sees_new_threads() {
+        let before = super::thread_count().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        assert!(super::thread_count().unwrap() > before.saturating_sub(1));
+        assert!(super::thread_count().unwrap() >= 2);
+        drop(tx);
+        let _ = t.join();
     }
 }
