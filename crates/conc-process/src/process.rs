@@ -578,6 +578,13 @@ where
 
 impl<R> Process<R> {
     /// The process's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = conc_process::Process::new(|x: u8| x, 1).name("w");
+    /// assert_eq!(p.get_name(), "w");
+    /// ```
     pub fn get_name(&self) -> &str {
         &self.name
     }
@@ -712,7 +719,19 @@ impl<R> Process<R> {
             .map_err(|e| ProcessError::os("cannot signal the child", e))
     }
 
-    /// A cloneable handle on the started child (see [`ChildProcess`]).
+    /// A cloneable handle on the started child (see [`ChildProcess`]); `None` before
+    /// `start`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Process, StartMethod};
+    ///
+    /// let p = Process::new(|_: ()| (), ()).start_method(StartMethod::Fork);
+    /// assert!(p.handle().is_none());
+    /// p.start().unwrap();
+    /// assert_eq!(p.handle().unwrap().wait(None), Some(0));
+    /// ```
     pub fn handle(&self) -> Option<ChildProcess> {
         self.running.get().map(|r| ChildProcess(r.child.clone()))
     }
@@ -767,6 +786,20 @@ pub struct ChildProcess(Arc<Child>);
 
 impl ChildProcess {
     /// The child's process id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Process, StartMethod};
+    ///
+    /// let p = Process::new(|_: ()| (), ()).name("kid").start_method(StartMethod::Fork);
+    /// p.start().unwrap();
+    /// let h = p.handle().unwrap();
+    /// assert_eq!((h.pid(), h.name(), h.daemon()), (p.pid().unwrap(), "kid", false));
+    /// p.join().unwrap();
+    /// assert!(!h.is_alive());
+    /// assert_eq!(h.exitcode(), Some(0));
+    /// ```
     pub fn pid(&self) -> u32 {
         self.0.pid as u32
     }
@@ -802,6 +835,20 @@ impl ChildProcess {
     /// # Errors
     ///
     /// [`ProcessError::Os`] if the signal could not be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use conc_process::{Process, StartMethod};
+    ///
+    /// let p = Process::new(|s: u64| std::thread::sleep(Duration::from_secs(s)), 30)
+    ///     .start_method(StartMethod::Fork);
+    /// p.start().unwrap();
+    /// let child = p.handle().unwrap();
+    /// child.terminate().unwrap();
+    /// assert_eq!(child.wait(None), Some(-15));
+    /// ```
     pub fn terminate(&self) -> Result<(), ProcessError> {
         self.0
             .signal(libc::SIGTERM)

@@ -408,6 +408,18 @@ macro_rules! queue_put {
 
             /// The number of items put and not yet taken, counting those still on
             /// their way from a producer's feeder (Python's `qsize()`).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use conc_process::", stringify!($Q), ";")]
+            ///
+            #[doc = concat!("let q = ", stringify!($Q), "::<u8>::new(2).unwrap();")]
+            /// assert_eq!((q.qsize(), q.maxsize(), q.full()), (0, 2, false));
+            /// q.put(1).unwrap();
+            /// q.put(2).unwrap();
+            /// assert_eq!((q.qsize(), q.full()), (2, true));
+            /// ```
             pub fn qsize(&self) -> usize {
                 self.core.ring.admitted()
             }
@@ -425,6 +437,24 @@ macro_rules! queue_put {
 
             /// Waits until every item this process put is in the shared buffer
             /// (Python's `join_thread()`; done automatically before a child exits).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use conc_process::", stringify!($Q), ";")]
+            ///
+            /// // A 64-byte buffer holds a few items; the rest wait in this process.
+            #[doc = concat!("let q = ", stringify!($Q), "::<u32>::with_buffer(0, 64).unwrap();")]
+            /// for i in 0..20 {
+            ///     q.put(i).unwrap();
+            /// }
+            /// assert!(q.backlog() > 0);
+            /// let reader = q.clone();
+            /// let drain = std::thread::spawn(move || (0..20).map(|_| reader.get().unwrap()).sum::<u32>());
+            /// q.join_thread(); // returns once the reader made room for all of them
+            /// assert_eq!(q.backlog(), 0);
+            /// assert_eq!(drain.join().unwrap(), 190);
+            /// ```
             pub fn join_thread(&self) {
                 if let Some(f) = self.core.current_feeder() {
                     f.flush();
@@ -571,6 +601,17 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     }
 
     /// Items put and not yet marked done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = conc_process::JoinableQueue::<u8>::new(0).unwrap();
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// q.get().unwrap();
+    /// q.task_done().unwrap();
+    /// assert_eq!(q.unfinished_tasks(), 0);
+    /// ```
     pub fn unfinished_tasks(&self) -> usize {
         self.core.ring.unfinished()
     }
