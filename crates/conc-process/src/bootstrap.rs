@@ -157,6 +157,7 @@ pub(crate) fn run_bootstrap(boot: Bootstrap) -> ! {
 /// returns and never unwinds: above a fork child's frame is the parent's caller.
 pub(crate) fn child_main(identity: Identity, body: impl FnOnce() -> i32) -> ! {
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        crate::watchdog::start_in_child(crate::watchdog::inherited());
         current::become_child(identity);
         let code = body();
         // Items still in this child's queue feeders go out first, as Python joins its

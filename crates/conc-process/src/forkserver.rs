@@ -121,6 +121,7 @@ fn fork_server() -> Result<Client, &'static str> {
     let (event_tx, events) =
         ipc::channel::<Event>().map_err(|_| "cannot create the fork server's channel")?;
     let parent = sys::getpid();
+    crate::watchdog::read_end_for_children();
     // SAFETY: the program is single-threaded here (init checks), so the child inherits
     // no lock held by another thread.
     match unsafe { sys::fork() } {
@@ -129,6 +130,8 @@ fn fork_server() -> Result<Client, &'static str> {
             // A server forked by a served child must not keep that child's token.
             forget_alive_token();
             sys::die_with_parent(parent);
+            // Where the watchdog is used, the server watches the program too.
+            crate::watchdog::start_in_child(None);
             serve(request_rx, event_tx)
         }
         Ok(server) => Ok(Client {
@@ -214,8 +217,10 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
                         });
                         continue;
                     };
-                    // SAFETY: the server is single-threaded, so the child inherits no
-                    // lock held by another thread.
+                    // Where the watchdog is used, its children watch the server.
+                    crate::watchdog::read_end_for_children();
+                    // SAFETY: the server is single-threaded (but for an idle watchdog
+                    // thread blocked in `read`), so the child inherits no held lock.
                     match unsafe { sys::fork() } {
                         Ok(0) => {
                             // Close the server's channels in the child; keep `alive_tx`

@@ -78,6 +78,8 @@ pub(crate) fn fork(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, Proces
 
 fn fork_here(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError> {
     let parent = sys::getpid();
+    // The parent-death pipe, where the watchdog is used, must exist before the fork.
+    crate::watchdog::read_end_for_children();
     // Every lock a child's start-up and exit path takes: ours, and the standard streams
     // (`exit_now` flushes them; a thread printing at the instant of the fork would
     // otherwise leave them locked forever in the child).
@@ -87,18 +89,23 @@ fn fork_here(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError
     let identity = crate::current::lock_for_fork();
     let server = crate::forkserver::lock_for_fork();
     let feeders = crate::queue::lock_for_fork();
+    let watchdog = crate::watchdog::lock_for_fork();
     // SAFETY: in the child only this thread exists; it releases the locks taken above
     // (it owns them), then runs `child` and `_exit`s without returning.
     match unsafe { sys::fork() } {
         Ok(0) => {
-            drop((feeders, server, identity, registry, stderr, stdout));
+            drop((
+                watchdog, feeders, server, identity, registry, stderr, stdout,
+            ));
             sys::die_with_parent(parent);
             // Nothing may unwind out of here: above us is the parent's caller.
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(1);
             sys::exit_now(code)
         }
         Ok(pid) => {
-            drop((feeders, server, identity, registry, stderr, stdout));
+            drop((
+                watchdog, feeders, server, identity, registry, stderr, stdout,
+            ));
             drop(child);
             Ok(pid)
         }

@@ -105,6 +105,7 @@ mod start_method;
 pub mod subprocess;
 mod sync;
 mod sys;
+mod watchdog;
 mod wire;
 
 pub use connection::{Connection, pipe};
@@ -124,4 +125,10 @@ pub use sync::{
 #[doc(hidden)]
 pub mod __private {
     pub use ctor;
+
+    /// For the crate's own tests: children started from now on watch their parent
+    /// through a pipe instead of `PR_SET_PDEATHSIG` (the portable fallback).
+    pub fn force_parent_watchdog() {
+        crate::watchdog::force();
+    }
 }

@@ -121,7 +121,11 @@ fn launch(env_value: String) -> Result<Pid, ProcessError> {
     let arg0 = args
         .next()
         .unwrap_or_else(|| OsString::from("conc-process-child"));
-    let child = Command::new("/proc/self/exe")
+    let mut command = Command::new("/proc/self/exe");
+    if let Some(fd) = crate::watchdog::read_end_for_children() {
+        command.env(crate::watchdog::FD_ENV, fd.to_string());
+    }
+    let child = command
         .arg0(arg0)
         .args(args)
         .env(SPAWN_ENV, env_value)
@@ -148,9 +152,17 @@ pub(crate) fn take_child_ticket() -> Option<Ticket> {
     let (ppid, server_name) = value.split_once(':')?;
     // Only for us: a program this child starts later must not take the variable as its
     // own. `init` runs before any thread exists (checked), so removing it is sound.
+    // On Linux the variable only exists when the parent forced the watchdog: then it
+    // replaces the death signal here too.
+    if crate::watchdog::take_from_env() && cfg!(target_os = "linux") {
+        crate::watchdog::force();
+    }
     if sys::thread_count() == Some(1) {
         // SAFETY: single-threaded: nothing can read the environment concurrently.
-        unsafe { std::env::remove_var(SPAWN_ENV) };
+        unsafe {
+            std::env::remove_var(SPAWN_ENV);
+            std::env::remove_var(crate::watchdog::FD_ENV);
+        }
     }
     let ppid = ppid.parse::<Pid>().ok()?;
     // Die with the parent; if it is already gone (or this is not its child: the

@@ -153,7 +153,7 @@ pub(crate) fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> io::Result<
 /// Only async-signal-safe calls: this runs between `fork` and `exec`.
 pub(crate) fn die_with_parent(expected_parent: Pid) {
     #[cfg(target_os = "linux")]
-    {
+    if crate::watchdog::death_signal_wanted() {
         // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; no pointers involved.
         unsafe {
             libc::prctl(
