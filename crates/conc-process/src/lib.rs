@@ -56,7 +56,8 @@
 //!   killed by a signal or `exit`ing early as [`ProcessError::Died`] with Python's
 //!   `exitcode` (minus the signal number).
 //! - Children die with their parent (`PR_SET_PDEATHSIG`, from a thread that lives as
-//!   long as the program), every child is reaped (without touching `SIGCHLD`), daemon
+//!   long as the program; a pipe-EOF watchdog where that does not exist), every child
+//!   is reaped (without touching `SIGCHLD`), daemon
 //!   children are terminated and the others waited for when the program exits.
 //! - `recv` on a [`Connection`] whose other end is gone, in every process, returns
 //!   [`ProcessError::Eof`]; queues and locks survive a process killed in the middle of

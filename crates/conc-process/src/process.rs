@@ -77,6 +77,15 @@ where
 
 struct ClosureJob<F>(F);
 
+/// The error for a closure given to `spawn` or `forkserver`.
+fn closure_needs_fork() -> ProcessError {
+    ProcessError::InvalidArgument(
+        "a closure can only run in a child of the 'fork' start method; \
+         use Process::new with a named fn(A) -> R for 'spawn' and 'forkserver'"
+            .into(),
+    )
+}
+
 impl<F, R> Job<R> for ClosureJob<F>
 where
     F: FnOnce() -> R + Send,
@@ -90,11 +99,7 @@ where
     }
 
     fn remote(self: Box<Self>) -> Result<Remote, ProcessError> {
-        Err(ProcessError::InvalidArgument(
-            "a closure can only run in a child of the 'fork' start method; \
-             use Process::new with a named fn(A) -> R for 'spawn' and 'forkserver'"
-                .into(),
-        ))
+        Err(closure_needs_fork())
     }
 }
 
@@ -338,11 +343,7 @@ where
                     return Err(ProcessError::NotInitialized(method.as_str()));
                 }
                 if job_ref.is_closure() {
-                    return Err(ProcessError::InvalidArgument(
-                        "a closure can only run in a child of the 'fork' start method; \
-                         use Process::new with a named fn(A) -> R for 'spawn' and 'forkserver'"
-                            .into(),
-                    ));
+                    return Err(closure_needs_fork());
                 }
             }
             slot.take().expect("checked above")
