@@ -396,8 +396,7 @@ where
                 } else {
                     let child = forkserver::start(&self.name, self.daemon, boot)?;
                     registry::register(child.clone());
-                    // An error means the child died while reading; `join` says how.
-                    let _ = (remote.send_args)();
+                    ship_args(&child, remote.send_args)?;
                     child
                 }
             }
@@ -735,6 +734,24 @@ impl<R> Process<R> {
     /// ```
     pub fn handle(&self) -> Option<ChildProcess> {
         self.running.get().map(|r| ChildProcess(r.child.clone()))
+    }
+}
+
+/// Sends a started child its arguments. If they cannot be encoded, the child (waiting
+/// for them) is killed and reaped and the error returned, so `start` fails as Python's
+/// does when the arguments cannot be pickled. Any other error means the child died
+/// while reading; `join` reports how.
+pub(crate) fn ship_args(
+    child: &Child,
+    send_args: Box<dyn FnOnce() -> Result<(), ProcessError> + Send>,
+) -> Result<(), ProcessError> {
+    match send_args() {
+        Err(err @ ProcessError::Serialization(_)) => {
+            let _ = child.signal(libc::SIGKILL);
+            child.wait(None);
+            Err(err)
+        }
+        _ => Ok(()),
     }
 }
 

@@ -101,8 +101,7 @@ pub(crate) fn start(
     match hello {
         Ok((_, Hello::Ready(boot_tx))) => {
             boot_tx.send(boot)?;
-            // An error here means the child died while reading; `join` reports how.
-            let _ = send_args();
+            crate::process::ship_args(&child, send_args)?;
             Ok(child)
         }
         Ok((_, Hello::Abort)) => Err(ProcessError::InvalidState("spawn handshake aborted")),

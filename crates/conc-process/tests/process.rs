@@ -535,3 +535,36 @@ fn a_process_handle_inherited_by_a_fork_child_is_refused_there() {
     sleeper.kill().unwrap();
     let _ = sleeper.join();
 }
+
+/// An argument whose encoding fails.
+#[derive(Debug, serde::Deserialize)]
+struct Unencodable;
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
+    }
+}
+
+fn takes_unencodable(_: Unencodable) -> u8 {
+    1
+}
+
+#[test]
+fn unencodable_arguments_fail_start_and_leave_no_child() {
+    for method in [StartMethod::Spawn, StartMethod::Forkserver] {
+        let p = get_context(method).process(takes_unencodable, Unencodable);
+        match p.start() {
+            // postcard keeps no custom message, only that serde failed.
+            Err(ProcessError::Serialization(_)) => {}
+            other => panic!("{method}: expected a serialization error, got {other:?}"),
+        }
+        assert_eq!(p.pid(), None);
+    }
+    // fork hands the value over in memory: nothing to encode.
+    let p = get_context(StartMethod::Fork).process(takes_unencodable, Unencodable);
+    p.start().unwrap();
+    assert_eq!(p.result().unwrap(), 1);
+}
