@@ -90,12 +90,13 @@ fn fork_here(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError
     let server = crate::forkserver::lock_for_fork();
     let feeders = crate::queue::lock_for_fork();
     let watchdog = crate::watchdog::lock_for_fork();
+    let reaper = crate::subprocess::reaper_lock_for_fork();
     // SAFETY: in the child only this thread exists; it releases the locks taken above
     // (it owns them), then runs `child` and `_exit`s without returning.
     match unsafe { sys::fork() } {
         Ok(0) => {
             drop((
-                watchdog, feeders, server, identity, registry, stderr, stdout,
+                reaper, watchdog, feeders, server, identity, registry, stderr, stdout,
             ));
             sys::die_with_parent(parent);
             // Nothing may unwind out of here: above us is the parent's caller.
@@ -104,7 +105,7 @@ fn fork_here(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError
         }
         Ok(pid) => {
             drop((
-                watchdog, feeders, server, identity, registry, stderr, stdout,
+                reaper, watchdog, feeders, server, identity, registry, stderr, stdout,
             ));
             drop(child);
             Ok(pid)

@@ -27,7 +27,7 @@
 //! cleans up when *that* child's tree exits.
 
 use std::ffi::{CStr, CString};
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -40,8 +40,9 @@ use crate::ProcessError;
 ///
 /// The bytes are shared with other processes that may write them at any time. The safe
 /// [`read`](SharedMemory::read) and [`write`](SharedMemory::write) copy bytes in and
-/// out; if another process writes the same bytes concurrently, the bytes read are a
-/// mix of old and new (never undefined behaviour here: bytes have no invalid values).
+/// out one relaxed atomic byte at a time; if another thread or process writes the same
+/// bytes concurrently, the bytes read are a mix of old and new, never undefined
+/// behaviour.
 /// Order access with a process-shared [`Lock`](crate::Lock) when that matters, as in
 /// Python. [`as_ptr`](SharedMemory::as_ptr) gives the raw address for `unsafe` use;
 /// references made from it must respect the same rule.
@@ -68,7 +69,7 @@ pub struct SharedMemory {
 }
 
 // SAFETY: the mapping is process-wide memory owned by this value; every access through
-// the safe API is a copy whose racing is documented as byte-level tearing only.
+// the safe API is a relaxed atomic byte access, so racing copies only tear.
 unsafe impl Send for SharedMemory {}
 // SAFETY: as for `Send`: `&self` methods only copy bytes in or out.
 unsafe impl Sync for SharedMemory {}
@@ -326,11 +327,22 @@ impl SharedMemory {
     /// ```
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), ProcessError> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: in bounds (checked); `buf` is ours and cannot overlap the mapping's
-        // bytes through a Rust reference (none is ever made to them by this type).
-        // Concurrent writes by other processes can only tear the copied bytes.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(offset), buf.as_mut_ptr(), buf.len()) };
+        for (i, byte) in buf.iter_mut().enumerate() {
+            *byte = self.byte(offset + i).load(Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    /// The byte at `index` as an atomic: threads of this process may read and write the
+    /// block concurrently through `&self`, and only atomic accesses make that defined
+    /// (a plain copy racing with another would be a data race). Relaxed byte accesses
+    /// compile to plain loads and stores.
+    fn byte(&self, index: usize) -> &AtomicU8 {
+        debug_assert!(index < self.size);
+        // SAFETY: `index` is in bounds (callers check the range); the mapping lives as
+        // long as `self`; `AtomicU8` has the size and alignment of `u8`; every access
+        // this type makes to the block goes through such atomics.
+        unsafe { AtomicU8::from_ptr(self.ptr.add(index)) }
     }
 
     /// Copies `buf` into the block at `offset`.
@@ -349,8 +361,9 @@ impl SharedMemory {
     /// ```
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), ProcessError> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: as in `read`, the other way round.
-        unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), self.ptr.add(offset), buf.len()) };
+        for (i, &byte) in buf.iter().enumerate() {
+            self.byte(offset + i).store(byte, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -612,11 +625,13 @@ mod tracker {
     /// Call only in a freshly forked child; `table` must point to `CAPACITY * RECORD`
     /// zeroed bytes.
     unsafe fn tracker_main(sock: libc::c_int, table: *mut u8) -> ! {
-        // SAFETY: every call below is async-signal-safe (close, syscall, setsid,
+        // SAFETY: every call below is async-signal-safe (close, syscall, setsid, chdir,
         // sigaction, recv, shm_unlink, _exit) and uses only our stack and `table`.
         unsafe {
             close_all_except(sock);
             libc::setsid();
+            // Do not keep the creator's working directory (and its mount) busy.
+            libc::chdir(c"/".as_ptr());
             let mut ignore: libc::sigaction = std::mem::zeroed();
             ignore.sa_sigaction = libc::SIG_IGN;
             for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {

@@ -568,3 +568,29 @@ fn unencodable_arguments_fail_start_and_leave_no_child() {
     p.start().unwrap();
     assert_eq!(p.result().unwrap(), 1);
 }
+
+#[test]
+fn fork_children_can_run_subprocesses_while_the_parent_spawns_them() {
+    // Review regression: subprocess's list of dropped children was not held across the
+    // fork, so a child could inherit it locked and hang in its first `call`.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Spawn and drop a running child: adopted by the reaper list.
+                let p = conc_process::subprocess::Popen::new(["sleep", "0.05"]).unwrap();
+                drop(p);
+            }
+        });
+        for _ in 0..100 {
+            let p = get_context(StartMethod::Fork).process(
+                |_: ()| conc_process::subprocess::call(["true"]).map_err(|e| e.to_string()),
+                (),
+            );
+            p.start().unwrap();
+            p.join_timeout(PATIENCE).unwrap();
+            assert_eq!(p.result().unwrap(), Ok(0));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

@@ -72,6 +72,8 @@ mod redirect;
 mod run;
 mod sys;
 
+pub(crate) use reaper::lock_for_fork as reaper_lock_for_fork;
+
 pub use builder::PopenBuilder;
 pub use error::SubprocessError;
 pub use popen::{Communicated, Popen};

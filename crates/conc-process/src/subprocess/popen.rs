@@ -213,7 +213,10 @@ impl Popen {
                 match child.try_wait() {
                     Ok(Some(status)) => self.returncode = Some(returncode_of(status)),
                     Ok(None) => {}
-                    Err(_) => self.returncode = Some(0),
+                    // ECHILD: someone else reaped it; Python reports 0 in that case.
+                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => self.returncode = Some(0),
+                    // Anything else (EINTR...): still unknown, ask again next time.
+                    Err(_) => {}
                 }
             }
         }

@@ -13,12 +13,14 @@
 use std::process::Child;
 use std::sync::Mutex;
 
-/// Children whose `Popen` was dropped before they were reaped.
-static ACTIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+/// Children whose `Popen` was dropped before they were reaped, tagged with the pid of
+/// the process they belong to: a `fork` child inherits the list and must not wait for
+/// its parent's children (a recycled pid could even make it reap one of its own).
+static ACTIVE: Mutex<(u32, Vec<Child>)> = Mutex::new((0, Vec::new()));
 
 /// Keeps `child` to be reaped by a later [`reap_finished`].
 pub(super) fn adopt(child: Child) {
-    lock().push(child);
+    lock().1.push(child);
 }
 
 /// Reaps the adopted children that have ended, without blocking. Returns how many are
@@ -27,13 +29,31 @@ pub(super) fn reap_finished() -> usize {
     let mut active = lock();
     // `try_wait` errors only when the child is no longer ours to wait for (someone
     // called waitpid(-1)); it will never become reapable, so forget it too.
-    active.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
-    active.len()
+    active
+        .1
+        .retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+    active.1.len()
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Vec<Child>> {
+fn lock() -> std::sync::MutexGuard<'static, (u32, Vec<Child>)> {
     // The list stays consistent even if a holder panicked: every operation on it is a
     // single push or retain.
+    let mut guard = ACTIVE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let me = std::process::id();
+    if guard.0 != me {
+        // Inherited through fork: the parent's children. Forget them without dropping
+        // anything that would touch them (a std `Child` drop only closes our copies of
+        // their pipes, which is what we want).
+        *guard = (me, Vec::new());
+    }
+    guard
+}
+
+/// Held across a `fork` by conc-process's launcher, so a child never inherits it
+/// locked.
+pub(crate) fn lock_for_fork() -> std::sync::MutexGuard<'static, (u32, Vec<Child>)> {
     ACTIVE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
