@@ -27,7 +27,7 @@
 //! cleans up when *that* child's tree exits.
 
 use std::ffi::{CStr, CString};
-use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -531,16 +531,27 @@ mod tracker {
     /// Registers `name` for unlinking when this process tree is gone, starting the
     /// tracker if needed.
     pub(super) fn register(name: &CStr) -> Result<(), ProcessError> {
+        // The tracker's table is fixed (it cannot allocate after the fork): refuse a
+        // name it could not hold instead of leaving it uncleaned silently. Counted per
+        // process (a fork child starts from its parent's count, which shares the
+        // tracker).
+        if LIVE.load(Ordering::SeqCst) >= CAPACITY {
+            return Err(ProcessError::InvalidState(
+                "the shared memory tracker already holds 4096 names; unlink some first",
+            ));
+        }
         let rec = record(b'R', name);
         let _busy = Busy::enter();
         if let Some(fd) = current() {
             if send(fd, &rec) {
+                LIVE.fetch_add(1, Ordering::SeqCst);
                 return Ok(());
             }
         }
         // No tracker, or it died: start one.
         let fd = start()?;
         if send(fd, &rec) {
+            LIVE.fetch_add(1, Ordering::SeqCst);
             Ok(())
         } else {
             Err(ProcessError::last_os(
@@ -553,9 +564,14 @@ mod tracker {
     /// to cancel).
     pub(super) fn unregister(name: &CStr) {
         if let Some(fd) = current() {
-            send(fd, &record(b'U', name));
+            if send(fd, &record(b'U', name)) {
+                let _ = LIVE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            }
         }
     }
+
+    /// Names this process registered and did not unregister.
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
 
     /// Starts a tracker; returns our end of its socket.
     fn start() -> Result<libc::c_int, ProcessError> {

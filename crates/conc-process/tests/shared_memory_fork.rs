@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fork, fork_with, join};
+use common::{code, fork, fork_with, join};
 use conc_process::{ProcessError, SharedMemory};
 
 fn unique(tag: &str) -> String {
@@ -183,4 +183,31 @@ fn child_exit_does_not_unlink_parent_names() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(SharedMemory::attach(shm.name()).is_ok());
     shm.unlink().unwrap();
+}
+
+/// Review regression: the tracker's table holds 4096 names; the next `create` must fail
+/// instead of leaving that name uncleaned. In a forked child, so the count is its own.
+#[test]
+fn more_names_than_the_tracker_holds_are_refused() {
+    let pid = fork(|| {
+        let mut made = Vec::new();
+        let refused = loop {
+            match SharedMemory::create(None, 1) {
+                Ok(shm) => made.push(shm),
+                Err(e) => break e,
+            }
+            if made.len() > 5000 {
+                break ProcessError::InvalidState("no limit");
+            }
+        };
+        let ok = made.len() <= 4096
+            && matches!(refused, ProcessError::InvalidState(m) if m.contains("4096"));
+        for shm in &made {
+            shm.unlink().unwrap();
+        }
+        // Unlinking gave the places back.
+        let again = SharedMemory::create(None, 1).map(|s| s.unlink().is_ok());
+        code(ok && again == Ok(true))
+    });
+    join(pid);
 }
