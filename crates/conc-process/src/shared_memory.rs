@@ -513,19 +513,30 @@ mod tracker {
         rec
     }
 
-    fn send(fd: libc::c_int, rec: &[u8; RECORD]) -> bool {
+    fn send(fd: libc::c_int, rec: &[u8; RECORD]) -> Result<(), std::io::Error> {
         loop {
             // SAFETY: `rec` is a live buffer of RECORD bytes; MSG_NOSIGNAL turns a dead
             // tracker into EPIPE instead of SIGPIPE.
             let n = unsafe { libc::send(fd, rec.as_ptr().cast(), RECORD, libc::MSG_NOSIGNAL) };
             if n == RECORD as isize {
-                return true;
+                return Ok(());
             }
-            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            let err = std::io::Error::last_os_error();
+            if n < 0 && err.raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
-            return false;
+            return Err(err);
         }
+    }
+
+    /// Whether a failed `send` means the tracker is gone (rather than, say, a
+    /// momentary lack of memory, after which replacing a live tracker would make it
+    /// unlink every name it holds).
+    fn tracker_gone(err: &std::io::Error) -> bool {
+        matches!(
+            err.raw_os_error(),
+            Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN)
+        )
     }
 
     /// Registers `name` for unlinking when this process tree is gone, starting the
@@ -543,28 +554,36 @@ mod tracker {
         let rec = record(b'R', name);
         let _busy = Busy::enter();
         if let Some(fd) = current() {
-            if send(fd, &rec) {
-                LIVE.fetch_add(1, Ordering::SeqCst);
-                return Ok(());
+            match send(fd, &rec) {
+                Ok(()) => {
+                    LIVE.fetch_add(1, Ordering::SeqCst);
+                    return Ok(());
+                }
+                Err(e) if !tracker_gone(&e) => {
+                    return Err(ProcessError::os(
+                        "registering with the shared memory tracker",
+                        e,
+                    ));
+                }
+                Err(_) => {}
             }
         }
         // No tracker, or it died: start one.
         let fd = start()?;
-        if send(fd, &rec) {
-            LIVE.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        } else {
-            Err(ProcessError::last_os(
-                "registering with the shared memory tracker",
-            ))
-        }
+        send(fd, &rec)
+            .map_err(|e| ProcessError::os("registering with the shared memory tracker", e))?;
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Cancels the cleanup of `name` (best effort: without a tracker there is nothing
     /// to cancel).
     pub(super) fn unregister(name: &CStr) {
+        // Under `Busy`, like `register`: a concurrent tracker restart must not close
+        // and reuse the descriptor between our check and our send.
+        let _busy = Busy::enter();
         if let Some(fd) = current() {
-            if send(fd, &record(b'U', name)) {
+            if send(fd, &record(b'U', name)).is_ok() {
                 let _ = LIVE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
             }
         }
