@@ -271,6 +271,26 @@ pub(crate) fn write_json(path: &Path, rows: &[Row]) -> std::io::Result<()> {
     std::fs::write(path, json(rows))
 }
 
+/// Says whether `ratio` is within `bar`, and by how much.
+pub(crate) fn at_most(ratio: f64, bar: f64) -> String {
+    let margin = (1.0 - ratio / bar) * 100.0;
+    if ratio <= bar {
+        format!("met, {margin:.0}% under the bar")
+    } else {
+        format!("MISSED, {:.0}% over the bar", -margin)
+    }
+}
+
+/// Says whether `ratio` reaches `bar`, and by how much.
+pub(crate) fn at_least(ratio: f64, bar: f64) -> String {
+    let margin = (ratio / bar - 1.0) * 100.0;
+    if ratio >= bar {
+        format!("met, {margin:.0}% above the bar")
+    } else {
+        format!("MISSED, {:.0}% below the bar", -margin)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,7 +61,7 @@ use conc_coro::{Greenlet, getcurrent};
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use crate::harness::{Case, Config, Report, Row, Stats, Workload, format_value, measure};
+use crate::harness::{Case, Config, Report, Row, Stats, Workload, at_most, format_value, measure};
 
 /// The registry entry.
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -228,16 +228,6 @@ fn spread(s: &Stats, ns: impl Fn(Duration) -> f64, config: &Config) -> String {
         format_value(ns(s.max)),
         config.method()
     )
-}
-
-/// Says whether `ratio` is within `bar`, and by how much.
-fn at_most(ratio: f64, bar: f64) -> String {
-    let margin = (1.0 - ratio / bar) * 100.0;
-    if ratio <= bar {
-        format!("met, {margin:.0}% under the bar")
-    } else {
-        format!("MISSED, {:.0}% over the bar", -margin)
-    }
 }
 
 /// Checks the bounced value after `round_trips` round trips starting from 0.

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use conc_futures::{Executor, Future, FutureError, ThreadPoolExecutor};
 use parking_lot::{Condvar, Mutex};
 
-use crate::harness::{Case, Config, Report, Row, Workload, measure};
+use crate::harness::{Case, Config, Report, Row, Workload, at_least, measure};
 
 /// The registry entry.
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -140,16 +140,6 @@ fn run(config: &Config) -> Report {
         });
     }
     report
-}
-
-/// Says whether `ratio` reaches `bar`, and by how much.
-fn at_least(ratio: f64, bar: f64) -> String {
-    let margin = (ratio / bar - 1.0) * 100.0;
-    if ratio >= bar {
-        format!("met, {margin:.0}% above the bar")
-    } else {
-        format!("MISSED, {:.0}% below the bar", -margin)
-    }
 }
 
 /// Checks that the results of `x + 1` for `x` in `0..n` add up.

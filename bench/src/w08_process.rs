@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use conc_process::{Connection, Process, StartMethod, pipe};
 use ipc_channel::ipc;
 
-use crate::harness::{Case, Config, Report, Row, Workload, measure};
+use crate::harness::{Case, Config, Report, Row, Workload, at_most, measure};
 
 /// The registry entry.
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -170,7 +170,7 @@ fn run(config: &Config) -> Report {
         let mut notes = match target {
             Some((base, base_name, max)) => {
                 let ratio = value / base;
-                let verdict = verdict(ratio, max);
+                let verdict = at_most(ratio, max);
                 report.verdicts.push(format!(
                     "W8 target: {} <= {max}x {base_name}: {verdict} ({ratio:.2}x)",
                     case.system
@@ -210,7 +210,7 @@ fn run(config: &Config) -> Report {
         let value = us(s.median);
         let mut notes = if i == 0 {
             let ratio = value / base;
-            let verdict = verdict(ratio, 1.5);
+            let verdict = at_most(ratio, 1.5);
             report.verdicts.push(format!(
                 "W8 target: Connection round trip <= 1.5x raw ipc-channel: {verdict} ({ratio:.2}x)"
             ));
@@ -233,13 +233,4 @@ fn run(config: &Config) -> Report {
         });
     }
     report
-}
-
-/// Says whether `ratio` meets the target `max`, and by how much it misses.
-fn verdict(ratio: f64, max: f64) -> String {
-    if ratio <= max {
-        String::from("met")
-    } else {
-        format!("missed by {:.0}%", (ratio / max - 1.0) * 100.0)
-    }
 }

@@ -9,7 +9,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Case, Config, Report, Row, Workload, measure};
+use crate::harness::{Case, Config, Report, Row, Workload, at_least, measure};
 
 /// The registry entry.
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -135,12 +135,7 @@ fn run(config: &Config) -> Report {
 
 /// Says whether `ratio` meets the target, and by how much.
 fn verdict(ratio: f64) -> String {
-    let margin = (ratio / TARGET_MIN_RATIO - 1.0) * 100.0;
-    if ratio >= TARGET_MIN_RATIO {
-        format!("met, {margin:.0}% above the bar")
-    } else {
-        format!("MISSED, {:.0}% below the bar", -margin)
-    }
+    at_least(ratio, TARGET_MIN_RATIO)
 }
 
 /// Moves `0..n` from a producer thread through `send` to a consumer thread through

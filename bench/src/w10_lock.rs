@@ -15,7 +15,7 @@ use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Case, Config, Report, Row, Workload, measure};
+use crate::harness::{Case, Config, Report, Row, Workload, at_most, measure};
 
 /// The registry entry.
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -139,12 +139,7 @@ fn run(config: &Config) -> Report {
 
 /// Says whether `ratio` meets the target, and by how much.
 fn verdict(ratio: f64) -> String {
-    let margin = (1.0 - ratio / TARGET_MAX_RATIO) * 100.0;
-    if ratio <= TARGET_MAX_RATIO {
-        format!("met, {margin:.0}% under the bar")
-    } else {
-        format!("MISSED, {:.0}% over the bar", -margin)
-    }
+    at_most(ratio, TARGET_MAX_RATIO)
 }
 
 /// Runs `increment` `per_thread` times on each of `threads` threads, released together

@@ -270,6 +270,15 @@ where
 
 impl<T> Connection<T> {
     /// Whether this end can receive (false for the sending end of a one-way pipe).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (r, w) = conc_process::pipe::<u8>(false).unwrap();
+    /// assert!(r.readable() && !r.writable());
+    /// assert!(w.writable() && !w.readable());
+    /// assert!(!r.is_closed());
+    /// ```
     pub fn readable(&self) -> bool {
         self.readable
     }

@@ -114,6 +114,15 @@ impl ProcessInfo {
 
     /// Whether the process still runs. For the parent seen from a child, it is checked
     /// with a signal-0 probe, so a recycled pid could read as alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let me = conc_process::current_process();
+    /// assert!(me.is_alive());
+    /// assert!(!me.daemon());
+    /// assert_eq!(me.start_method(), None); // the main program was not started by us
+    /// ```
     pub fn is_alive(&self) -> bool {
         self.pid == std::process::id() || sys::kill(self.pid as Pid, 0).is_ok()
     }

@@ -184,14 +184,7 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
         };
         if last_sweep.elapsed() >= SWEEP {
             last_sweep = std::time::Instant::now();
-            alive.retain(|_, &mut pid| match sys::try_reap(pid) {
-                Ok(None) => true,
-                Ok(Some(code)) => {
-                    let _ = events.send(Event::Exited { pid, code });
-                    false
-                }
-                Err(_) => false,
-            });
+            alive.retain(|_, &mut pid| still_running(pid, &events));
         }
         let Ok(selected) = selected else {
             sys::exit_now(1)
@@ -271,26 +264,26 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
             }
         }
         // Reap at once the children that already exited (the usual case).
-        closing.retain(|&pid| match sys::try_reap(pid) {
-            Ok(None) => true,
-            Ok(Some(code)) => {
-                let _ = events.send(Event::Exited { pid, code });
-                false
-            }
-            Err(_) => {
-                let _ = events.send(Event::Exited {
-                    pid,
-                    code: UNKNOWN_EXIT,
-                });
-                false
-            }
-        });
+        closing.retain(|&pid| still_running(pid, &events));
     }
 }
 
 /// How often the server checks all its children with `waitpid`, whatever the channels
 /// say.
 const SWEEP: Duration = Duration::from_millis(100);
+
+/// Reaps `pid` if it has ended and reports its exit: `true` while it still runs. A pid
+/// that is no longer ours to wait for is reported with [`UNKNOWN_EXIT`], so the program
+/// never waits for it forever.
+fn still_running(pid: Pid, events: &IpcSender<Event>) -> bool {
+    let code = match sys::try_reap(pid) {
+        Ok(None) => return true,
+        Ok(Some(code)) => code,
+        Err(_) => UNKNOWN_EXIT,
+    };
+    let _ = events.send(Event::Exited { pid, code });
+    false
+}
 
 /// Reaps `pid` if it becomes reapable within about a millisecond (it closed its "alive"
 /// channel, so it is normally exiting); `None` if it is still running.

@@ -844,6 +844,21 @@ impl ChildProcess {
 
     /// Waits for the child to end, at most `timeout` if given; its exit code, or `None`
     /// if it is still running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use conc_process::{Process, StartMethod};
+    ///
+    /// let p = Process::new(|s: u64| std::thread::sleep(Duration::from_secs(s)), 30)
+    ///     .start_method(StartMethod::Fork);
+    /// p.start().unwrap();
+    /// let h = p.handle().unwrap();
+    /// assert_eq!(h.wait(Some(Duration::from_millis(10))), None);
+    /// h.kill().unwrap();
+    /// assert_eq!(h.wait(None), Some(-9));
+    /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> Option<i32> {
         self.0.wait(timeout.map(|t| Instant::now() + t))
     }

@@ -332,23 +332,13 @@ impl<T: Pod> Value<T> {
     /// assert_eq!(v.get(), Ok(42));
     /// ```
     pub fn lock(&self) -> LockResult<ValueGuard<'_, T>> {
-        assert_not_held(&self.lock);
-        let died = match self.lock.acquire() {
-            Ok(()) => false,
-            Err(ProcessError::OwnerDied) => true,
-            Err(err) => panic!("process-shared lock unusable: {err}"),
-        };
-        self.lock.set_guarded(true);
+        let died = acquire_guarded(&self.lock);
         let guard = ValueGuard {
             lock: &self.lock,
             ptr: self.data.ptr(),
             _life: PhantomData,
         };
-        if died {
-            Err(OwnerDiedError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        guard_result(guard, died)
     }
 
     /// The lock protecting the value (Python: `get_lock()`). Releasing it while a
@@ -414,8 +404,7 @@ impl<T: Pod> DerefMut for ValueGuard<'_, T> {
 
 impl<T: Pod> Drop for ValueGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.set_guarded(false);
-        let _ = self.lock.release_unchecked();
+        release_guarded(self.lock);
     }
 }
 
@@ -637,24 +626,14 @@ impl<T: Pod> Array<T> {
     /// assert_eq!(a.to_vec(), Ok(vec![1, 2, 3]));
     /// ```
     pub fn lock(&self) -> LockResult<ArrayGuard<'_, T>> {
-        assert_not_held(&self.lock);
-        let died = match self.lock.acquire() {
-            Ok(()) => false,
-            Err(ProcessError::OwnerDied) => true,
-            Err(err) => panic!("process-shared lock unusable: {err}"),
-        };
-        self.lock.set_guarded(true);
+        let died = acquire_guarded(&self.lock);
         let guard = ArrayGuard {
             lock: &self.lock,
             ptr: self.data.ptr(),
             len: self.len(),
             _life: PhantomData,
         };
-        if died {
-            Err(OwnerDiedError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        guard_result(guard, died)
     }
 
     /// The lock protecting the array (Python: `get_lock()`).
@@ -716,8 +695,7 @@ impl<T: Pod> DerefMut for ArrayGuard<'_, T> {
 
 impl<T: Pod> Drop for ArrayGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.set_guarded(false);
-        let _ = self.lock.release_unchecked();
+        release_guarded(self.lock);
     }
 }
 
@@ -725,6 +703,34 @@ impl<T: Pod + std::fmt::Debug> std::fmt::Debug for ArrayGuard<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("ArrayGuard").field(&&**self).finish()
     }
+}
+
+/// Takes `lock` for a `Value`/`Array` guard; `true` when its previous owner died (the
+/// guard is then handed out inside an [`OwnerDiedError`]).
+fn acquire_guarded(lock: &Lock) -> bool {
+    assert_not_held(lock);
+    let died = match lock.acquire() {
+        Ok(()) => false,
+        Err(ProcessError::OwnerDied) => true,
+        Err(err) => panic!("process-shared lock unusable: {err}"),
+    };
+    lock.set_guarded(true);
+    died
+}
+
+/// What `lock()` returns for a guard made after [`acquire_guarded`].
+fn guard_result<G>(guard: G, died: bool) -> LockResult<G> {
+    if died {
+        Err(OwnerDiedError::new(guard))
+    } else {
+        Ok(guard)
+    }
+}
+
+/// Undoes [`acquire_guarded`] when a guard is dropped.
+fn release_guarded(lock: &Lock) {
+    lock.set_guarded(false);
+    let _ = lock.release_unchecked();
 }
 
 /// A programmer error caught instead of a silent self-deadlock: `lock()` while the same

@@ -245,6 +245,14 @@ macro_rules! queue_docs_common {
             /// Refuses later `put`s and `get`s through this handle (and its clones) with
             /// [`ProcessError::Closed`] (Python's `close()`); items already put stay for
             /// the other processes' readers.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = ", $ctor, ";")]
+            /// q.close();
+            /// assert!(q.get_nowait().is_err());
+            /// ```
             pub fn close(&self) {
                 self.core.closed.store(true, Ordering::Release);
             }
@@ -463,6 +471,19 @@ macro_rules! queue_put {
 
             /// Lets this process exit without waiting for its items still in the
             /// feeder (Python's `cancel_join_thread()`); they may be lost.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use conc_process::", stringify!($Q), ";")]
+            ///
+            #[doc = concat!("let q = ", stringify!($Q), "::<u32>::with_buffer(0, 64).unwrap();")]
+            /// for i in 0..20 {
+            ///     q.put(i).unwrap();
+            /// }
+            /// q.cancel_join_thread();
+            /// q.join_thread(); // returns at once: the waiting items are given up
+            /// ```
             pub fn cancel_join_thread(&self) {
                 self.core.feeder().cancel_join();
             }

@@ -70,16 +70,11 @@ pub(super) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 pub(super) fn kill(pid: u32, signal: i32) -> io::Result<()> {
     let pid = libc::pid_t::try_from(pid)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
-    // SAFETY: kill has no memory-safety preconditions; the caller checked that `pid` is
-    // our unreaped child, so it cannot name a recycled process.
-    if unsafe { libc::kill(pid, signal) } == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ESRCH) {
-        Ok(())
-    } else {
-        Err(err)
+    // The caller checked that `pid` is our unreaped child, so it cannot name a
+    // recycled process.
+    match crate::sys::kill(pid, signal) {
+        Err(err) if err.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other,
     }
 }
 
