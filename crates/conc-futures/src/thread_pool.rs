@@ -268,6 +268,29 @@ impl ThreadPoolExecutor {
         self.shared.started.load(Ordering::Acquire)
     }
 
+    /// How many idle workers the next submissions will reuse before the pool starts
+    /// another thread (CPython's `_idle_semaphore`). A worker counts as idle once its
+    /// task *and* the task's done-callbacks have finished, a moment after the result is
+    /// visible; this lets a program (or a test) wait for that instead of sleeping. Once
+    /// all `max_workers` threads exist the pool stops counting, and this stays 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Executor, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(4).build().unwrap();
+    /// pool.submit(|| ()).unwrap().result().unwrap();
+    /// while pool.idle_workers() == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// pool.submit(|| ()).unwrap().result().unwrap();
+    /// assert_eq!(pool.threads_started(), 1, "the idle worker took the second task");
+    /// ```
+    pub fn idle_workers(&self) -> usize {
+        self.shared.idle.value()
+    }
+
     /// Whether an initializer failure broke the pool (Python: `_broken`).
     ///
     /// # Examples

@@ -62,14 +62,20 @@ pub struct DoneAndNotDone<T> {
 /// # Examples
 ///
 /// ```
+/// use std::sync::Arc;
 /// use std::time::Duration;
 /// use conc_futures::{Executor, ReturnWhen, ThreadPoolExecutor, wait};
+/// use conc_thread::Event;
 ///
 /// let pool = ThreadPoolExecutor::new();
+/// let gate = Arc::new(Event::new());
 /// let quick = pool.submit(|| 1).unwrap();
-/// let slow = pool.submit(|| { std::thread::sleep(Duration::from_millis(300)); 2 }).unwrap();
+/// let slow = { let gate = gate.clone(); pool.submit(move || { gate.wait(); 2 }).unwrap() };
 /// let r = wait(&[quick.clone(), slow.clone()], Some(Duration::from_secs(30)), ReturnWhen::FirstCompleted);
+/// assert_eq!(r.done.len(), 1);
 /// assert!(r.done.contains(&quick));
+/// assert!(r.not_done.contains(&slow)); // held until the gate opens
+/// gate.set();
 /// ```
 pub fn wait<'a, T: 'a>(
     futures: impl IntoIterator<Item = &'a Future<T>>,

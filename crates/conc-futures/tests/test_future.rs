@@ -266,7 +266,12 @@ fn exception_with_success() {
             })
             .unwrap();
     });
-    assert!(matches!(f.exception_timeout(PATIENCE), Ok(Some(_))));
+    assert_eq!(
+        f.exception_timeout(PATIENCE),
+        Ok(Some(FutureError::Panicked {
+            message: "x".into()
+        }))
+    );
     t.join().unwrap();
 }
 
@@ -331,4 +336,56 @@ fn many_blocked_waiters_are_woken() {
     for w in waiters {
         assert_eq!(w.join().unwrap(), Ok(9));
     }
+}
+
+// Future.wait: done-ness without taking the result, bounded or not.
+#[test]
+fn wait_reports_done_without_consuming() {
+    let f = pending();
+    let start = std::time::Instant::now();
+    assert!(
+        !f.wait(Some(Duration::from_millis(50))),
+        "a pending future is not done"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert!(!f.done());
+    let setter = f.clone();
+    let t = std::thread::spawn(move || setter.set_result(3).unwrap());
+    assert!(f.wait(None));
+    assert!(f.wait(Some(Duration::ZERO)), "done stays done");
+    assert_eq!(f.result(), Ok(3), "wait left the value in place");
+    t.join().unwrap();
+    assert!(cancelled().wait(Some(Duration::ZERO)));
+    assert!(exception().wait(None));
+}
+
+// Future.take_timeout: times out on a pending future (which stays usable), moves a
+// value out once, and reports errors and cancellation as `result` does.
+#[test]
+fn take_timeout_moves_the_value_once() {
+    let f: Future<Vec<u8>> = Future::new();
+    let start = std::time::Instant::now();
+    assert_eq!(
+        f.take_timeout(Duration::from_millis(50)),
+        Err(FutureError::Timeout)
+    );
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    let setter = f.clone();
+    let t = std::thread::spawn(move || setter.set_result(vec![1, 2]).unwrap());
+    assert_eq!(f.take_timeout(PATIENCE), Ok(vec![1, 2]));
+    t.join().unwrap();
+    assert!(matches!(
+        f.take_timeout(PATIENCE),
+        Err(FutureError::InvalidState(_))
+    ));
+    assert_eq!(
+        exception().take_timeout(PATIENCE),
+        Err(FutureError::Panicked {
+            message: "os error".into()
+        })
+    );
+    assert_eq!(
+        cancelled().take_timeout(PATIENCE),
+        Err(FutureError::Cancelled)
+    );
 }

@@ -13,6 +13,15 @@ use conc_thread::Event;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Polls `cond` until it holds, failing the test after [`PATIENCE`].
+fn wait_until(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < PATIENCE, "condition not reached in time");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn pool(n: usize) -> ThreadPoolExecutor {
     ThreadPoolExecutor::builder()
         .max_workers(n)
@@ -61,6 +70,7 @@ fn map_exception() {
 // ExecutorTest.test_map_timeout: one overall deadline; the rest is cancelled.
 #[test]
 fn map_timeout() {
+    const MAP_DEADLINE: Duration = Duration::from_secs(2);
     let pool = pool(1);
     let gate = Arc::new(Event::new());
     let g = gate.clone();
@@ -77,13 +87,15 @@ fn map_timeout() {
                 }
                 i
             },
-            Some(Duration::from_millis(50)),
+            // Item 0 must finish within this bound (the test's one timing assumption,
+            // generous for a loaded machine); item 1 never does.
+            Some(MAP_DEADLINE),
             1,
         )
         .unwrap();
     assert_eq!(results.next(), Some(Ok(0)));
     assert_eq!(results.next(), Some(Err(FutureError::Timeout)));
-    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert!(start.elapsed() >= MAP_DEADLINE);
     assert_eq!(results.next(), None);
     gate.set();
     drop(results);
@@ -179,8 +191,8 @@ fn idle_thread_reuse() {
             .result_timeout(PATIENCE)
             .unwrap();
         // The worker marks itself idle after the task and its callbacks, a moment
-        // after the result is visible; give it that moment (CPython's test sleeps too).
-        std::thread::sleep(Duration::from_millis(50));
+        // after the result is visible: wait for that state, not for the clock.
+        wait_until(|| pool.idle_workers() == 1);
     }
     assert_eq!(pool.threads_started(), 1, "an idle worker is reused");
 }
@@ -308,8 +320,15 @@ fn shutdown_cancel_futures() {
     let pool = pool(1);
     let gate = Arc::new(Event::new());
     let g = gate.clone();
-    let running = pool.submit(move || g.wait()).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let running = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            g.wait();
+        })
+        .unwrap();
+    // The worker has taken the task off the queue: it is running, not cancellable.
+    started_rx.recv_timeout(PATIENCE).unwrap();
     let queued: Vec<_> = (0..10).map(|i| pool.submit(move || i).unwrap()).collect();
     pool.shutdown(false, true);
     assert!(queued.iter().all(|f| f.cancelled()));
@@ -321,13 +340,23 @@ fn shutdown_cancel_futures() {
 // ThreadPoolShutdownTest.test_shutdown_no_wait
 #[test]
 fn shutdown_no_wait_returns_at_once() {
-    let pool = pool(1);
+    let pool = Arc::new(pool(1));
     let gate = Arc::new(Event::new());
     let g = gate.clone();
     let f = pool.submit(move || g.wait()).unwrap();
-    let start = Instant::now();
-    pool.shutdown(false, false);
-    assert!(start.elapsed() < PATIENCE);
+    // Shut down on another thread, so a shutdown that waits (the bug) fails the test
+    // by the deadline below instead of hanging it.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let p = pool.clone();
+    std::thread::spawn(move || {
+        p.shutdown(false, false);
+        done_tx.send(()).unwrap();
+    });
+    assert!(
+        done_rx.recv_timeout(PATIENCE).is_ok(),
+        "shutdown(wait=false) waited for the running task"
+    );
+    assert!(!f.done(), "the task is still held by the gate");
     gate.set();
     assert_eq!(f.result_timeout(PATIENCE), Ok(()));
 }
@@ -459,21 +488,29 @@ fn second_shutdown_also_waits() {
         d.fetch_add(1, Ordering::SeqCst);
     })
     .unwrap();
-    let p = pool.clone();
-    let first = std::thread::spawn(move || p.shutdown(true, false));
-    std::thread::sleep(Duration::from_millis(20));
-    let p = pool.clone();
-    let dd = done.clone();
-    let second = std::thread::spawn(move || {
-        p.shutdown(true, false);
-        dd.load(Ordering::SeqCst)
-    });
-    std::thread::sleep(Duration::from_millis(20));
+    // Both callers start shutting down while the task is held by the gate; each
+    // reports what it saw just before calling and after returning.
+    let (entering_tx, entering_rx) = std::sync::mpsc::channel();
+    let callers: Vec<_> = (0..2)
+        .map(|_| {
+            let (p, d, entering) = (pool.clone(), done.clone(), entering_tx.clone());
+            std::thread::spawn(move || {
+                let before = d.load(Ordering::SeqCst);
+                entering.send(()).unwrap();
+                p.shutdown(true, false);
+                (before, d.load(Ordering::SeqCst))
+            })
+        })
+        .collect();
+    for _ in 0..2 {
+        entering_rx.recv_timeout(PATIENCE).unwrap();
+    }
     gate.set();
-    first.join().unwrap();
-    assert_eq!(
-        second.join().unwrap(),
-        1,
-        "the second shutdown returned early"
-    );
+    for caller in callers {
+        assert_eq!(
+            caller.join().unwrap(),
+            (0, 1),
+            "a shutdown(wait=true) returned before the running task finished"
+        );
+    }
 }

@@ -39,14 +39,22 @@ fn pool() -> ThreadPoolExecutor {
         .unwrap()
 }
 
-/// A task that blocks until `gate` is set.
+/// A task that blocks until `gate` is set. Returns once a worker has started it, so
+/// the task is running (not cancellable) whatever the machine's load.
 fn gated(pool: &ThreadPoolExecutor, gate: &Arc<Event>, v: i32) -> Future<i32> {
     let gate = gate.clone();
-    pool.submit(move || {
-        gate.wait();
-        v
-    })
-    .unwrap()
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let future = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            gate.wait();
+            v
+        })
+        .unwrap();
+    started_rx
+        .recv_timeout(PATIENCE)
+        .expect("no worker started the gated task");
+    future
 }
 
 // WaitTests.test_20_first_completed
@@ -87,14 +95,22 @@ fn wait_first_exception() {
     let pool = pool();
     let gate = Arc::new(Event::new());
     let ok = pool.submit(|| 1).unwrap();
-    let boom = pool.submit(|| -> i32 { panic!("boom") }).unwrap();
+    // Ordered as CPython orders them: `boom` fails only once `ok` is done.
+    let first = ok.clone();
+    let boom = pool
+        .submit(move || -> i32 {
+            first.result_timeout(PATIENCE).unwrap();
+            panic!("boom")
+        })
+        .unwrap();
     let slow = gated(&pool, &gate, 3);
     let r = wait(
         &[ok.clone(), boom.clone(), slow.clone()],
         Some(PATIENCE),
         ReturnWhen::FirstException,
     );
-    assert!(r.done.contains(&boom));
+    assert_eq!(r.done.len(), 2);
+    assert!(r.done.contains(&ok) && r.done.contains(&boom));
     assert_eq!(r.not_done, [slow]);
     gate.set();
 }
@@ -202,8 +218,12 @@ fn shutdown_cancel_futures_wakes_wait_unlike_cpython() {
     let blocker = gated(&pool, &gate, 0);
     let queued: Vec<_> = (0..5).map(|i| pool.submit(move || i).unwrap()).collect();
     let q = queued.clone();
-    let waiter = std::thread::spawn(move || wait(&q, Some(PATIENCE), ReturnWhen::AllCompleted));
-    std::thread::sleep(Duration::from_millis(30));
+    let (entering_tx, entering_rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        entering_tx.send(()).unwrap();
+        wait(&q, Some(PATIENCE), ReturnWhen::AllCompleted)
+    });
+    entering_rx.recv_timeout(PATIENCE).unwrap();
     pool.shutdown(false, true);
     let r = waiter.join().unwrap();
     assert_eq!(
@@ -243,7 +263,7 @@ fn as_completed_timeout_reports_unfinished() {
     )
     .collect();
     assert_eq!(results.len(), 2);
-    assert!(results[0].is_ok());
+    assert_eq!(results[0].as_ref().map(|f| f.result()), Ok(Ok(1)));
     assert_eq!(
         results[1],
         Err(FutureError::Unfinished {

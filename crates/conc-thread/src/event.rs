@@ -32,10 +32,19 @@ use crate::deadline::deadline_after;
 pub struct Event {
     // Read without the mutex by `is_set`; written only under it so waiters never miss a set.
     flag: AtomicBool,
+    /// Counts `set` calls and blocked waiters, under one mutex.
+    state: Mutex<WaitState>,
+    cond: Condvar,
+}
+
+/// What the event's mutex guards.
+#[derive(Default)]
+struct WaitState {
     /// Counts `set` calls. A waiter woken by a `set` returns even if a `clear` came
     /// before it ran again, as Python's `Event.wait` does.
-    sets: Mutex<u64>,
-    cond: Condvar,
+    sets: u64,
+    /// Threads blocked in `wait`/`wait_timeout` right now (see [`Event::n_waiting`]).
+    waiting: usize,
 }
 
 impl Event {
@@ -49,7 +58,10 @@ impl Event {
     pub const fn new() -> Self {
         Event {
             flag: AtomicBool::new(false),
-            sets: Mutex::new(0),
+            state: Mutex::new(WaitState {
+                sets: 0,
+                waiting: 0,
+            }),
             cond: Condvar::new(),
         }
     }
@@ -78,8 +90,8 @@ impl Event {
     /// e.wait(); // returns at once
     /// ```
     pub fn set(&self) {
-        let mut sets = self.sets.lock();
-        *sets = sets.wrapping_add(1);
+        let mut state = self.state.lock();
+        state.sets = state.sets.wrapping_add(1);
         self.flag.store(true, Ordering::Release);
         self.cond.notify_all();
     }
@@ -95,7 +107,7 @@ impl Event {
     /// assert!(!e.is_set());
     /// ```
     pub fn clear(&self) {
-        let _guard = self.sets.lock();
+        let _guard = self.state.lock();
         self.flag.store(false, Ordering::Release);
     }
 
@@ -114,11 +126,13 @@ impl Event {
         if self.is_set() {
             return;
         }
-        let mut sets = self.sets.lock();
-        let seen = *sets;
-        while !self.flag.load(Ordering::Acquire) && *sets == seen {
-            self.cond.wait(&mut sets);
+        let mut state = self.state.lock();
+        let seen = state.sets;
+        state.waiting += 1;
+        while !self.flag.load(Ordering::Acquire) && state.sets == seen {
+            self.cond.wait(&mut state);
         }
+        state.waiting -= 1;
     }
 
     /// Blocks until the flag is set or `timeout` passes; returns the flag, so `false`
@@ -142,14 +156,41 @@ impl Event {
             self.wait();
             return true;
         };
-        let mut sets = self.sets.lock();
-        let seen = *sets;
-        while !self.flag.load(Ordering::Acquire) && *sets == seen {
-            if self.cond.wait_until(&mut sets, deadline).timed_out() {
-                return self.flag.load(Ordering::Acquire) || *sets != seen;
+        let mut state = self.state.lock();
+        let seen = state.sets;
+        state.waiting += 1;
+        let mut woken = true;
+        while !self.flag.load(Ordering::Acquire) && state.sets == seen {
+            if self.cond.wait_until(&mut state, deadline).timed_out() {
+                woken = self.flag.load(Ordering::Acquire) || state.sets != seen;
+                break;
             }
         }
-        true
+        state.waiting -= 1;
+        woken
+    }
+
+    /// How many threads are blocked in [`wait`](Event::wait) or
+    /// [`wait_timeout`](Event::wait_timeout) right now. Python's `Event` has no such
+    /// method; it lets a program (or a test) wait for "all N waiters are parked" on the
+    /// state itself instead of sleeping and hoping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let e = Arc::new(conc_thread::Event::new());
+    /// let waiter = { let e = e.clone(); conc_thread::spawn(move || e.wait()) };
+    /// while e.n_waiting() < 1 {
+    ///     std::thread::yield_now();
+    /// }
+    /// e.set();
+    /// waiter.join().unwrap();
+    /// assert_eq!(e.n_waiting(), 0);
+    /// ```
+    pub fn n_waiting(&self) -> usize {
+        self.state.lock().waiting
     }
 }
 

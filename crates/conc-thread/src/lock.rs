@@ -212,7 +212,9 @@ impl Lock {
     /// drop(guard);
     /// ```
     pub fn try_lock(&self) -> Option<LockGuard<'_>> {
-        self.try_acquire().then_some(LockGuard { lock: self })
+        // `then`, not `then_some`: an eagerly built guard would be dropped on failure
+        // and release the lock its real holder still holds.
+        self.try_acquire().then(|| LockGuard { lock: self })
     }
 
     /// Acquires the lock waiting at most `timeout` and returns a guard, or `None` on
@@ -229,7 +231,7 @@ impl Lock {
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
         self.acquire_timeout(timeout)
-            .then_some(LockGuard { lock: self })
+            .then(|| LockGuard { lock: self })
     }
 
     /// The address threads park on: unique per live lock.

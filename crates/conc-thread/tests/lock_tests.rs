@@ -327,24 +327,67 @@ fn event_notify_wakes_all_waiters() {
     evt.wait();
 }
 
-// EventTests.test_timeout
+// EventTests.test_timeout: `wait(0)` and a timed wait, by N threads, before and after
+// the event is set.
 #[test]
 fn event_timeout() {
+    const N: usize = 5;
     let evt = Arc::new(Event::new());
-    let results = Arc::new(Mutex::new(Vec::new()));
-    let (e, r) = (evt.clone(), results.clone());
-    Bunch::new(5, move || {
-        let start = Instant::now();
-        let got = e.wait_timeout(Duration::from_millis(50));
-        r.lock().unwrap().push((got, start.elapsed()));
-    })
-    .wait_for_finished();
-    for (got, elapsed) in results.lock().unwrap().iter() {
-        assert!(!got);
-        assert!(*elapsed >= Duration::from_millis(50));
-    }
+    let run = |expect: bool| {
+        let results = Arc::new(Mutex::new(Vec::new()));
+        let (e, r) = (evt.clone(), results.clone());
+        Bunch::new(N, move || {
+            let immediate = e.wait_timeout(Duration::ZERO);
+            let start = Instant::now();
+            let got = e.wait_timeout(Duration::from_millis(50));
+            r.lock().unwrap().push((immediate, got, start.elapsed()));
+        })
+        .wait_for_finished();
+        let results = results.lock().unwrap();
+        assert_eq!(results.len(), N);
+        for &(immediate, got, elapsed) in results.iter() {
+            assert_eq!(immediate, expect, "wait(0)");
+            assert_eq!(got, expect, "wait(0.05)");
+            if !expect {
+                assert!(
+                    elapsed >= Duration::from_millis(50),
+                    "returned early: {elapsed:?}"
+                );
+            }
+        }
+    };
+    run(false);
     evt.set();
-    assert!(evt.wait_timeout(Duration::from_millis(50)));
+    run(true);
+}
+
+// A timeout too large for the clock (CPython: `TIMEOUT_MAX` and beyond) waits without
+// limit rather than panicking or returning at once.
+#[test]
+fn huge_timeouts_wait_without_limit() {
+    let evt = Arc::new(Event::new());
+    let lock = Arc::new(Lock::new());
+    let sem = Arc::new(Semaphore::new(0));
+    lock.acquire();
+    let (e, l, s) = (evt.clone(), lock.clone(), sem.clone());
+    let waiter = conc_thread::spawn(move || {
+        (
+            e.wait_timeout(Duration::MAX),
+            l.acquire_timeout(Duration::MAX),
+            s.acquire_timeout(Duration::MAX),
+        )
+    });
+    wait_until(|| evt.n_waiting() == 1);
+    evt.set();
+    lock.release().unwrap();
+    sem.release(1);
+    assert_eq!(waiter.join().unwrap(), (true, true, true));
+    // Uncontended, a huge timeout succeeds at once.
+    let lock = Lock::new();
+    assert!(lock.acquire_timeout(Duration::MAX));
+    assert!(lock.lock_timeout(Duration::ZERO).is_none(), "already held");
+    lock.release().unwrap();
+    assert!(lock.lock_timeout(Duration::MAX).is_some());
 }
 
 // EventTests.test_set_and_clear
@@ -358,12 +401,13 @@ fn event_set_and_clear() {
         let woken = e.wait_timeout(PATIENCE);
         r.lock().unwrap().push(woken);
     });
-    bunch.wait_for_started();
-    pause();
+    // All five are parked in the wait before the flag flips, however late they start.
+    wait_until(|| evt.n_waiting() == 5);
     evt.set();
     evt.clear();
     bunch.wait_for_finished();
     assert_eq!(*results.lock().unwrap(), [true; 5]);
+    assert_eq!(evt.n_waiting(), 0);
 }
 
 // ---------------------------------------------------------------- ConditionTests
@@ -545,28 +589,28 @@ fn condition_wait_for_timeout() {
 fn condition_wait_restores_rlock_depth() {
     let cond = Arc::new(Condition::new());
     let c = cond.clone();
+    let (holding_tx, holding_rx) = std::sync::mpsc::channel();
     let waiter = conc_thread::spawn(move || {
         c.acquire();
         c.acquire();
+        holding_tx.send(()).unwrap();
         c.wait().unwrap();
         // Depth 2 restored: two releases succeed, a third fails.
         c.release().unwrap();
         c.release().unwrap();
         c.release()
     });
-    wait_until(|| {
-        if cond.try_acquire() {
-            let waiting = cond.inner_lock().is_owned();
-            cond.release().unwrap();
-            waiting
-        } else {
-            false
-        }
-    });
-    pause();
-    let _g = cond.lock();
+    holding_rx
+        .recv_timeout(PATIENCE)
+        .expect("waiter never took the lock");
+    // The waiter registers before `wait` releases the lock, so once we hold the lock
+    // the waiter is parked and `notify(1)` cannot miss it.
+    assert!(
+        cond.acquire_timeout(PATIENCE),
+        "wait() never released the lock"
+    );
     cond.notify(1).unwrap();
-    drop(_g);
+    cond.release().unwrap();
     assert_eq!(waiter.join().unwrap(), Err(ThreadError::NotOwner));
 }
 
@@ -902,4 +946,91 @@ fn barrier_panicking_action_breaks() {
         .count();
     assert_eq!((panicked, broken), (1, 2));
     assert!(barrier.broken());
+}
+
+// ------------------------------------------ the Rust API beyond CPython's lock tests
+
+#[test]
+fn lock_try_lock_and_lock_timeout_return_guards() {
+    let lock = Arc::new(Lock::new());
+    {
+        let guard = lock.try_lock().expect("an unheld lock is taken at once");
+        assert!(lock.locked());
+        assert!(lock.try_lock().is_none(), "try_lock on a held lock");
+        assert!(lock.lock_timeout(Duration::from_millis(10)).is_none());
+        drop(guard);
+    }
+    assert!(!lock.locked(), "dropping the guard released the lock");
+
+    // lock_timeout waits for a holder that lets go in time.
+    lock.acquire();
+    let l = lock.clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let waiter = conc_thread::spawn(move || {
+        started_tx.send(()).unwrap();
+        let guard = l.lock_timeout(PATIENCE);
+        (guard.is_some(), l.locked())
+    });
+    started_rx.recv_timeout(PATIENCE).unwrap();
+    lock.release().unwrap();
+    assert_eq!(waiter.join().unwrap(), (true, true));
+    assert!(!lock.locked(), "the waiter's guard was dropped on return");
+}
+
+#[test]
+fn condition_acquire_timeout() {
+    let cond = Arc::new(Condition::new());
+    assert!(cond.acquire_timeout(Duration::from_millis(10)));
+    // Held (by this thread) and the lock is an RLock: a second acquire nests.
+    assert!(cond.acquire_timeout(Duration::ZERO));
+    let c = cond.clone();
+    let start = Instant::now();
+    let other = conc_thread::spawn(move || c.acquire_timeout(Duration::from_millis(50)))
+        .join()
+        .unwrap();
+    assert!(!other, "another thread got a held condition's lock");
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    cond.release().unwrap();
+    cond.release().unwrap();
+    let c = cond.clone();
+    assert!(
+        conc_thread::spawn(move || {
+            let got = c.acquire_timeout(Duration::from_millis(50));
+            c.release().unwrap();
+            got
+        })
+        .join()
+        .unwrap()
+    );
+}
+
+#[test]
+fn bounded_semaphore_try_acquire_timeout_and_initial_value() {
+    let sem = Arc::new(BoundedSemaphore::new(2));
+    assert_eq!(sem.initial_value(), 2);
+    assert!(sem.try_acquire());
+    assert!(sem.acquire_timeout(Duration::from_millis(10)));
+    assert!(!sem.try_acquire(), "both units are taken");
+    let start = Instant::now();
+    assert!(!sem.acquire_timeout(Duration::from_millis(50)));
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert_eq!(
+        sem.initial_value(),
+        2,
+        "initial value is not the current one"
+    );
+    assert_eq!(sem.value(), 0);
+
+    // A blocked acquire_timeout gets the unit a release hands it.
+    let s = sem.clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let waiter = conc_thread::spawn(move || {
+        started_tx.send(()).unwrap();
+        s.acquire_timeout(PATIENCE)
+    });
+    started_rx.recv_timeout(PATIENCE).unwrap();
+    sem.release(1).unwrap();
+    assert!(waiter.join().unwrap());
+    sem.release(2).unwrap();
+    assert_eq!(sem.release(1), Err(ThreadError::OverRelease));
 }

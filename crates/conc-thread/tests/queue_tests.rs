@@ -506,3 +506,17 @@ fn simple_queue_many_threads() {
     let total: u64 = consumers.into_iter().map(|c| c.join().unwrap()).sum();
     assert_eq!(total, 3 * (0..n as u64).sum::<u64>());
 }
+
+// Queue.maxsize, as given (0 means unbounded).
+#[test]
+fn maxsize_is_as_given() {
+    assert_eq!(Queue::<i32>::new(0).maxsize(), 0);
+    assert_eq!(Queue::<i32>::new(QUEUE_SIZE).maxsize(), QUEUE_SIZE);
+    assert_eq!(LifoQueue::<i32>::new(3).maxsize(), 3);
+    assert_eq!(PriorityQueue::<i32>::new(7).maxsize(), 7);
+    let q = Queue::new(2);
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    assert_eq!(q.maxsize(), 2, "maxsize is not the fill level");
+    assert!(q.full());
+}

@@ -354,6 +354,32 @@ fn timer_errors() {
     );
 }
 
+#[test]
+fn timer_join_timeout() {
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let mut t = Timer::new(Duration::ZERO, move || {
+        release_rx.lock().unwrap().recv().unwrap();
+    });
+    assert!(
+        matches!(
+            t.join_timeout(Duration::ZERO),
+            Err(ThreadError::InvalidState(_))
+        ),
+        "join_timeout before start"
+    );
+    t.start().unwrap();
+    // The function is blocked, so the join times out, and can be retried.
+    let start = Instant::now();
+    assert_eq!(
+        t.join_timeout(Duration::from_millis(50)),
+        Err(ThreadError::Timeout)
+    );
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    release_tx.send(()).unwrap();
+    assert_eq!(t.join_timeout(PATIENCE), Ok(true));
+}
+
 // ---------------------------------------------------------------- local
 
 // _test_threading_local.BaseLocalTest.test_local_refs / test_derived: each thread sees
@@ -410,4 +436,29 @@ fn locals_nest() {
     let b = Local::new(|| 2);
     let sum = a.with(|x| b.with(|y| *x + *y));
     assert_eq!(sum, 3);
+}
+
+// threading.get_ident(): stable within a thread, distinct between live threads, and
+// the same as `current_thread().ident()`.
+#[test]
+fn get_ident_is_per_thread_and_matches_current_thread() {
+    let me = conc_thread::get_ident();
+    assert_eq!(me, conc_thread::get_ident());
+    assert_eq!(me, conc_thread::current_thread().ident());
+    let barrier = Arc::new(std::sync::Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let barrier = barrier.clone();
+            conc_thread::spawn(move || {
+                let id = conc_thread::get_ident();
+                assert_eq!(id, conc_thread::current_thread().ident());
+                barrier.wait(); // all four alive at once
+                id
+            })
+        })
+        .collect();
+    let mut idents: HashSet<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(idents.len(), 4, "live threads share an ident");
+    idents.insert(me);
+    assert_eq!(idents.len(), 5);
 }
