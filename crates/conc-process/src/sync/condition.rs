@@ -2,19 +2,23 @@
 //! [`RLock`].
 //!
 //! The waiting itself is a [`RawCondvar`] in the condition's own shared memory: a waiter
-//! reads its sequence number while holding the lock, releases the lock, and sleeps until
-//! the number changes; `notify` (which requires the lock) bumps it. Reading under the
-//! lock is what makes a notify between "release" and "sleep" impossible to miss.
+//! registers while holding the lock, releases the lock, and sleeps until a notify hands
+//! it a wake-up; `notify(n)` (which requires the lock) hands out `min(n, waiting)`.
+//! Registering under the lock is what makes a notify between "release" and "sleep"
+//! impossible to miss.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::raw::RawCondvar;
+use super::raw::{RawCondvar, Slices};
 use super::{Lock, LockResult, OwnerDiedError, RLock, deadline_after};
 use crate::ProcessError;
 use crate::shm::{ShmBox, ShmLayout};
+
+/// How often [`Condition::wait_for`] re-checks its predicate without a notify.
+const RECHECK_EVERY: Duration = Duration::from_secs(1);
 
 mod sealed {
     use crate::ProcessError;
@@ -119,10 +123,13 @@ unsafe impl ShmLayout for CondState {
 ///
 /// # Differences from Python
 ///
-/// * A wait may (rarely) return without a notify, as POSIX condition variables may:
-///   wait in a loop on your predicate, or use [`wait_for`](Condition::wait_for).
-///   `notify(n)` wakes at least one and at most `n` sleeping waiters, and possibly a
-///   waiter that was just going to sleep.
+/// * `notify(n)` wakes exactly `min(n, waiting)` waiters, as in Python, but which
+///   ones is up to the scheduler (Python wakes the longest-waiting first).
+/// * A waiter killed while waiting leaves its registration behind; a later notify may
+///   spend a wake-up on it, which a later waiter then takes at once. Such a wake-up
+///   without a notify is rare, so wait in a loop on your predicate, or use
+///   [`wait_for`](Condition::wait_for), which also re-checks its predicate every second
+///   in case a process died between changing the state and notifying.
 /// * If a process dies holding the lock, a waiter reacquiring it after its wait gets
 ///   [`ProcessError::OwnerDied`] with the lock held.
 ///
@@ -355,9 +362,16 @@ impl<L: ConditionLock> Condition<L> {
             ));
         }
         let cv = &self.shared.get().cv;
-        let seen = cv.prepare();
-        let saved = self.lock.release_save()?;
-        let notified = cv.sleep(seen, deadline);
+        let ticket = cv.prepare();
+        let saved = match self.lock.release_save() {
+            Ok(saved) => saved,
+            Err(err) => {
+                cv.cancel(ticket);
+                return Err(err);
+            }
+        };
+        // Python's semantics: return only when notified or at the deadline.
+        let notified = cv.sleep(ticket, deadline, Slices::SleepOn);
         self.lock.acquire_restore(saved)?;
         Ok(notified)
     }
@@ -390,12 +404,14 @@ impl<L: ConditionLock> Condition<L> {
         let deadline = timeout.and_then(deadline_after);
         let mut result = predicate();
         while !result {
-            if let Some(deadline) = deadline {
-                if Instant::now() >= deadline {
-                    break;
-                }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break;
             }
-            self.wait_until(deadline)?;
+            // Re-check at least once a second even without a notify: a process that
+            // died between making the predicate true and notifying cannot strand us.
+            let slice_end = now + RECHECK_EVERY;
+            self.wait_until(Some(deadline.map_or(slice_end, |d| d.min(slice_end))))?;
             result = predicate();
         }
         Ok(result)

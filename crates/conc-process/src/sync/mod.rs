@@ -185,9 +185,9 @@ pub(crate) fn unlock_internal(m: &RawMutex) {
 /// Waits on an internal condvar; the mutex is held again on return (even on timeout).
 /// Returns `false` on timeout.
 pub(crate) fn wait_internal(cv: &raw::RawCondvar, m: &RawMutex, deadline: Option<Instant>) -> bool {
-    let seen = cv.prepare();
+    let ticket = cv.prepare();
     unlock_internal(m);
-    let notified = cv.sleep(seen, deadline);
+    let notified = cv.sleep(ticket, deadline, raw::Slices::Recheck);
     lock_internal(m, None).expect("an untimed lock cannot time out");
     notified
 }

@@ -29,14 +29,21 @@
 //! reference counts that a waiter holds while blocked; a waiter *killed* inside
 //! `pthread_cond_wait` never drops its reference, and a later `pthread_cond_signal`
 //! that needs to switch groups then waits for it forever. Process death is exactly what
-//! this crate must survive, so the condvar is a 32-bit sequence number waited on with a
-//! shared (non-private) futex, as in the Rust standard library's futex condvar: a dead
-//! waiter leaves nothing behind. `wait` reads the sequence while holding the mutex,
-//! unlocks, sleeps while the sequence is unchanged (`FUTEX_WAIT` compares atomically, so
-//! a notify between the unlock and the sleep is not lost), then relocks. Wake-ups may be
-//! spurious (a notify may also wake a waiter that was just about to sleep), so callers
-//! loop on their predicate, as with any condition variable. The futex timeout is
-//! relative and measured on `CLOCK_MONOTONIC`.
+//! this crate must survive, so the condvar is two shared words: a 32-bit sequence
+//! number waited on with a shared (non-private) futex, and a 64-bit pair of counts,
+//! registered waiters and handed-out wake-ups. A waiter registers while holding the
+//! mutex, unlocks, and sleeps until it can take a wake-up; `notify(n)` (also under the
+//! mutex) turns `min(n, waiters)` registrations into wake-ups and bumps the sequence, so
+//! it wakes exactly that many, as Python's `Condition.notify(n)` does (a plain sequence
+//! number would wake every waiter that has not yet fallen asleep). `FUTEX_WAIT` compares
+//! the sequence atomically, so a notify between the unlock and the sleep is not lost.
+//!
+//! A waiter killed while registered leaves one registration behind: a later notify may
+//! spend a wake-up on it, which a later waiter then takes at once (a spurious wake-up),
+//! never a hang. Internal users re-check their predicate after each one-second slice
+//! ([`Slices::Recheck`]), so a process that died between changing the state and
+//! notifying cannot leave them asleep. The futex timeout is relative and measured on
+//! `CLOCK_MONOTONIC`.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -306,117 +313,202 @@ fn realtime_after(d: Duration) -> libc::timespec {
 /// The longest single futex sleep (see [`RawCondvar::sleep`]).
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
+/// One registered waiter, in the low half of [`RawCondvar::counts`].
+const ONE_WAITER: u64 = 1;
+/// One wake-up handed out by a notify and not yet taken, in the high half.
+const ONE_WAKEUP: u64 = 1 << 32;
+
+/// How a wait treats the end of a [`MAX_SLEEP`] slice with no wake-up for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slices {
+    /// Keep sleeping: the wait returns only when notified or at its deadline (Python's
+    /// `Condition.wait`).
+    SleepOn,
+    /// Return (a spurious wake-up) so the caller re-checks its predicate: a process
+    /// that died between changing the state and notifying cannot leave it asleep.
+    Recheck,
+}
+
+/// A waiter registered by [`RawCondvar::prepare`]; hand it to [`RawCondvar::sleep`]
+/// or give it back with [`RawCondvar::cancel`].
+#[must_use = "a registered waiter must sleep or cancel, or a notify may be spent on it"]
+#[derive(Debug)]
+pub(crate) struct Ticket(());
+
 /// A process-shared condition variable over a shared futex word (see the module docs).
 /// Zero is its initial state: it needs no initialization.
 #[repr(C)]
 pub(crate) struct RawCondvar {
+    /// The futex word, bumped by every notify that hands out wake-ups.
     seq: AtomicU32,
+    /// Registered waiters (low 32 bits) and wake-ups handed out but not yet taken
+    /// (high 32 bits), updated together so a notify never counts a waiter twice.
+    counts: AtomicU64,
 }
 
 impl RawCondvar {
-    /// Step one of a wait: the current sequence. Call while holding the mutex that
-    /// protects the condition, *then* release it and call [`sleep`](Self::sleep).
-    pub(crate) fn prepare(&self) -> u32 {
-        self.seq.load(Ordering::Acquire)
+    /// Step one of a wait: registers the caller as a waiter. Call while holding the
+    /// mutex that protects the condition, *then* release it and call
+    /// [`sleep`](Self::sleep) (or [`cancel`](Self::cancel) if releasing failed).
+    pub(crate) fn prepare(&self) -> Ticket {
+        self.counts.fetch_add(ONE_WAITER, Ordering::AcqRel);
+        Ticket(())
     }
 
-    /// Step two of a wait: sleeps until notified after `prepare` returned `seen`, or
-    /// until `deadline`. Returns `false` if the deadline passed. May return early
-    /// (spuriously); callers re-check their condition.
-    pub(crate) fn sleep(&self, seen: u32, deadline: Option<Instant>) -> bool {
+    /// Withdraws a registration that will not sleep.
+    pub(crate) fn cancel(&self, ticket: Ticket) {
+        self.withdraw(ticket);
+    }
+
+    /// Step two of a wait: sleeps until a notify hands this waiter a wake-up, or until
+    /// `deadline`. Returns `false` if the deadline passed first. With
+    /// [`Slices::Recheck`] it also returns `true` (spuriously) at the end of each
+    /// [`MAX_SLEEP`] slice.
+    pub(crate) fn sleep(&self, ticket: Ticket, deadline: Option<Instant>, slices: Slices) -> bool {
         loop {
-            if self.seq.load(Ordering::Acquire) != seen {
+            // Read the word before looking for a wake-up: a notify after the look
+            // changes the word, so the futex wait below cannot miss it.
+            let seen = self.seq.load(Ordering::Acquire);
+            if self.take_wakeup() {
                 return true;
             }
-            // Never sleep longer than MAX_SLEEP: a process that died between changing
-            // the state and notifying would otherwise leave us asleep forever. Waking
-            // early is a spurious wake-up, which every caller already handles.
             let slice = match deadline {
                 None => MAX_SLEEP,
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return false;
+                        return self.withdraw(ticket);
                     }
                     left.min(MAX_SLEEP)
                 }
             };
-            let ts = libc::timespec {
-                tv_sec: slice.as_secs() as libc::time_t,
-                tv_nsec: slice.subsec_nanos() as libc::c_long,
-            };
-            // SAFETY: `seq` is a valid aligned u32 in shared memory for the duration of
-            // the call; FUTEX_WAIT (not _PRIVATE, so it works across processes) only
-            // reads it and compares with `seen`; `ts` is a live timespec.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    self.seq.as_ptr(),
-                    libc::FUTEX_WAIT,
-                    seen,
-                    &ts as *const libc::timespec,
-                    std::ptr::null::<u32>(),
-                    0u32,
-                )
-            };
-            if rc == 0 {
-                return true; // woken (or spuriously: the caller re-checks)
-            }
-            match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EAGAIN) => return true, // already notified
-                Some(libc::ETIMEDOUT) if deadline.is_none_or(|d| Instant::now() < d) => {
-                    return true; // the slice ended, not the wait: spurious
-                }
-                // Interrupted, or the deadline passed: loop re-checks both.
-                _ => continue,
+            if !futex_wait(&self.seq, seen, slice)
+                && slices == Slices::Recheck
+                && deadline.is_none_or(|d| Instant::now() < d)
+            {
+                self.withdraw(ticket);
+                return true;
             }
         }
     }
 
+    /// Takes a handed-out wake-up if there is one.
+    fn take_wakeup(&self) -> bool {
+        self.counts
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                (c >= ONE_WAKEUP).then(|| c - ONE_WAKEUP)
+            })
+            .is_ok()
+    }
+
+    /// Ends a registration without sleeping on: takes a wake-up if a notify already
+    /// handed one out (returns `true`: the waiter was notified), else removes the
+    /// waiter (returns `false`).
+    fn withdraw(&self, _ticket: Ticket) -> bool {
+        let mut notified = false;
+        let _ = self
+            .counts
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                if c >= ONE_WAKEUP {
+                    notified = true;
+                    Some(c - ONE_WAKEUP)
+                } else {
+                    notified = false;
+                    // Zero waiters cannot happen while we are registered; saturate
+                    // rather than wrap if foreign code corrupted the word.
+                    Some(c.saturating_sub(ONE_WAITER))
+                }
+            });
+        notified
+    }
+
     /// Waits on `mutex`, which the caller holds: releases it, sleeps until notified or
-    /// `deadline`, relocks. Returns `Ok(false)` if the deadline passed.
+    /// `deadline` (or a slice ends: [`Slices::Recheck`]), relocks. Returns `Ok(false)`
+    /// if the deadline passed.
     ///
     /// # Errors
     ///
     /// [`ProcessError::OwnerDied`] if a holder died while we slept (the mutex is held
     /// again, consistent); what [`RawMutex::unlock`] returns if the caller did not hold
     /// the mutex (nothing waited); other errors of [`RawMutex::lock`].
-    #[allow(dead_code)] // the convenient form, for the queue (built next)
     pub(crate) fn wait(
         &self,
         mutex: &RawMutex,
         deadline: Option<Instant>,
     ) -> Result<bool, ProcessError> {
-        let seen = self.prepare();
-        mutex.unlock()?;
-        let notified = self.sleep(seen, deadline);
+        let ticket = self.prepare();
+        if let Err(err) = mutex.unlock() {
+            self.cancel(ticket);
+            return Err(err);
+        }
+        let notified = self.sleep(ticket, deadline, Slices::Recheck);
         mutex.lock(None)?;
         Ok(notified)
     }
 
-    /// Wakes at least one waiter, if any.
-    #[allow(dead_code)] // for the queue (built next)
+    /// Wakes one registered waiter, if any.
     pub(crate) fn notify_one(&self) {
         self.notify(1);
     }
 
-    /// Wakes every waiter.
+    /// Wakes every registered waiter.
     pub(crate) fn notify_all(&self) {
         self.notify(usize::MAX);
     }
 
-    /// Wakes up to `n` sleeping waiters (plus any that prepared but did not sleep yet).
+    /// Wakes up to `n` of the waiters registered so far (exactly `min(n, waiting)`;
+    /// which ones is up to the scheduler). Call while holding the condition's mutex.
     pub(crate) fn notify(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        self.seq.fetch_add(1, Ordering::Release);
-        let n = n.min(i32::MAX as usize) as i32;
-        // SAFETY: FUTEX_WAKE on a valid aligned u32; it does not access other memory.
-        unsafe {
-            libc::syscall(libc::SYS_futex, self.seq.as_ptr(), libc::FUTEX_WAKE, n);
+        let n = n.min(u32::MAX as usize) as u64;
+        let handed = self
+            .counts
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                let k = n.min(c & (ONE_WAKEUP - 1));
+                (k > 0 && (c >> 32) + k <= u64::from(u32::MAX))
+                    .then(|| c - k * ONE_WAITER + k * ONE_WAKEUP)
+            })
+            .is_ok();
+        if handed {
+            self.seq.fetch_add(1, Ordering::Release);
+            // Wake every sleeper: those that find no wake-up left sleep again. Waking
+            // only k could pick sleepers whose wake-ups a not-yet-sleeping waiter took,
+            // which is still correct but harder to see so; conditions across processes
+            // are not hot enough for the difference to matter.
+            // SAFETY: FUTEX_WAKE on a valid aligned u32; it does not access other memory.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.seq.as_ptr(),
+                    libc::FUTEX_WAKE,
+                    i32::MAX,
+                );
+            }
         }
     }
+}
+
+/// Sleeps on the shared futex `word` while it holds `seen`, for at most `slice`.
+/// Returns `false` only when the slice ran out.
+fn futex_wait(word: &AtomicU32, seen: u32, slice: Duration) -> bool {
+    let ts = libc::timespec {
+        tv_sec: slice.as_secs() as libc::time_t,
+        tv_nsec: slice.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `word` is a valid aligned u32 in shared memory for the duration of the
+    // call; FUTEX_WAIT (not _PRIVATE, so it works across processes) only reads it and
+    // compares with `seen`; `ts` is a live timespec.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            seen,
+            &ts as *const libc::timespec,
+            std::ptr::null::<u32>(),
+            0u32,
+        )
+    };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ETIMEDOUT)
 }
 
 #[cfg(test)]
@@ -512,5 +604,90 @@ mod tests {
         }
         s.m.unlock().unwrap();
         setter.join().unwrap();
+    }
+
+    #[test]
+    fn notify_wakes_exactly_n_registered_waiters() {
+        let p = pair();
+        let woken = std::sync::Arc::new(AtomicU32::new(0));
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let (p, woken) = (p.clone(), woken.clone());
+                std::thread::spawn(move || {
+                    let s = p.get();
+                    s.m.lock(None).unwrap();
+                    s.value.fetch_add(1, Ordering::SeqCst);
+                    let ticket = s.cv.prepare();
+                    s.m.unlock().unwrap();
+                    let notified = s.cv.sleep(ticket, None, Slices::SleepOn);
+                    woken.fetch_add(1, Ordering::SeqCst);
+                    notified
+                })
+            })
+            .collect();
+        let s = p.get();
+        // All three registered: they did so holding the mutex before counting.
+        while {
+            s.m.lock(None).unwrap();
+            let n = s.value.load(Ordering::SeqCst);
+            s.m.unlock().unwrap();
+            n < 3
+        } {
+            std::thread::yield_now();
+        }
+        s.m.lock(None).unwrap();
+        s.cv.notify(2);
+        s.m.unlock().unwrap();
+        while woken.load(Ordering::SeqCst) < 2 {
+            std::thread::yield_now();
+        }
+        // Past a whole sleep slice, the third is still asleep.
+        std::thread::sleep(MAX_SLEEP + Duration::from_millis(200));
+        assert_eq!(
+            woken.load(Ordering::SeqCst),
+            2,
+            "notify(2) woke a third waiter"
+        );
+        s.m.lock(None).unwrap();
+        s.cv.notify_all();
+        s.m.unlock().unwrap();
+        for w in waiters {
+            assert!(w.join().unwrap());
+        }
+        assert_eq!(
+            s.cv.counts.load(Ordering::SeqCst),
+            0,
+            "nothing left registered"
+        );
+    }
+
+    #[test]
+    fn a_timed_out_or_cancelled_waiter_is_not_counted() {
+        let p = pair();
+        let s = p.get();
+        let ticket = s.cv.prepare();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert!(!s.cv.sleep(ticket, Some(deadline), Slices::SleepOn));
+        s.cv.cancel(s.cv.prepare());
+        assert_eq!(s.cv.counts.load(Ordering::SeqCst), 0);
+        // A notify with nobody registered hands out nothing for a later waiter to take.
+        s.cv.notify_all();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert!(!s.cv.sleep(s.cv.prepare(), Some(deadline), Slices::SleepOn));
+        // A wake-up handed out before the deadline is taken even if the waiter is late.
+        let ticket = s.cv.prepare();
+        s.cv.notify(1);
+        assert!(s.cv.sleep(ticket, Some(Instant::now()), Slices::SleepOn));
+        assert_eq!(s.cv.counts.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn recheck_slices_return_spuriously_and_unregister() {
+        let p = pair();
+        let s = p.get();
+        let start = Instant::now();
+        assert!(s.cv.sleep(s.cv.prepare(), None, Slices::Recheck));
+        assert!(start.elapsed() >= MAX_SLEEP);
+        assert_eq!(s.cv.counts.load(Ordering::SeqCst), 0);
     }
 }
