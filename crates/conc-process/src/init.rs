@@ -27,7 +27,7 @@ static MAIN_PID: OnceLock<Pid> = OnceLock::new();
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```standalone_crate
 /// use conc_process::Process;
 ///
 /// fn cube(x: i64) -> i64 {
@@ -82,7 +82,8 @@ pub(crate) fn main_pid() -> Pid {
 /// while the test harness has not started its threads yet.
 ///
 /// Put it once at the top level of each integration test file, or once in a crate's
-/// unit tests:
+/// unit tests. (Shown, not run: `#[test]` functions only exist in a `cargo test` build,
+/// which a doc test is not; this crate's own `tests/*.rs` files run this pattern.)
 ///
 /// ```ignore
 /// conc_process::test_support!();

@@ -1,6 +1,6 @@
 //! Python's `multiprocessing` and `subprocess` for Rust.
 //!
-//! ```no_run
+//! ```standalone_crate
 //! use conc_process::{Process, Queue};
 //!
 //! fn work((q, n): (Queue<String>, u32)) -> u32 {
@@ -133,3 +133,9 @@ pub mod __private {
         crate::watchdog::force();
     }
 }
+
+/// The README's examples, compiled and run as doc tests so they cannot rot (each as its
+/// own program: `spawn` and `forkserver` children need `init()` first in `main`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -154,7 +154,7 @@ struct Running<R> {
 /// With [`init`](crate::init) as the first line of `main`, `spawn` and the default
 /// `forkserver` work the same way:
 ///
-/// ```no_run
+/// ```standalone_crate
 /// fn work(n: u32) -> u32 {
 ///     n + 1
 /// }

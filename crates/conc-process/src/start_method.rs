@@ -151,7 +151,7 @@ pub fn get_start_method() -> StartMethod {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```standalone_crate
 /// use conc_process::{get_context, StartMethod};
 ///
 /// fn square(x: u64) -> u64 {

@@ -257,12 +257,36 @@ pub(crate) fn cpu_count() -> usize {
 mod tests {
     #[test]
     fn thread_count_sees_new_threads() {
+        // Other tests start and end threads meanwhile (a few at a time, one per test
+        // thread), so look for a change far larger than theirs.
+        const NEW: usize = 32;
+        const SLACK: usize = 16;
         let before = super::thread_count().unwrap();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || rx.recv());
-        assert!(super::thread_count().unwrap() > before.saturating_sub(1));
-        assert!(super::thread_count().unwrap() >= 2);
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let (up_tx, up_rx) = std::sync::mpsc::channel::<()>();
+        let threads: Vec<_> = (0..NEW)
+            .map(|_| {
+                let (rx, up_tx) = (rx.clone(), up_tx.clone());
+                std::thread::spawn(move || {
+                    up_tx.send(()).unwrap();
+                    let _ = rx.lock().unwrap().recv();
+                })
+            })
+            .collect();
+        for _ in 0..NEW {
+            up_rx.recv().unwrap();
+        }
+        let during = super::thread_count().unwrap();
+        assert!(
+            during >= before + NEW - SLACK,
+            "{before} -> {during} threads"
+        );
         drop(tx);
-        let _ = t.join();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let after = super::thread_count().unwrap();
+        assert!(after + NEW - SLACK <= during, "{during} -> {after} threads");
     }
 }

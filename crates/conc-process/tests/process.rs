@@ -374,24 +374,41 @@ fn current_process_in_main() {
     assert!(conc_process::cpu_count() >= 1);
 }
 
+fn wait_for_event(ev: conc_process::Event) {
+    assert!(ev.wait_timeout(PATIENCE), "the test never set the event");
+}
+
 #[test]
 fn concurrent_joins_and_timeouts() {
-    let p = std::sync::Arc::new(get_context(StartMethod::Forkserver).process(sleep_secs, 1));
+    let ev = conc_process::Event::new();
+    let p = std::sync::Arc::new(
+        get_context(StartMethod::Forkserver).process(wait_for_event, ev.clone()),
+    );
     p.start().unwrap();
+    let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let joiners: Vec<_> = (0..4)
         .map(|_| {
-            let p = p.clone();
+            let (p, timed_out) = (p.clone(), timed_out.clone());
             std::thread::spawn(move || {
                 let mut timeouts = 0;
                 while p.join_timeout(Duration::from_millis(20)) == Err(ProcessError::Timeout) {
+                    if timeouts == 0 {
+                        timed_out.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
                     timeouts += 1;
                 }
                 (timeouts, p.exitcode())
             })
         })
         .collect();
+    // The child exits only once every joiner has seen a timeout.
+    assert!(eventually(PATIENCE, || timed_out
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 4));
+    ev.set();
     for j in joiners {
-        let (_, code) = j.join().unwrap();
+        let (timeouts, code) = j.join().unwrap();
+        assert!(timeouts >= 1);
         assert_eq!(code, Some(0));
     }
 }
@@ -483,18 +500,31 @@ each_method! {
 
 #[test]
 fn close_does_not_wait_for_a_blocked_reader() {
+    const READER_TIMEOUT: Duration = Duration::from_secs(5);
     let (a, _b) = pipe::<u8>(true).unwrap();
     let a = std::sync::Arc::new(a);
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let returned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
-        let a = a.clone();
-        std::thread::spawn(move || a.recv_timeout(Duration::from_secs(2)))
+        let (a, returned) = (a.clone(), returned.clone());
+        std::thread::spawn(move || {
+            tid_tx.send(common::gettid()).unwrap();
+            let got = a.recv_timeout(READER_TIMEOUT);
+            returned.store(true, std::sync::atomic::Ordering::SeqCst);
+            got
+        })
     };
-    std::thread::sleep(Duration::from_millis(100));
-    let t = Instant::now();
-    a.close();
+    let tid = tid_rx.recv_timeout(PATIENCE).unwrap();
     assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "close waited for the reader"
+        eventually(PATIENCE, || common::thread_blocked(tid)),
+        "the reader never blocked"
+    );
+    a.close();
+    // Had close waited for the reader, the reader would have returned first.
+    let returned_before_close = returned.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        !returned_before_close,
+        "close waited for the blocked reader"
     );
     assert_eq!(reader.join().unwrap(), Err(ProcessError::Timeout));
     assert_eq!(a.recv(), Err(ProcessError::Closed("connection")));

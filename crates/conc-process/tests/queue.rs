@@ -65,6 +65,44 @@ each_method! {
     }
 }
 
+/// Items each side puts in `test_fork`: many more than its 64-byte buffer holds.
+const FORK_ITEMS: u64 = 100;
+
+/// `_TestQueue._test_fork`: the child puts through its own feeder, then waits for it.
+fn put_more(q: Queue<u64>) -> usize {
+    for i in FORK_ITEMS..2 * FORK_ITEMS {
+        q.put(i).unwrap();
+    }
+    let waiting = q.backlog();
+    q.join_thread();
+    waiting
+}
+
+each_method! {
+    // _TestQueue.test_fork: the parent's feeder is alive (its items wait for room)
+    // when the child starts and puts through a feeder of its own; every item arrives
+    // once, and each producer's items in order.
+    fn test_fork(method: StartMethod) {
+        // Room for a few items: both feeders must wait for the reader.
+        let q = Queue::with_buffer(0, 64).unwrap();
+        for i in 0..FORK_ITEMS {
+            q.put(i).unwrap();
+        }
+        assert!(q.backlog() > 0, "the parent's feeder should be holding items");
+        let p = get_context(method).process(put_more, q.clone());
+        p.start().unwrap();
+        let got: Vec<u64> =
+            (0..2 * FORK_ITEMS).map(|_| q.get_timeout(PATIENCE).unwrap()).collect();
+        let child_backlog = p.result().unwrap();
+        assert!(child_backlog > 0, "the child's items never waited in its own feeder");
+        let (parent, child): (Vec<u64>, Vec<u64>) = got.iter().partition(|&&i| i < FORK_ITEMS);
+        assert_eq!(parent, (0..FORK_ITEMS).collect::<Vec<_>>());
+        assert_eq!(child, (FORK_ITEMS..2 * FORK_ITEMS).collect::<Vec<_>>());
+        q.join_thread();
+        assert!(q.empty());
+    }
+}
+
 each_method! {
     // Many producers, many consumers: every item exactly once.
     fn test_many_producers_many_consumers(method: StartMethod) {

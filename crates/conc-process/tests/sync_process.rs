@@ -70,7 +70,7 @@ each_method! {
     }
 }
 
-fn take_slot((sem, inside, peak): (Semaphore, Value<u32>, Value<u32>)) {
+fn take_slot((sem, inside, peak, go): (Semaphore, Value<u32>, Value<u32>, Event)) {
     let _slot = sem.access();
     let now = {
         let mut n = inside.lock().unwrap();
@@ -81,25 +81,36 @@ fn take_slot((sem, inside, peak): (Semaphore, Value<u32>, Value<u32>)) {
         let mut p = peak.lock().unwrap();
         *p = (*p).max(now);
     }
-    std::thread::sleep(Duration::from_millis(50));
+    // Hold the slot until the parent has seen the semaphore full.
+    assert!(go.wait_timeout(Duration::from_secs(30)));
     *inside.lock().unwrap() -= 1;
 }
 
 each_method! {
-    // _TestSemaphore: at most `value` children inside at once.
+    // _TestSemaphore: at most `value` children inside at once, and the semaphore does
+    // let `value` of them in together.
     fn test_semaphore(method: StartMethod) {
-        let (sem, inside, peak) = (Semaphore::new(2), Value::new(0u32), Value::new(0u32));
+        let (sem, inside, peak, go) =
+            (Semaphore::new(2), Value::new(0u32), Value::new(0u32), Event::new());
         let kids: Vec<_> = (0..5)
             .map(|_| {
-                let p = get_context(method).process(take_slot, (sem.clone(), inside.clone(), peak.clone()));
+                let args = (sem.clone(), inside.clone(), peak.clone(), go.clone());
+                let p = get_context(method).process(take_slot, args);
                 p.start().unwrap();
                 p
             })
             .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while inside.get().unwrap() < 2 {
+            assert!(std::time::Instant::now() < deadline, "two children never got in");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(sem.value(), 0);
+        go.set();
         for k in &kids {
             k.join().unwrap();
         }
-        assert!(peak.get().unwrap() <= 2);
+        assert_eq!(peak.get().unwrap(), 2, "more than two inside, or never two at once");
         assert_eq!(sem.value(), 2);
     }
 }
@@ -117,8 +128,7 @@ each_method! {
         assert!(!p.result().unwrap(), "the event was never set");
         let p = get_context(method).process(wait_event, (ev.clone(), 30_000));
         p.start().unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        ev.set();
+        ev.set(); // before or during the child's wait: either way it returns true
         assert!(p.result().unwrap());
         assert!(ev.is_set());
     }

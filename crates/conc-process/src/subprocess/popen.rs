@@ -59,7 +59,8 @@ pub type Communicated = (Option<Vec<u8>>, Option<Vec<u8>>);
 ///     .stdout(Redirect::Pipe)
 ///     .spawn()
 ///     .unwrap();
-/// match proc.communicate(None, Some(Duration::from_millis(300))) {
+/// // The timeout is generous: `echo` must have run by then even on a loaded machine.
+/// match proc.communicate(None, Some(Duration::from_secs(3))) {
 ///     Err(SubprocessError::TimeoutExpired { .. }) => {
 ///         proc.kill().unwrap();
 ///         let (out, _) = proc.communicate(None, None).unwrap(); // keeps what was read

@@ -154,3 +154,21 @@ pub fn linger() -> i32 {
     }
     0
 }
+
+/// The calling thread's kernel id, to hand to [`thread_blocked`].
+pub fn gettid() -> i64 {
+    // SAFETY: gettid takes no arguments and touches no memory.
+    unsafe { libc::syscall(libc::SYS_gettid) }
+}
+
+/// Whether thread `tid` of this process is asleep in the kernel (state `S`): how a test
+/// knows another thread has reached its blocking call without guessing with a sleep.
+pub fn thread_blocked(tid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "S"),
+        Err(_) => false,
+    }
+}
