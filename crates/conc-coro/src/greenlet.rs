@@ -53,9 +53,10 @@ struct Inner {
 /// keeps it alive from its own stack, as a reference cycle would; drop such handles
 /// before switching, or [`kill`](Greenlet::kill) the greenlet explicitly.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
+/// fn must_be_send<T: Send>(_: &T) {}
 /// let g = conc_coro::Greenlet::new(|_: ()| ());
-/// std::thread::spawn(move || g.switch(())); // error: `Rc` cannot be sent between threads
+/// must_be_send(&g); // error: a `Greenlet` cannot be sent between threads
 /// ```
 ///
 /// # Examples
@@ -208,7 +209,8 @@ impl Greenlet {
 
     /// Switches to this greenlet making its pending `switch` return
     /// `Err(GreenletError::Thrown(message))` (Python: `throw(exc)`). A greenlet not yet
-    /// started dies at once and the error goes to its parent.
+    /// started dies at once and the error goes to its parent; an error on its way up
+    /// passes by parents that never started, leaving them startable, as in greenlet.
     ///
     /// # Errors
     ///
@@ -232,6 +234,12 @@ impl Greenlet {
             return Err(GreenletError::Unwinding);
         }
         let message = Resume::Error(GreenletError::Thrown(message.into()));
+        if !self.started() && !self.inner.is_main {
+            // Never ran: it dies without running, and the error goes to its parent.
+            self.kill();
+            let parent = self.parent().unwrap_or_else(main_greenlet);
+            return runtime::with(|rt| rt.switch(&parent, message)).into_result();
+        }
         runtime::with(|rt| rt.switch(self, message)).into_result()
     }
 

@@ -68,7 +68,7 @@ pub(crate) type Co = Coroutine<Resume, SwitchTo, Resume, GreenletStack>;
 /// })));
 /// Greenlet::new(|_: ()| ()).switch(()).unwrap();
 /// conc_coro::settrace(None);
-/// assert!(seen.get() >= 1);
+/// assert_eq!(seen.get(), 2); // into the greenlet, and back as it returns
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TraceEvent {
@@ -251,6 +251,15 @@ impl Runtime {
         let busy = Busy::new(self);
         loop {
             target = target.nearest_live();
+            // An error reaching a greenlet that never started passes it by, to its
+            // parent, and leaves it startable (greenlet's test_throw_goes_to_original_parent).
+            // A direct `throw` into one kills it first (see `Greenlet::throw`).
+            while matches!(message, Resume::Error(_)) && !target.started() && !target.is_main() {
+                target = target
+                    .parent()
+                    .unwrap_or_else(|| self.main.clone())
+                    .nearest_live();
+            }
             if target.is_main() {
                 self.set_current(&self.main);
                 drop(busy);
@@ -274,7 +283,7 @@ impl Runtime {
                 }
                 Ok(CoroutineResult::Return(result)) => {
                     message = result;
-                    target = self.finish(&target, co);
+                    target = self.finish(&target, co, &message);
                 }
                 Err(payload) => {
                     message = if payload.is::<crate::GreenletExit>() {
@@ -284,7 +293,7 @@ impl Runtime {
                             message: panic_message(&*payload),
                         })
                     };
-                    target = self.finish(&target, co);
+                    target = self.finish(&target, co, &message);
                     // Dropped while busy: a payload whose destructor switches is refused.
                     drop(payload);
                 }
@@ -292,11 +301,22 @@ impl Runtime {
         }
     }
 
-    /// Marks `g` dead, recycles its stack and names where its outcome goes.
-    fn finish(&self, g: &Greenlet, co: Co) -> Greenlet {
+    /// Marks `g` dead, recycles its stack and names where its outcome goes. The end is
+    /// traced as the switch it is (Python: `('switch', (g, parent))` for a return,
+    /// `('throw', (g, parent))` for a panic).
+    fn finish(&self, g: &Greenlet, co: Co, outcome: &Resume) -> Greenlet {
         g.mark_dead();
         self.recycle(co);
-        g.parent().unwrap_or_else(|| self.main.clone())
+        let next = g
+            .parent()
+            .unwrap_or_else(|| self.main.clone())
+            .nearest_live();
+        let event = match outcome {
+            Resume::Value(_) => TraceEvent::Switch,
+            Resume::Error(_) => TraceEvent::Throw,
+        };
+        self.trace(event, g, &next);
+        next
     }
 
     /// Runs `f` (a kill) with `g` as the current greenlet and switching refused.

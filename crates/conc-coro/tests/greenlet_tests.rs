@@ -138,7 +138,7 @@ fn exception_goes_to_parent() {
     );
     assert!(g1.dead() && g2.dead());
     // Switching to a dead greenlet goes to its nearest live ancestor: here, us.
-    assert!(g2.switch(25_i32).unwrap().is::<i32>());
+    assert_eq!(g2.switch(25_i32).unwrap().downcast::<i32>(), Ok(25));
 }
 
 // test_greenlet.TestGreenlet.test_send_exception / test_throw.test_val
@@ -166,6 +166,98 @@ fn throw_into_unstarted_goes_to_parent() {
     assert!(matches!(g.throw("early"), Err(GreenletError::Thrown(why)) if why == "early"));
     assert!(g.dead());
     assert!(!ran.get());
+}
+
+// test_throw.test_throw_goes_to_original_parent, all three cases: g2's parent is g1,
+// which catches the error if it is suspended in a switch.
+#[test]
+fn throw_goes_to_original_parent() {
+    let main = getcurrent();
+    let f1 = {
+        let main = main.clone();
+        move |_: ()| match main.switch("f1 ready to catch") {
+            Err(GreenletError::Thrown(why) | GreenletError::Panicked { message: why })
+                if why == "IndexError" =>
+            {
+                "caught"
+            }
+            _ => "normal exit",
+        }
+    };
+    // Python's f2 lets the exception fly out of its frame; in Rust the body re-raises
+    // it as a panic with the same message, which reaches g1 as `Panicked`.
+    let f2 = {
+        let main = main.clone();
+        move |_: ()| {
+            if let Err(GreenletError::Thrown(why)) = main.switch("from f2") {
+                std::panic::panic_any(why);
+            }
+        }
+    };
+
+    // Neither started: the error passes through the unstarted g1 to us, and g1 lives.
+    let g1 = Greenlet::new(f1.clone());
+    let g2 = Greenlet::new(f2.clone());
+    g2.set_parent(&g1).unwrap();
+    assert!(
+        matches!(g2.throw("IndexError"), Err(GreenletError::Thrown(why)) if why == "IndexError")
+    );
+    assert!(g2.dead());
+    assert!(!g1.dead());
+
+    // g1 waits in a switch: it catches the error thrown into the unstarted g2.
+    let g1 = Greenlet::new(f1.clone());
+    let g2 = Greenlet::new(f2.clone());
+    g2.set_parent(&g1).unwrap();
+    assert_eq!(g1.switch_as::<&str, _>(()), Ok("f1 ready to catch"));
+    assert_eq!(
+        g2.throw("IndexError").unwrap().downcast::<&str>(),
+        Ok("caught")
+    );
+    assert!(g2.dead() && g1.dead());
+
+    // Both suspended: the error thrown into g2 ends it and reaches g1.
+    let g1 = Greenlet::new(f1);
+    let g2 = Greenlet::new(f2);
+    g2.set_parent(&g1).unwrap();
+    assert_eq!(g1.switch_as::<&str, _>(()), Ok("f1 ready to catch"));
+    assert_eq!(g2.switch_as::<&str, _>(()), Ok("from f2"));
+    assert_eq!(
+        g2.throw("IndexError").unwrap().downcast::<&str>(),
+        Ok("caught")
+    );
+    assert!(g2.dead() && g1.dead());
+}
+
+// Greenlet::started / is_active / id / dead through a greenlet's life.
+#[test]
+fn life_cycle_getters() {
+    let g = Greenlet::new(|_: ()| {
+        let me = getcurrent();
+        let inside = (me.started(), me.is_active(), me.dead(), me.id());
+        drop(me);
+        parent_switch().unwrap();
+        inside
+    });
+    let id = g.id();
+    assert_eq!(
+        (g.started(), g.is_active(), g.dead()),
+        (false, false, false)
+    );
+    g.switch(()).unwrap();
+    assert_eq!((g.started(), g.is_active(), g.dead()), (true, true, false));
+    let (started, active, dead, inner_id) = g.switch_as::<(bool, bool, bool, u64), _>(()).unwrap();
+    assert_eq!((started, active, dead), (true, true, false));
+    assert_eq!(inner_id, id, "the id seen inside is the handle's");
+    assert_eq!((g.started(), g.is_active(), g.dead()), (true, false, true));
+    assert_eq!(g.clone().id(), id, "clones share the id");
+    let main = getcurrent();
+    assert!(main.started() && main.is_active() && !main.dead());
+    assert_ne!(main.id(), id);
+    let ids: std::collections::HashSet<u64> =
+        (0..100).map(|_| Greenlet::new(|_: ()| ()).id()).collect();
+    assert_eq!(ids.len(), 100, "ids are unique");
+    assert!(!ids.contains(&id) && !ids.contains(&main.id()));
 }
 
 // test_throw.test_kill
@@ -265,7 +357,7 @@ fn self_kill_returns_greenlet_exit() {
 }
 
 // test_generator.test_generator: greenlets as generators, yielding by switching to
-// the parent.
+// the parent; the body's and the consumer's steps interleave.
 #[test]
 fn generator() {
     /// A generator over a greenlet: `next` switches in, the body switches values out.
@@ -275,63 +367,92 @@ fn generator() {
     impl Iterator for Genlet {
         type Item = u32;
         fn next(&mut self) -> Option<u32> {
-            if self.g.dead() {
-                return None;
-            }
             self.g.set_parent(&getcurrent()).unwrap();
             let v = self.g.switch(()).unwrap();
-            v.downcast::<u32>().ok()
+            // A dead greenlet returned (ended): Python's `StopIteration`.
+            (!self.g.dead()).then(|| v.downcast::<u32>().expect("yielded a u32"))
         }
     }
-    let make = |n: u32| Genlet {
-        g: Greenlet::new(move |_: ()| {
-            for i in 0..n {
-                parent_switch().unwrap();
-                getcurrent();
-                let _ = i;
-            }
-        }),
-    };
-    // Each `next` yields `()` (not a u32) until the body ends; count the switches.
-    let mut steps_gen = make(3);
-    let mut steps = 0;
-    while !steps_gen.g.dead() {
-        steps_gen.next();
-        steps += 1;
+    /// `Yield(value)`: hands `value` to whoever called `next`.
+    fn yield_(value: u32) {
+        let parent = getcurrent().parent().expect("yield outside a genlet");
+        parent.switch(value).unwrap();
     }
-    assert_eq!(steps, 4, "three yields and the final return");
-
-    let squares = Genlet {
-        g: Greenlet::new(|_: ()| {
-            for i in 0..5_u32 {
-                getcurrent().parent().unwrap().switch(i * i).unwrap();
-            }
-        }),
+    let seen: Log<u32> = log();
+    let generator = |n: u32| {
+        let seen = seen.clone();
+        Genlet {
+            g: Greenlet::new(move |_: ()| {
+                for i in 0..n {
+                    seen.borrow_mut().push(i);
+                    yield_(i);
+                }
+            }),
+        }
     };
-    assert_eq!(squares.collect::<Vec<_>>(), [0, 1, 4, 9, 16]);
+    for _ in 0..3 {
+        for j in generator(5) {
+            seen.borrow_mut().push(j);
+        }
+    }
+    let once = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4];
+    assert_eq!(*seen.borrow(), once.repeat(3));
 }
 
-// test_tracing.test_a_greenlet_tracing: switch and throw events with origin/target.
+// test_tracing.test_a_greenlet_tracing: a greenlet's end is traced as the switch (or,
+// for a panic, the throw) back to its parent, as docs/coro-design.md says.
 #[test]
 fn tracing() {
-    let events: Log<(TraceEvent, bool, bool)> = log();
+    let events: Log<(TraceEvent, u64, u64)> = log();
     let e = events.clone();
     let previous = conc_coro::settrace(Some(Rc::new(
         move |event, from: &Greenlet, to: &Greenlet| {
-            e.borrow_mut().push((event, from.is_main(), to.is_main()));
+            e.borrow_mut().push((event, from.id(), to.id()));
         },
     )));
     assert!(previous.is_none());
+    let main = getcurrent().id();
     let g1 = Greenlet::new(|_: ()| ());
     g1.switch(()).unwrap();
-    let g2 = Greenlet::new(|_: ()| ());
-    let _ = g2.throw("x");
+    let g2 = Greenlet::new(|_: ()| -> () { panic!("SomeError") });
+    assert!(matches!(g2.switch(()), Err(GreenletError::Panicked { .. })));
     conc_coro::settrace(None);
     assert_eq!(
         *events.borrow(),
         [
-            (TraceEvent::Switch, true, false),
-            (TraceEvent::Throw, true, false)
+            (TraceEvent::Switch, main, g1.id()),
+            (TraceEvent::Switch, g1.id(), main),
+            (TraceEvent::Switch, main, g2.id()),
+            (TraceEvent::Throw, g2.id(), main),
+        ]
+    );
+}
+
+// Throwing into a greenlet is traced as a throw.
+#[test]
+fn tracing_a_throw() {
+    let events: Log<(TraceEvent, u64, u64)> = log();
+    let e = events.clone();
+    conc_coro::settrace(Some(Rc::new(
+        move |event, from: &Greenlet, to: &Greenlet| {
+            e.borrow_mut().push((event, from.id(), to.id()));
+        },
+    )));
+    let main = getcurrent().id();
+    let g = Greenlet::new(|_: ()| match parent_switch() {
+        Err(GreenletError::Thrown(_)) => "caught",
+        _ => "not thrown",
+    });
+    g.switch(()).unwrap();
+    assert_eq!(g.throw("x").unwrap().downcast::<&str>(), Ok("caught"));
+    conc_coro::settrace(None);
+    assert_eq!(
+        *events.borrow(),
+        [
+            (TraceEvent::Switch, main, g.id()),
+            (TraceEvent::Switch, g.id(), main),
+            (TraceEvent::Throw, main, g.id()),
+            (TraceEvent::Switch, g.id(), main),
         ]
     );
 }
@@ -500,7 +621,11 @@ fn tracer_is_not_reentered_and_panicking_tracer_is_removed() {
         let _ = getcurrent().switch(());
     })));
     Greenlet::new(|_: ()| ()).switch(()).unwrap();
-    assert_eq!(calls.get(), 1);
+    assert_eq!(
+        calls.get(),
+        2,
+        "in, and back as it returns; never the tracer's own switch"
+    );
     conc_coro::settrace(Some(Rc::new(|_, _: &Greenlet, _: &Greenlet| {
         panic!("tracer")
     })));
