@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::watchdog::run_with_limit;
 use crate::{TaskResult, cargo, display_command, format_duration};
 
 /// One CI step: a cargo command with optional extra environment.
@@ -19,7 +20,16 @@ struct Step {
     args: &'static [&'static str],
     /// Environment variables set for this step only.
     env: &'static [(&'static str, &'static str)],
+    /// The step is killed and fails if it runs longer (a hang must not eat CI's 90
+    /// minutes). Generous: compiling from scratch on 2 cores is included.
+    limit: Duration,
 }
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// The test step's command when cargo-nextest is missing: libtest has no per-test
+/// timeout, so only the step's limit bounds a hang.
+pub(crate) const TEST_WITHOUT_NEXTEST: &[&str] = &["test", "--workspace", "--all-targets"];
 
 /// The steps, in the order they run. Cheap checks go first so they fail fast.
 const STEPS: &[Step] = &[
@@ -27,6 +37,7 @@ const STEPS: &[Step] = &[
         name: "fmt",
         args: &["fmt", "--all", "--", "--check"],
         env: &[],
+        limit: MINUTE.saturating_mul(5),
     },
     Step {
         name: "clippy",
@@ -39,21 +50,28 @@ const STEPS: &[Step] = &[
             "warnings",
         ],
         env: &[],
+        limit: MINUTE.saturating_mul(30),
     },
     Step {
         name: "doc",
         args: &["doc", "--workspace", "--no-deps"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],
+        limit: MINUTE.saturating_mul(20),
     },
+    // Every test in its own process under nextest's per-test timeout
+    // (.config/nextest.toml): a hung test is killed and named within minutes.
     Step {
         name: "test",
-        args: &["test", "--workspace", "--all-targets"],
+        args: &["nextest", "run", "--workspace", "--all-targets"],
         env: &[],
+        limit: MINUTE.saturating_mul(40),
     },
+    // Doc tests are not run by nextest; libtest names one running over 60 s.
     Step {
         name: "doctest",
         args: &["test", "--workspace", "--doc"],
         env: &[],
+        limit: MINUTE.saturating_mul(30),
     },
     Step {
         name: "package",
@@ -69,6 +87,7 @@ const STEPS: &[Step] = &[
             "--allow-dirty",
         ],
         env: &[],
+        limit: MINUTE.saturating_mul(30),
     },
 ];
 
@@ -151,20 +170,46 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     }
 }
 
-/// Runs one step with inherited stdio; `Err` says why it failed.
+/// Runs one step with inherited stdio, under its time limit; `Err` says why it failed.
 fn run_step(root: &Path, step: &Step) -> Result<(), String> {
-    let mut command = cargo(root, step.args);
+    let args = step_args(step);
+    if args != step.args {
+        println!(
+            "==> cargo-nextest is not installed (`cargo install cargo-nextest --locked`); \
+             running `{}` without per-test timeouts",
+            display_command(args)
+        );
+    }
+    let mut command = cargo(root, args);
     for (key, value) in step.env {
         command.env(key, value);
     }
-    let status = command
-        .status()
-        .map_err(|e| format!("could not start cargo: {e}"))?;
+    let status = run_with_limit(&mut command, step.limit)?;
     if status.success() {
         Ok(())
     } else {
         Err(format!("cargo exited with {status}"))
     }
+}
+
+/// The arguments a step really runs with: the nextest step falls back to
+/// `cargo test` where nextest is not installed.
+fn step_args(step: &Step) -> &'static [&'static str] {
+    if step.args.first() == Some(&"nextest") && !nextest_installed() {
+        TEST_WITHOUT_NEXTEST
+    } else {
+        step.args
+    }
+}
+
+/// Whether `cargo nextest` works here.
+pub(crate) fn nextest_installed() -> bool {
+    std::process::Command::new(crate::cargo_program())
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The step's command line, with its environment, as a user would type it.
@@ -222,6 +267,14 @@ mod tests {
             step_command(doc),
             "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"
         );
+    }
+
+    #[test]
+    fn every_step_has_a_limit_and_the_tests_run_under_nextest() {
+        assert!(STEPS.iter().all(|s| s.limit >= MINUTE));
+        let test = STEPS.iter().find(|s| s.name == "test").unwrap();
+        assert_eq!(test.args[..2], ["nextest", "run"]);
+        assert_eq!(TEST_WITHOUT_NEXTEST[0], "test");
     }
 
     #[test]

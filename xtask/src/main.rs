@@ -8,6 +8,7 @@
 //! | `cargo xtask ci` | fmt, clippy, doc, tests and packaging, exactly what `.ci/run` runs |
 //! | `cargo xtask demo [NAME...]` | the tour of `examples/demo.txt`, with timings |
 //! | `cargo xtask bench [W9 W10 ...] [--quick]` | the workloads of `BENCHMARKS.md` |
+//! | `cargo xtask stress [--runs N]` | the tests with both CPUs busy, then pinned to one |
 //!
 //! Each task lives in its own module. Child processes are started with `$CARGO` (the
 //! cargo that started this program) from the workspace root, so the tasks behave the
@@ -16,6 +17,8 @@
 mod bench;
 mod ci;
 mod demo;
+mod stress;
+mod watchdog;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -34,6 +37,8 @@ tasks:
   demo [NAME...]             run the tour of examples/demo.txt, or the named scenarios
   bench [W9 W10 ...] [--quick]
                              run the benchmark workloads; writes target/bench/results.json
+  stress [--runs N]          the tests and doc tests with both CPUs busy, then pinned
+                             to one CPU; N runs of both (default 3)
   help                       print this text";
 
 fn main() -> ExitCode {
@@ -44,6 +49,8 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&rest),
         Some("demo") => demo::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("stress") => stress::run(&rest),
+        Some(stress::BUSY_TASK) => stress::busy_loop(),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
