@@ -184,7 +184,12 @@ fn run_step(root: &Path, step: &Step) -> Result<(), String> {
     for (key, value) in step.env {
         command.env(key, value);
     }
-    let status = run_with_limit(&mut command, step.limit)?;
+    let status = run_with_limit(&mut command, step.limit).map_err(|why| {
+        format!(
+            "{why}; a test running too long is named above (SLOW, TIMEOUT, or \
+             \"has been running for over 60 seconds\")"
+        )
+    })?;
     if status.success() {
         Ok(())
     } else {

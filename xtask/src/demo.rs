@@ -13,9 +13,10 @@
 //! end. A summary table and an ASCII bar chart of the timings close the tour.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::watchdog::run_with_limit;
 use crate::{TaskResult, bar, cargo, display_command, format_duration};
 
 /// The tour file, relative to the workspace root.
@@ -193,7 +194,9 @@ fn run_scenario<'a>(
     let binary = example_binary(bin_dir, &scenario.name);
     let started = Instant::now();
     let outcome = if binary.is_file() {
-        match run_with_timeout(Command::new(&binary).current_dir(root), TIMEOUT) {
+        let mut command = Command::new(&binary);
+        command.current_dir(root).stdin(Stdio::null());
+        match run_with_limit(&mut command, TIMEOUT) {
             Ok(status) if status.success() => Outcome::Passed,
             Ok(status) => Outcome::Failed(format!("exited with {status}")),
             Err(why) => Outcome::Failed(why),
@@ -226,28 +229,6 @@ fn run_scenario<'a>(
 /// The path of a release example binary.
 fn example_binary(bin_dir: &Path, name: &str) -> PathBuf {
     bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-}
-
-/// Runs a command with inherited stdout/stderr and no stdin, killing it after `timeout`.
-fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<ExitStatus, String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("could not start: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("killed after {} s", timeout.as_secs()));
-            }
-            // Polling every 2 ms costs nothing measurable and bounds the timing error.
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(format!("could not wait for it: {e}")),
-        }
-    }
 }
 
 /// Prints the summary table and the timing chart.
@@ -360,24 +341,6 @@ mod tests {
     }
 
     #[cfg(unix)]
-    #[test]
-    fn failures_and_hangs_are_reported() {
-        let status = run_with_timeout(
-            Command::new("sh").args(["-c", "exit 3"]),
-            Duration::from_secs(60),
-        )
-        .unwrap();
-        assert_eq!(status.code(), Some(3));
-        let started = Instant::now();
-        let err = run_with_timeout(
-            Command::new("sh").args(["-c", "sleep 30"]),
-            Duration::from_millis(100),
-        )
-        .unwrap_err();
-        assert!(err.starts_with("killed after"), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(10));
-    }
-
     #[test]
     fn the_real_tour_file_parses() {
         let path = crate::project_root().join(DEMO_FILE);
