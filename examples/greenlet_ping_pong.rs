@@ -44,7 +44,7 @@ fn main() {
     g1.switch(()).expect("test1 runs to completion");
     assert_eq!(*out.borrow(), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
     println!("-> {:?} in {:.1?}", out.borrow(), start.elapsed());
-    g2.kill(); // test2 waits in its last switch; end it cleanly
+    g2.kill().expect("test2 dies"); // test2 waits in its last switch; end it cleanly
 
     // How cheap is a switch? A greenlet bouncing a counter back to main.
     let rounds = 100_000_u64;

@@ -60,5 +60,5 @@ fn main() {
     assert!(gr2.dead() && !gr1.dead());
     // gr1 and gr2 refer to each other through the cells; break the cycle so the
     // suspended gr1 is unwound rather than leaked.
-    gr1.kill();
+    gr1.kill().expect("gr1 dies");
 }

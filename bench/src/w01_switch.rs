@@ -254,7 +254,7 @@ fn greenlet_with_main(n: u64) -> Duration {
     }
     let elapsed = start.elapsed();
     check(round_trips, x);
-    g.kill();
+    g.kill().expect("the greenlet dies");
     assert!(g.dead());
     elapsed
 }
@@ -292,8 +292,8 @@ fn greenlet_pair(n: u64) -> Duration {
     let elapsed = start.elapsed();
     check(round_trips, x);
     // b holds a handle to a: kill both to free them.
-    b.kill();
-    a.kill();
+    b.kill().expect("the greenlet dies");
+    a.kill().expect("the greenlet dies");
     assert!(a.dead() && b.dead());
     elapsed
 }

@@ -35,7 +35,8 @@
 //! | `throw(exc)`, `GreenletExit` | [`Greenlet::throw`], [`Greenlet::kill`], [`GreenletExit`] |
 //! | `dead`, `bool(g)`, `parent`, `getcurrent()` | [`Greenlet::dead`], [`Greenlet::is_active`], [`Greenlet::parent`], [`getcurrent`] |
 //! | `settrace` | [`settrace`], [`TraceEvent`] |
-//! | exceptions crossing switches | [`GreenletError`] |
+//! | `weakref.ref(g)` | [`Greenlet::downgrade`], [`WeakGreenlet`] |
+//! | exceptions crossing switches | [`GreenletError`], their values as [`Payload`] |
 //!
 //! # Semantics
 //!
@@ -43,12 +44,25 @@
 //!   value as its argument. When it returns, its value goes to its parent; a panic
 //!   goes to the parent as [`GreenletError::Panicked`]. Switching to a dead greenlet
 //!   goes to its nearest live ancestor.
-//! - Dropping the last handle of a suspended greenlet unwinds its stack (corosensei's
-//!   forced unwind), so destructors run; so does [`Greenlet::kill`].
-//! - Values travel as [`Value`] (a typed wrapper over `Box<dyn Any>`): greenlets switch
-//!   among themselves freely, so the type arriving at a `switch` is only known at run
-//!   time. Receivers name the type they expect and get [`GreenletError::WrongType`]
-//!   otherwise.
+//! - [`throw`](Greenlet::throw) takes any `Send` value; the receiver gets it back typed
+//!   in [`GreenletError::Thrown`] and [`Payload::downcast`]s it. A panic crosses a
+//!   switch with its payload intact, so a parent can match on it or
+//!   [`resume_unwind`](Payload::resume_unwind) it.
+//! - Dropping the last handle of a suspended greenlet kills it: its stack is unwound,
+//!   so destructors run; so does [`Greenlet::kill`]. A greenlet that catches the kill
+//!   and switches again is killed again; after a few attempts it is abandoned
+//!   ([`GreenletError::Unkillable`], its stack leaked, logged), so a kill or a drop
+//!   always returns. A kill asked for by a dying greenlet's destructors is done as
+//!   soon as a greenlet can be resumed, before that kill returns.
+//! - Greenlets still suspended when their thread exits are killed then, with their
+//!   destructors run, whichever thread-local holds their handles.
+//! - Values travel as [`Value`]: greenlets switch among themselves freely, so the type
+//!   arriving at a `switch` is only known at run time. Receivers name the type they
+//!   expect and get [`GreenletError::WrongType`] otherwise. Values of up to 16 bytes
+//!   travel inline, without allocating.
+//!
+//! What a destructor cannot return (a greenlet that refused to die, a panic while
+//! dropping one) is reported through the [`log`](https://docs.rs/log) facade.
 //!
 //! # Threads
 //!
@@ -69,15 +83,18 @@
 //! Each greenlet runs on a stack of [`set_stack_size`] bytes (default
 //! [`DEFAULT_STACK_SIZE`]) carved from a *slab*: one `mmap` reserving 256 stacks, each
 //! with a 16 KiB guard region below it, committed by the kernel only as pages are
-//! touched. Finished greenlets return their slot to a per-thread free list, so creating
-//! a greenlet usually makes no system call.
+//! touched. A greenlet takes its slot on its first switch (one that never runs costs a
+//! small heap record: 100,000 unstarted greenlets take about 22 MiB) and gives it back
+//! to a per-thread free list when it ends, so starting a greenlet usually makes no
+//! system call.
 //!
 //! On Linux 6.13+ the guards are installed with `madvise(MADV_GUARD_INSTALL)`, which
 //! keeps a slab a single kernel memory area: 100,000 live greenlets need a handful of
 //! mappings and about 400 MiB of RSS (measured by this crate's tests). On older kernels
 //! each guard is an `mprotect`ed range, costing two memory areas per stack, so the
 //! default `vm.max_map_count` (65,530) allows about 32,000 live greenlets; past that,
-//! [`Greenlet::new`] panics with a message naming the setting.
+//! the first switch of a new greenlet fails with [`GreenletError::Stack`], whose
+//! message names the setting (the greenlet stays unstarted).
 //!
 //! A greenlet that overflows its stack hits its guard; a `SIGSEGV` handler (chained to
 //! the one Rust installs) prints "greenlet overflowed its stack" and aborts the
@@ -102,13 +119,13 @@ compile_error!(
 
 mod error;
 mod greenlet;
-mod runtime;
 mod stack;
 mod value;
 
-pub use error::GreenletError;
-pub use greenlet::{Greenlet, getcurrent, main_greenlet, set_stack_size};
-pub use runtime::{TraceEvent, Tracer, settrace};
+pub use error::{GreenletError, Payload};
+pub use greenlet::{
+    Greenlet, TraceEvent, Tracer, WeakGreenlet, getcurrent, main_greenlet, set_stack_size, settrace,
+};
 pub use value::Value;
 
 /// The default greenlet stack size: 256 KiB, reserved and committed lazily.
@@ -124,6 +141,7 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 ///
 /// let g = Greenlet::new(|_: ()| conc_coro::getcurrent().kill());
 /// assert!(g.switch(()).unwrap().is::<GreenletExit>());
+/// assert!(g.dead());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GreenletExit;

@@ -1,17 +1,88 @@
-//! `Value`: what greenlets pass each other.
+//! `Value`: what greenlets pass each other, carried inline when it is small.
+//!
+//! ```text
+//!   Value (24 bytes on 64-bit targets)
+//!   ┌──────────────┬───────────────────────────────┐
+//!   │ &'static Kind│ 16 bytes of storage           │
+//!   └──────────────┴───────────────────────────────┘
+//!     │              a T of at most 16 bytes (align <= 8) sits here itself;
+//!     │              a larger T sits in a Box whose pointer sits here
+//!     └─▶ Kind { type_id, type_name, drop, boxed }: one per type, in static memory
+//! ```
+//!
+//! A switch of a `u64`, a pointer, a `(u32, u32)` or `()` therefore allocates nothing:
+//! the value is written into the storage, the `Value` travels through corosensei's
+//! transfer by pointer, and the receiver's type check is one pointer comparison
+//! (falling back to comparing `TypeId`s, since the same type's `Kind` may exist once per
+//! codegen unit).
 
-use std::any::{Any, type_name};
+use std::any::{Any, TypeId, type_name};
+use std::marker::PhantomData;
+use std::mem::{MaybeUninit, align_of, size_of};
+use std::ptr;
 
 use crate::GreenletError;
+
+/// Bytes a value may occupy to travel inline.
+const INLINE: usize = 16;
+
+type Storage = MaybeUninit<[usize; INLINE / size_of::<usize>()]>;
+
+/// What a `Value` knows about the type it holds.
+struct Kind {
+    type_id: fn() -> TypeId,
+    type_name: fn() -> &'static str,
+    /// Drops the stored value in place; `None` for types without drop glue.
+    drop: Option<unsafe fn(*mut Storage)>,
+}
+
+/// Whether a `T` travels in the storage itself rather than in a box.
+const fn fits<T>() -> bool {
+    size_of::<T>() <= INLINE && align_of::<T>() <= align_of::<Storage>()
+}
+
+struct KindOf<T>(PhantomData<T>);
+
+impl<T: Any> KindOf<T> {
+    const KIND: Kind = Kind {
+        type_id: TypeId::of::<T>,
+        type_name: type_name::<T>,
+        drop: if !std::mem::needs_drop::<T>() && fits::<T>() {
+            None
+        } else {
+            Some(drop_stored::<T>)
+        },
+    };
+}
+
+/// # Safety
+///
+/// `storage` holds a live `T` as [`Value::new`] stored it (inline or boxed).
+unsafe fn drop_stored<T>(storage: *mut Storage) {
+    if fits::<T>() {
+        // SAFETY: per the contract, the storage holds an inline `T`.
+        unsafe { ptr::drop_in_place(storage.cast::<T>()) }
+    } else {
+        // SAFETY: per the contract, the storage holds the pointer of a `Box<T>`.
+        drop(unsafe { Box::from_raw(storage.cast::<*mut T>().read()) })
+    }
+}
 
 /// A value passed by [`switch`](crate::Greenlet::switch): any `'static` type, taken out
 /// with [`downcast`](Value::downcast).
 ///
 /// Greenlets switch to one another freely, so the type arriving at a `switch` depends
 /// on which greenlet switched last; a generic `Greenlet<In, Out>` could not express
-/// that. So values travel boxed (`Box<dyn Any>`), and the receiving side names the type
-/// it expects, getting [`GreenletError::WrongType`] if the sender disagreed. For the
+/// that. So values travel type-erased and the receiving side names the type it
+/// expects, getting [`GreenletError::WrongType`] if the sender disagreed. For the
 /// common case, [`Greenlet::switch_as`](crate::Greenlet::switch_as) does both steps.
+///
+/// Values of at most 16 bytes (with an alignment of at most 8) are carried inline, so
+/// switching them allocates nothing; larger ones are boxed. A `Value` passed to
+/// [`Value::new`] or to `switch` is forwarded as it is, not wrapped again.
+///
+/// `Value` is neither `Send` nor `Sync`: it may hold any type, and greenlets never
+/// leave their thread.
 ///
 /// # Examples
 ///
@@ -22,19 +93,52 @@ use crate::GreenletError;
 /// assert!(v.is::<u32>());
 /// assert_eq!(v.downcast::<u32>(), Ok(5));
 /// ```
-pub struct Value(Box<dyn Any>);
+pub struct Value {
+    kind: &'static Kind,
+    storage: Storage,
+    /// The stored value may be `!Send`/`!Sync`.
+    _not_send: PhantomData<*const ()>,
+}
 
 impl Value {
-    /// Boxes `value`.
+    /// Wraps `value`: inline if it is small, boxed otherwise. A `Value` is returned
+    /// unchanged.
     ///
     /// # Examples
     ///
     /// ```
     /// let v = conc_coro::Value::new("text");
     /// assert!(v.is::<&str>());
+    /// let same = conc_coro::Value::new(v); // forwarded, not nested
+    /// assert!(same.is::<&str>());
     /// ```
+    #[inline]
     pub fn new<T: Any>(value: T) -> Value {
-        Value(Box::new(value))
+        // Forwarding a received value must not nest it (the receiver asks for the
+        // inner type). The check is on a type known at compile time: it folds away.
+        let mut slot = Some(value);
+        if TypeId::of::<T>() == TypeId::of::<Value>() {
+            if let Some(v) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Value>>() {
+                return v.take().expect("the slot was just filled");
+            }
+        }
+        let Some(value) = slot else {
+            unreachable!("the slot is emptied only for a `Value`, returned above")
+        };
+        let mut storage = Storage::uninit();
+        if fits::<T>() {
+            // SAFETY: `fits` checked that a `T` fits the storage's size and alignment.
+            unsafe { storage.as_mut_ptr().cast::<T>().write(value) };
+        } else {
+            let boxed = Box::into_raw(Box::new(value));
+            // SAFETY: a pointer fits the storage (16 bytes, pointer-aligned).
+            unsafe { storage.as_mut_ptr().cast::<*mut T>().write(boxed) };
+        }
+        Value {
+            kind: &KindOf::<T>::KIND,
+            storage,
+            _not_send: PhantomData,
+        }
     }
 
     /// Whether the value is a `T`.
@@ -44,15 +148,51 @@ impl Value {
     /// ```
     /// assert!(!conc_coro::Value::new(1_i64).is::<i32>());
     /// ```
+    #[inline]
     pub fn is<T: Any>(&self) -> bool {
-        self.0.is::<T>()
+        ptr::eq(self.kind, &KindOf::<T>::KIND) || (self.kind.type_id)() == TypeId::of::<T>()
+    }
+
+    /// The name of the stored value's type, as [`std::any::type_name`] gives it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(conc_coro::Value::new(1_u8).type_name(), "u8");
+    /// ```
+    pub fn type_name(&self) -> &'static str {
+        (self.kind.type_name)()
+    }
+
+    /// A reference to the `T` inside, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = conc_coro::Value::new(String::from("hi"));
+    /// assert_eq!(v.downcast_ref::<String>().map(String::as_str), Some("hi"));
+    /// assert!(v.downcast_ref::<u8>().is_none());
+    /// ```
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        if !self.is::<T>() {
+            return None;
+        }
+        let storage = self.storage.as_ptr();
+        // SAFETY: the value is a `T`, stored inline or boxed as `fits` says.
+        Some(unsafe {
+            if fits::<T>() {
+                &*storage.cast::<T>()
+            } else {
+                &**storage.cast::<*const T>()
+            }
+        })
     }
 
     /// Takes the `T` out.
     ///
     /// # Errors
     ///
-    /// [`GreenletError::WrongType`] if the value is not a `T`.
+    /// [`GreenletError::WrongType`] if the value is not a `T` (the value is dropped).
     ///
     /// # Examples
     ///
@@ -62,18 +202,116 @@ impl Value {
     /// assert_eq!(Value::new(1_u8).downcast::<u8>(), Ok(1));
     /// assert!(matches!(Value::new(1_u8).downcast::<u16>(), Err(GreenletError::WrongType { .. })));
     /// ```
+    #[inline]
     pub fn downcast<T: Any>(self) -> Result<T, GreenletError> {
-        self.0
-            .downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| GreenletError::WrongType {
-                expected: type_name::<T>(),
-            })
+        self.try_downcast().map_err(|v| GreenletError::WrongType {
+            expected: type_name::<T>(),
+            found: v.type_name(),
+        })
+    }
+
+    /// Takes the `T` out, or gives the value back if it is not a `T`.
+    ///
+    /// # Errors
+    ///
+    /// The value itself, unchanged, if it is not a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = conc_coro::Value::new(7_i32);
+    /// let v = v.try_downcast::<u8>().unwrap_err();
+    /// assert_eq!(v.try_downcast::<i32>().ok(), Some(7));
+    /// ```
+    #[inline]
+    pub fn try_downcast<T: Any>(self) -> Result<T, Value> {
+        if !self.is::<T>() {
+            return Err(self);
+        }
+        let this = std::mem::ManuallyDrop::new(self);
+        let storage = this.storage.as_ptr();
+        // SAFETY: the value is a `T`, stored as `fits` says; `this` is never dropped,
+        // so the `T` is moved out exactly once.
+        Ok(unsafe {
+            if fits::<T>() {
+                storage.cast::<T>().read()
+            } else {
+                *Box::from_raw(storage.cast::<*mut T>().read())
+            }
+        })
+    }
+}
+
+impl Drop for Value {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(drop) = self.kind.drop {
+            // SAFETY: the storage holds the value `kind` describes, dropped only here.
+            unsafe { drop(&mut self.storage) }
+        }
     }
 }
 
 impl std::fmt::Debug for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Value(..)")
+        write!(f, "Value({})", self.type_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    #[test]
+    fn small_values_are_inline_and_large_ones_boxed() {
+        assert!(
+            fits::<u64>()
+                && fits::<(u64, u64)>()
+                && fits::<()>()
+                && fits::<String>() == (size_of::<String>() <= 16)
+        );
+        assert!(!fits::<[u64; 3]>());
+        assert_eq!(
+            Value::new([1_u64, 2, 3]).downcast::<[u64; 3]>(),
+            Ok([1, 2, 3])
+        );
+        assert_eq!(
+            Value::new((1_u64, 2_u64)).downcast::<(u64, u64)>(),
+            Ok((1, 2))
+        );
+    }
+
+    #[test]
+    fn drops_run_once_inline_and_boxed() {
+        let rc = Rc::new(());
+        let inline = Value::new(rc.clone());
+        let boxed = Value::new([rc.clone(), rc.clone(), rc.clone()]);
+        assert_eq!(Rc::strong_count(&rc), 5);
+        drop(inline);
+        drop(boxed);
+        assert_eq!(Rc::strong_count(&rc), 1);
+        let taken = Value::new(rc.clone()).downcast::<Rc<()>>().unwrap();
+        assert_eq!(Rc::strong_count(&rc), 2);
+        drop(taken);
+        let wrong = Value::new(rc.clone()).downcast::<u8>();
+        assert!(wrong.is_err());
+        assert_eq!(Rc::strong_count(&rc), 1);
+    }
+
+    #[test]
+    fn wrong_type_names_both_types() {
+        match Value::new(1_u8).downcast::<u16>() {
+            Err(GreenletError::WrongType { expected, found }) => {
+                assert_eq!((expected, found), ("u16", "u8"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn values_are_forwarded_not_nested() {
+        let v = Value::new(Value::new(3_u16));
+        assert_eq!(v.downcast::<u16>(), Ok(3));
     }
 }

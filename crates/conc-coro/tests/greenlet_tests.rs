@@ -110,12 +110,12 @@ fn threads() {
 // the dead greenlet afterwards comes straight back.
 #[test]
 fn exception_goes_to_parent() {
-    let seen: Log<GreenletError> = log();
+    let seen: Log<String> = log();
     let make = || {
         let seen = seen.clone();
         Greenlet::new(move |_: ()| match parent_switch() {
             Err(error) => {
-                seen.borrow_mut().push(error.clone());
+                seen.borrow_mut().push(error.to_string());
                 panic!("re-raised: {error}");
             }
             Ok(_) => panic!("SomeError"),
@@ -127,14 +127,9 @@ fn exception_goes_to_parent() {
     g2.set_parent(&g1).unwrap();
     assert!(seen.borrow().is_empty());
     let result = g2.switch(());
-    assert_eq!(
-        *seen.borrow(),
-        [GreenletError::Panicked {
-            message: "SomeError".into()
-        }]
-    );
+    assert_eq!(*seen.borrow(), ["greenlet panicked: SomeError"]);
     assert!(
-        matches!(result, Err(GreenletError::Panicked { message }) if message.contains("SomeError"))
+        matches!(result, Err(GreenletError::Panicked { message, .. }) if message.contains("SomeError"))
     );
     assert!(g1.dead() && g2.dead());
     // Switching to a dead greenlet goes to its nearest live ancestor: here, us.
@@ -163,7 +158,9 @@ fn throw_into_unstarted_goes_to_parent() {
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
     let g = Greenlet::new(move |_: ()| r.set(true));
-    assert!(matches!(g.throw("early"), Err(GreenletError::Thrown(why)) if why == "early"));
+    assert!(
+        matches!(g.throw("early"), Err(GreenletError::Thrown(why)) if why.message() == Some("early"))
+    );
     assert!(g.dead());
     assert!(!ran.get());
 }
@@ -172,25 +169,26 @@ fn throw_into_unstarted_goes_to_parent() {
 // which catches the error if it is suspended in a switch.
 #[test]
 fn throw_goes_to_original_parent() {
+    #[derive(Debug)]
+    struct IndexError;
     let main = getcurrent();
-    let f1 = {
-        let main = main.clone();
-        move |_: ()| match main.switch("f1 ready to catch") {
-            Err(GreenletError::Thrown(why) | GreenletError::Panicked { message: why })
-                if why == "IndexError" =>
-            {
-                "caught"
+    let f1 =
+        {
+            let main = main.clone();
+            move |_: ()| match main.switch("f1 ready to catch") {
+                Err(
+                    GreenletError::Thrown(error) | GreenletError::Panicked { payload: error, .. },
+                ) if error.is::<IndexError>() => "caught",
+                _ => "normal exit",
             }
-            _ => "normal exit",
-        }
-    };
-    // Python's f2 lets the exception fly out of its frame; in Rust the body re-raises
-    // it as a panic with the same message, which reaches g1 as `Panicked`.
+        };
+    // Python's f2 lets the exception fly out of its frame; here the body resumes
+    // unwinding with the thrown value, which reaches g1 with its type intact.
     let f2 = {
         let main = main.clone();
         move |_: ()| {
-            if let Err(GreenletError::Thrown(why)) = main.switch("from f2") {
-                std::panic::panic_any(why);
+            if let Err(GreenletError::Thrown(error)) = main.switch("from f2") {
+                error.resume_unwind();
             }
         }
     };
@@ -199,11 +197,9 @@ fn throw_goes_to_original_parent() {
     let g1 = Greenlet::new(f1.clone());
     let g2 = Greenlet::new(f2.clone());
     g2.set_parent(&g1).unwrap();
-    assert!(
-        matches!(g2.throw("IndexError"), Err(GreenletError::Thrown(why)) if why == "IndexError")
-    );
+    assert!(matches!(g2.throw(IndexError), Err(GreenletError::Thrown(e)) if e.is::<IndexError>()));
     assert!(g2.dead());
-    assert!(!g1.dead());
+    assert!(!g1.dead() && !g1.started());
 
     // g1 waits in a switch: it catches the error thrown into the unstarted g2.
     let g1 = Greenlet::new(f1.clone());
@@ -211,7 +207,7 @@ fn throw_goes_to_original_parent() {
     g2.set_parent(&g1).unwrap();
     assert_eq!(g1.switch_as::<&str, _>(()), Ok("f1 ready to catch"));
     assert_eq!(
-        g2.throw("IndexError").unwrap().downcast::<&str>(),
+        g2.throw(IndexError).unwrap().downcast::<&str>(),
         Ok("caught")
     );
     assert!(g2.dead() && g1.dead());
@@ -223,7 +219,7 @@ fn throw_goes_to_original_parent() {
     assert_eq!(g1.switch_as::<&str, _>(()), Ok("f1 ready to catch"));
     assert_eq!(g2.switch_as::<&str, _>(()), Ok("from f2"));
     assert_eq!(
-        g2.throw("IndexError").unwrap().downcast::<&str>(),
+        g2.throw(IndexError).unwrap().downcast::<&str>(),
         Ok("caught")
     );
     assert!(g2.dead() && g1.dead());
@@ -268,11 +264,11 @@ fn kill() {
         unreachable!("killed while suspended");
     });
     g.switch(()).unwrap();
-    g.kill();
+    g.kill().unwrap();
     assert!(g.dead());
-    g.kill(); // killing a dead greenlet is harmless
+    g.kill().unwrap(); // killing a dead greenlet is harmless
     let unstarted = Greenlet::new(|_: ()| ());
-    unstarted.kill();
+    unstarted.kill().unwrap();
     assert!(unstarted.dead());
 }
 
@@ -349,7 +345,7 @@ fn parent_cycles_are_rejected() {
 #[test]
 fn self_kill_returns_greenlet_exit() {
     let g = Greenlet::new(|_: ()| {
-        getcurrent().kill();
+        getcurrent().kill().unwrap();
         unreachable!("kill does not return in the killed greenlet");
     });
     assert!(g.switch(()).unwrap().is::<GreenletExit>());
@@ -474,7 +470,7 @@ fn switch_while_unwinding_is_refused() {
         parent_switch().unwrap();
     });
     g.switch(()).unwrap();
-    g.kill();
+    g.kill().unwrap();
     assert!(matches!(outcome.borrow()[0], Err(GreenletError::Unwinding)));
 }
 
@@ -551,7 +547,7 @@ fn destructor_of_unstarted_capture_cannot_switch() {
     let g = Greenlet::new(move |_: ()| {
         let _s = &s;
     });
-    g.kill();
+    g.kill().unwrap();
     let s2 = SwitchOnDrop(outcome.clone());
     drop(Greenlet::new(move |_: ()| {
         let _s = &s2;
@@ -559,25 +555,25 @@ fn destructor_of_unstarted_capture_cannot_switch() {
     assert_eq!(*outcome.borrow(), [true, true]);
 }
 
-// A panic payload whose destructor switches is dropped while switching is refused.
+// A panic's payload crosses the switch intact: the parent gets the value itself (and
+// can `resume_unwind` it); it is dropped once, by whoever holds it last.
 #[test]
-fn panic_payload_destructor_cannot_switch() {
-    type Shared = std::sync::Arc<std::sync::Mutex<Vec<bool>>>;
-    struct Bomb(Shared);
-    impl Drop for Bomb {
-        fn drop(&mut self) {
-            let refused = matches!(
-                conc_coro::main_greenlet().switch(()),
-                Err(GreenletError::Unwinding)
-            );
-            self.0.lock().unwrap().push(refused);
-        }
-    }
-    let outcome = Shared::default();
-    let o = outcome.clone();
-    let g = Greenlet::new(move |_: ()| -> () { std::panic::panic_any(Bomb(o)) });
-    assert!(matches!(g.switch(()), Err(GreenletError::Panicked { .. })));
-    assert_eq!(*outcome.lock().unwrap(), [true]);
+fn panic_payload_crosses_intact() {
+    #[derive(Debug, PartialEq)]
+    struct Timeout(u32);
+    let g = Greenlet::new(|_: ()| -> () { std::panic::panic_any(Timeout(7)) });
+    let Err(GreenletError::Panicked { message, payload }) = g.switch(()) else {
+        panic!("the panic did not reach the parent");
+    };
+    assert_eq!(message, "<non-string panic payload>");
+    assert_eq!(payload.downcast_ref::<Timeout>(), Some(&Timeout(7)));
+    let resumed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| payload.resume_unwind()));
+    assert_eq!(
+        resumed.unwrap_err().downcast_ref::<Timeout>(),
+        Some(&Timeout(7)),
+        "resume_unwind carries the original payload"
+    );
     assert!(getcurrent().is_main());
 }
 
@@ -597,7 +593,7 @@ fn panicking_capture_of_unstarted_greenlet_is_dropped_once() {
     let g = Greenlet::new(move |_: ()| {
         let _p = &p;
     });
-    g.kill();
+    g.kill().unwrap();
     assert!(g.dead());
     assert_eq!(drops.get(), 1);
 }

@@ -60,7 +60,14 @@ impl Slab {
             )
         };
         if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+            let error = io::Error::last_os_error();
+            return Err(io::Error::new(
+                error.kind(),
+                format!(
+                    "cannot map {len} bytes for greenlet stacks ({error}); each 256 stacks \
+                     take one memory mapping: check `ulimit -v` and `sysctl vm.max_map_count`"
+                ),
+            ));
         }
         let mut slab = Slab {
             base: base as usize,
