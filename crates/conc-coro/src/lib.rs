@@ -58,7 +58,7 @@
 //!   destructors run, whichever thread-local holds their handles.
 //! - Values travel as [`Value`]: greenlets switch among themselves freely, so the type
 //!   arriving at a `switch` is only known at run time. Receivers name the type they
-//!   expect and get [`GreenletError::WrongType`] otherwise. Values of up to 16 bytes
+//!   expect and get [`GreenletError::WrongType`] otherwise. Values of up to 8 bytes
 //!   travel inline, without allocating.
 //!
 //! What a destructor cannot return (a greenlet that refused to die, a panic while

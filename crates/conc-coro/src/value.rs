@@ -1,20 +1,23 @@
 //! `Value`: what greenlets pass each other, carried inline when it is small.
 //!
 //! ```text
-//!   Value (24 bytes on 64-bit targets)
-//!   ┌──────────────┬───────────────────────────────┐
-//!   │ &'static Kind│ 16 bytes of storage           │
-//!   └──────────────┴───────────────────────────────┘
-//!     │              a T of at most 16 bytes (align <= 8) sits here itself;
-//!     │              a larger T sits in a Box whose pointer sits here
-//!     └─▶ Kind { type_id, type_name, drop, boxed }: one per type, in static memory
+//!   Value (16 bytes on 64-bit targets: two registers)
+//!   ┌──────────────┬──────────────────┐
+//!   │ &'static Kind│ 8 bytes: the T   │  a T of at most 8 bytes (align <= 8) sits here;
+//!   └──────────────┴──────────────────┘  a larger T sits in a Box whose pointer sits here
+//!     └─▶ Kind { type_id, type_name, drop, special }: one per type, in static memory
 //! ```
 //!
-//! A switch of a `u64`, a pointer, a `(u32, u32)` or `()` therefore allocates nothing:
-//! the value is written into the storage, the `Value` travels through corosensei's
-//! transfer by pointer, and the receiver's type check is one pointer comparison
-//! (falling back to comparing `TypeId`s, since the same type's `Kind` may exist once per
-//! codegen unit).
+//! A switch of a `u64`, a pointer, a `(u32, u32)` or `()` therefore allocates nothing,
+//! and the whole `Value` is a pair of machine words that travels through a switch in
+//! registers. (A 16-byte inline slot was tried first: the three-word `Value`, and every
+//! message containing it, then went through memory on each hand-over, and copying
+//! those aggregates cost more than the whole rest of the switch.) The receiver's type
+//! check is one pointer comparison, falling back to comparing the `TypeId` stored in
+//! the `Kind` with a constant (the same type's `Kind` may exist once per codegen unit).
+//!
+//! The runtime's own messages (an error, a kill) are `Value`s of two private kinds
+//! (`special` set), so a message is one `Value` too.
 
 use std::any::{Any, TypeId, type_name};
 use std::marker::PhantomData;
@@ -24,16 +27,20 @@ use std::ptr;
 use crate::GreenletError;
 
 /// Bytes a value may occupy to travel inline.
-const INLINE: usize = 16;
+const INLINE: usize = size_of::<usize>();
 
-type Storage = MaybeUninit<[usize; INLINE / size_of::<usize>()]>;
+/// One machine word: `MaybeUninit<usize>` keeps the scalar layout that lets a `Value`
+/// be passed in two registers.
+type Storage = MaybeUninit<usize>;
 
 /// What a `Value` knows about the type it holds.
-struct Kind {
-    type_id: fn() -> TypeId,
+pub(crate) struct Kind {
+    type_id: TypeId,
     type_name: fn() -> &'static str,
     /// Drops the stored value in place; `None` for types without drop glue.
     drop: Option<unsafe fn(*mut Storage)>,
+    /// Zero for user values; the runtime's message kinds set it (see `node::Msg`).
+    pub(crate) special: u8,
 }
 
 /// Whether a `T` travels in the storage itself rather than in a box.
@@ -44,15 +51,23 @@ const fn fits<T>() -> bool {
 struct KindOf<T>(PhantomData<T>);
 
 impl<T: Any> KindOf<T> {
-    const KIND: Kind = Kind {
-        type_id: TypeId::of::<T>,
-        type_name: type_name::<T>,
-        drop: if !std::mem::needs_drop::<T>() && fits::<T>() {
-            None
-        } else {
-            Some(drop_stored::<T>)
-        },
-    };
+    const KIND: Kind = Kind::of::<T>(0);
+}
+
+impl Kind {
+    /// The kind of `T`, with `special` as given.
+    pub(crate) const fn of<T: Any>(special: u8) -> Kind {
+        Kind {
+            type_id: TypeId::of::<T>(),
+            type_name: type_name::<T>,
+            drop: if !std::mem::needs_drop::<T>() && fits::<T>() {
+                None
+            } else {
+                Some(drop_stored::<T>)
+            },
+            special,
+        }
+    }
 }
 
 /// # Safety
@@ -77,8 +92,9 @@ unsafe fn drop_stored<T>(storage: *mut Storage) {
 /// expects, getting [`GreenletError::WrongType`] if the sender disagreed. For the
 /// common case, [`Greenlet::switch_as`](crate::Greenlet::switch_as) does both steps.
 ///
-/// Values of at most 16 bytes (with an alignment of at most 8) are carried inline, so
-/// switching them allocates nothing; larger ones are boxed. A `Value` passed to
+/// Values of at most 8 bytes (with an alignment of at most 8: integers, floats,
+/// pointers, references, `Rc`, `Box`, small tuples) are carried inline, so switching
+/// them allocates nothing; larger ones are boxed. A `Value` passed to
 /// [`Value::new`] or to `switch` is forwarded as it is, not wrapped again.
 ///
 /// `Value` is neither `Send` nor `Sync`: it may hold any type, and greenlets never
@@ -117,10 +133,10 @@ impl Value {
         // Forwarding a received value must not nest it (the receiver asks for the
         // inner type). The check is on a type known at compile time: it folds away.
         let mut slot = Some(value);
-        if TypeId::of::<T>() == TypeId::of::<Value>() {
-            if let Some(v) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Value>>() {
-                return v.take().expect("the slot was just filled");
-            }
+        if TypeId::of::<T>() == TypeId::of::<Value>()
+            && let Some(v) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Value>>()
+        {
+            return v.take().expect("the slot was just filled");
         }
         let Some(value) = slot else {
             unreachable!("the slot is emptied only for a `Value`, returned above")
@@ -131,13 +147,49 @@ impl Value {
             unsafe { storage.as_mut_ptr().cast::<T>().write(value) };
         } else {
             let boxed = Box::into_raw(Box::new(value));
-            // SAFETY: a pointer fits the storage (16 bytes, pointer-aligned).
+            // SAFETY: a pointer fits the storage (one pointer-aligned word).
             unsafe { storage.as_mut_ptr().cast::<*mut T>().write(boxed) };
         }
         Value {
             kind: &KindOf::<T>::KIND,
             storage,
             _not_send: PhantomData,
+        }
+    }
+
+    /// A value of one of the runtime's own kinds, holding `T` (see `node::Msg`).
+    ///
+    /// # Safety
+    ///
+    /// `kind` is `Kind::of::<T>(_)`.
+    pub(crate) unsafe fn with_kind<T: Any>(kind: &'static Kind, value: T) -> Value {
+        let mut v = Value::new(value);
+        v.kind = kind;
+        v
+    }
+
+    /// The runtime kind marker (zero for user values).
+    #[inline]
+    pub(crate) fn special(&self) -> u8 {
+        self.kind.special
+    }
+
+    /// Takes the `T` out of a value of one of the runtime's kinds.
+    ///
+    /// # Safety
+    ///
+    /// The value was made by [`with_kind`](Self::with_kind) with a `T`.
+    pub(crate) unsafe fn take_special<T: Any>(self) -> T {
+        let this = std::mem::ManuallyDrop::new(self);
+        let storage = this.storage.as_ptr();
+        // SAFETY: per the contract the value holds a `T`, stored as `fits` says; `this`
+        // is never dropped, so the `T` is moved out exactly once.
+        unsafe {
+            if fits::<T>() {
+                storage.cast::<T>().read()
+            } else {
+                *Box::from_raw(storage.cast::<*mut T>().read())
+            }
         }
     }
 
@@ -150,7 +202,7 @@ impl Value {
     /// ```
     #[inline]
     pub fn is<T: Any>(&self) -> bool {
-        ptr::eq(self.kind, &KindOf::<T>::KIND) || (self.kind.type_id)() == TypeId::of::<T>()
+        ptr::eq(self.kind, &KindOf::<T>::KIND) || self.kind.type_id == TypeId::of::<T>()
     }
 
     /// The name of the stored value's type, as [`std::any::type_name`] gives it.
@@ -265,13 +317,10 @@ mod tests {
 
     #[test]
     fn small_values_are_inline_and_large_ones_boxed() {
-        assert!(
-            fits::<u64>()
-                && fits::<(u64, u64)>()
-                && fits::<()>()
-                && fits::<String>() == (size_of::<String>() <= 16)
-        );
-        assert!(!fits::<[u64; 3]>());
+        assert!(fits::<u64>() && fits::<(u32, u32)>() && fits::<()>() && !fits::<Box<[u8]>>());
+        assert!(fits::<&str>() == (size_of::<&str>() <= 8));
+        assert!(!fits::<(u64, u64)>());
+        assert_eq!(size_of::<Value>(), 2 * size_of::<usize>(), "two registers");
         assert_eq!(
             Value::new([1_u64, 2, 3]).downcast::<[u64; 3]>(),
             Ok([1, 2, 3])
@@ -280,6 +329,7 @@ mod tests {
             Value::new((1_u64, 2_u64)).downcast::<(u64, u64)>(),
             Ok((1, 2))
         );
+        assert_eq!(Value::new(7_u8).downcast::<u8>(), Ok(7));
     }
 
     #[test]

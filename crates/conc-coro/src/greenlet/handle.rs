@@ -156,7 +156,7 @@ impl Greenlet {
     /// finished with the caller as parent (Python: `switch(*args)`).
     ///
     /// Switching to a dead greenlet goes to its nearest live ancestor. A `Value` is
-    /// passed on as it is, not wrapped again; values of up to 16 bytes travel without
+    /// passed on as it is, not wrapped again; values of up to 8 bytes travel without
     /// allocating.
     ///
     /// # Errors
@@ -184,7 +184,7 @@ impl Greenlet {
     pub fn switch<T: Any>(&self, value: T) -> Result<Value, GreenletError> {
         // SAFETY: `self` keeps the target alive for the call; it is of this thread
         // (handles are not `Send`).
-        unsafe { switch::switch_to(State::get(), self.node, Msg::Value(Value::new(value))) }
+        unsafe { switch::switch_to(State::get(), self.node, Msg::value(Value::new(value))) }
     }
 
     /// [`switch`](Greenlet::switch), then takes the returned value as an `R`.
@@ -230,7 +230,7 @@ impl Greenlet {
     /// ```
     pub fn throw<E: Any + Send>(&self, error: E) -> Result<Value, GreenletError> {
         let st = State::get();
-        let msg = Msg::Error(Box::new(GreenletError::Thrown(Payload::new(error))));
+        let msg = Msg::error(Box::new(GreenletError::Thrown(Payload::new(error))));
         let n = self.node();
         if n.life.get() == Life::NotStarted && n.role == Role::User {
             // Never ran: it dies without running, and the error goes to its parent.

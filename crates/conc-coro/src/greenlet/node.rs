@@ -29,24 +29,68 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use corosensei::{Coroutine, Yielder};
 
 use crate::stack::GreenletStack;
+use crate::value::Kind;
 use crate::{GreenletError, Value};
 
-/// What a greenlet is resumed with.
-pub(crate) enum Msg {
-    /// A value: its pending `switch` returns `Ok`.
+/// What a greenlet is resumed with, and what a greenlet suspends with: a value, an
+/// error, or a kill. It is one [`Value`] (two machine words), the error and the kill
+/// being values of two private kinds, so it travels through every hand-over of a
+/// switch in registers. A switching greenlet names its target in the thread state
+/// (`State::transit`), not in the message.
+pub(crate) struct Msg(Value);
+
+/// What a [`Msg`] holds, taken apart.
+pub(crate) enum Opened {
+    /// A value: the pending `switch` returns `Ok`.
     Value(Value),
-    /// An error: its pending `switch` returns `Err` (boxed: errors are rare, and a
-    /// small `Msg` is cheaper to pass on every switch).
+    /// An error: the pending `switch` returns `Err` (boxed: errors are rare).
     Error(Box<GreenletError>),
-    /// A kill: its pending `switch` unwinds with `GreenletExit`.
+    /// A kill: the pending `switch` unwinds with `GreenletExit`.
     Kill,
 }
 
-/// What a greenlet suspends with: where control goes next. A greenlet being killed
-/// suspends only to give up (it kept catching the kill); the request is then ignored.
-pub(crate) struct Request {
-    pub(crate) to: NonNull<Node>,
-    pub(crate) msg: Msg,
+/// The error message kind's payload.
+struct ErrorMsg(Box<GreenletError>);
+/// The kill message kind's payload.
+struct KillMsg;
+
+const ERROR: u8 = 1;
+const KILL: u8 = 2;
+static ERROR_KIND: Kind = Kind::of::<ErrorMsg>(ERROR);
+static KILL_KIND: Kind = Kind::of::<KillMsg>(KILL);
+
+impl Msg {
+    #[inline]
+    pub(crate) fn value(value: Value) -> Msg {
+        Msg(value)
+    }
+
+    pub(crate) fn error(error: Box<GreenletError>) -> Msg {
+        // SAFETY: ERROR_KIND is the kind of ErrorMsg.
+        Msg(unsafe { Value::with_kind(&ERROR_KIND, ErrorMsg(error)) })
+    }
+
+    pub(crate) fn kill() -> Msg {
+        // SAFETY: KILL_KIND is the kind of KillMsg.
+        Msg(unsafe { Value::with_kind(&KILL_KIND, KillMsg) })
+    }
+
+    /// Whether this is a value (not an error or a kill).
+    #[inline]
+    pub(crate) fn is_value(&self) -> bool {
+        self.0.special() == 0
+    }
+
+    #[inline]
+    pub(crate) fn open(self) -> Opened {
+        match self.0.special() {
+            0 => Opened::Value(self.0),
+            // SAFETY: only `Msg::error` makes values of the ERROR kind, holding an
+            // ErrorMsg.
+            ERROR => Opened::Error(unsafe { self.0.take_special::<ErrorMsg>() }.0),
+            _ => Opened::Kill,
+        }
+    }
 }
 
 /// How a greenlet's body ended.
@@ -59,8 +103,8 @@ pub(crate) enum Exit {
     Panicked(Box<dyn std::any::Any + Send>),
 }
 
-pub(crate) type Co = Coroutine<Msg, Request, Exit, GreenletStack>;
-pub(crate) type YielderPtr = *const Yielder<Msg, Request>;
+pub(crate) type Co = Coroutine<Msg, Msg, Exit, GreenletStack>;
+pub(crate) type YielderPtr = *const Yielder<Msg, Msg>;
 
 /// The body before it starts: takes the first value (already checked to be of the
 /// node's argument type) and returns the result.

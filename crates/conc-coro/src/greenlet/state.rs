@@ -26,6 +26,10 @@ pub(crate) struct State {
     pub(crate) main: NonNull<Node>,
     /// The running greenlet (uncounted: a running greenlet is never freed).
     pub(crate) current: Cell<NonNull<Node>>,
+    /// The target of a switch in transit from a greenlet to the root loop (uncounted:
+    /// kept alive by the switching greenlet's handle while it is suspended). Kept here
+    /// rather than in the message so the message fits in two registers.
+    pub(crate) transit: Cell<NonNull<Node>>,
     /// Non-zero when a switch must take the slow path (`BOOKKEEPING`, `TRACING`): the
     /// one flag the hot path checks.
     pub(crate) attention: Cell<u8>,
@@ -84,6 +88,7 @@ impl State {
         let state: &'static State = Box::leak(Box::new(State {
             main,
             current: Cell::new(main),
+            transit: Cell::new(main),
             attention: Cell::new(0),
             tracer: RefCell::new(None),
             tracer_epoch: Cell::new(0),

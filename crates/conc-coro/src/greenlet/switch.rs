@@ -7,7 +7,7 @@
 //!   ───────────────────                    ────────────────────────────
 //!   main: b.switch(v) ─▶ run_root ── resume ─────────▶ B runs
 //!                           ▲                            │ c.switch(w): suspend
-//!                           └──── Request{to: C, w} ─────┘
+//!                           └──── w (st.transit = C) ────┘
 //!                        run_root ── resume ─────────▶ C runs … returns r
 //!                           ◀──── Return(r) ─────────────┘
 //!                        C is dead: r goes to its parent (main): run_root returns r
@@ -20,7 +20,7 @@
 //! loop itself, so greenlet → hub and hub → greenlet are one transfer each.
 //!
 //! Kills are the one exception to "only the root resumes": `kill_suspended` resumes
-//! the victim directly from wherever it is called, with `Msg::Kill`; the victim is
+//! the victim directly from wherever it is called, with a kill message; the victim is
 //! marked dying and cannot switch, so it only unwinds and returns.
 //!
 //! Nothing on the hot path (`switch_to`, `transfer`, the `Alive` arms of `run_root`)
@@ -35,7 +35,7 @@ use std::ptr::NonNull;
 use corosensei::{CoroutineResult, Yielder};
 
 use super::event::TraceEvent;
-use super::node::{Co, Exit, Life, Msg, Node, Request, Role};
+use super::node::{Co, Exit, Life, Msg, Node, Opened, Role};
 use super::state::{State, TRACING};
 use crate::stack::GreenletStack;
 use crate::value::Value;
@@ -71,11 +71,12 @@ pub(crate) unsafe fn switch_to(
     unsafe { transfer(st, cur, target, msg) }
 }
 
+#[inline]
 fn into_result(msg: Msg) -> Result<Value, GreenletError> {
-    match msg {
-        Msg::Value(v) => Ok(v),
-        Msg::Error(e) => Err(*e),
-        Msg::Kill => Err(GreenletError::Unwinding),
+    match msg.open() {
+        Opened::Value(v) => Ok(v),
+        Opened::Error(e) => Err(*e),
+        Opened::Kill => Err(GreenletError::Unwinding),
     }
 }
 
@@ -98,15 +99,16 @@ unsafe fn transfer(
         // SAFETY: per this function's contract.
         unsafe { run_root(st, cur, target, msg) }
     } else {
+        st.transit.set(target);
         // SAFETY: a running greenlet is a started `User` greenlet (the root's step
         // never gets here: it is not switchable) whose body stored its yielder, which
         // lives in that body's frame on the stack we are running on.
-        unsafe { (*c.yielder.get()).suspend(Request { to: target, msg }) }
+        unsafe { (*c.yielder.get()).suspend(msg) }
     };
-    match back {
-        Msg::Value(v) => Ok(v),
-        Msg::Error(e) => Err(*e),
-        Msg::Kill => begin_dying(c),
+    match back.open() {
+        Opened::Value(v) => Ok(v),
+        Opened::Error(e) => Err(*e),
+        Opened::Kill => begin_dying(c),
     }
 }
 
@@ -136,7 +138,7 @@ unsafe fn unusual_switch(
     // SAFETY: the running greenlet is never freed.
     let c = unsafe { cur.as_ref() };
     if c.life.get() == Life::Dying {
-        refuse_while_dying(c, cur);
+        refuse_while_dying(c);
     }
     if st.in_bookkeeping() || !c.switchable.get() {
         return Err(GreenletError::Unwinding);
@@ -145,9 +147,10 @@ unsafe fn unusual_switch(
         return into_result(msg);
     }
     if st.attention.get() & TRACING != 0 {
-        let event = match msg {
-            Msg::Value(_) => TraceEvent::Switch,
-            _ => TraceEvent::Throw,
+        let event = if msg.is_value() {
+            TraceEvent::Switch
+        } else {
+            TraceEvent::Throw
         };
         trace(st, event, cur, target);
         if st.current.get() != cur || !c.switchable.get() {
@@ -160,7 +163,7 @@ unsafe fn unusual_switch(
 
 /// A greenlet being killed switched (it caught `GreenletExit`): it is killed again, and
 /// after `KILL_ATTEMPTS` tries it gives up its stack for good.
-fn refuse_while_dying(c: &Node, cur: NonNull<Node>) -> ! {
+fn refuse_while_dying(c: &Node) -> ! {
     let attempts = c.kill_attempts.get().saturating_add(1);
     c.kill_attempts.set(attempts);
     if attempts < KILL_ATTEMPTS {
@@ -170,12 +173,7 @@ fn refuse_while_dying(c: &Node, cur: NonNull<Node>) -> ! {
         // Back to `kill_suspended`, which abandons this coroutine: it is never resumed.
         // SAFETY: a dying greenlet is a started greenlet running on its own stack (it
         // was resumed by `kill_suspended`), so its yielder is valid here.
-        let _ = unsafe {
-            (*c.yielder.get()).suspend(Request {
-                to: cur,
-                msg: Msg::Kill,
-            })
-        };
+        let _ = unsafe { (*c.yielder.get()).suspend(Msg::kill()) };
     }
 }
 
@@ -203,13 +201,13 @@ unsafe fn run_root(
                 // coroutine; only this loop and `kill_suspended` resume it, never both.
                 let co = unsafe { t.coroutine() };
                 match co.resume(msg) {
-                    CoroutineResult::Yield(request) => {
+                    CoroutineResult::Yield(next_msg) => {
                         if t.strong() == 0 {
                             collect_later(st, target);
                         }
                         origin = target;
-                        target = request.to;
-                        msg = request.msg;
+                        target = st.transit.get();
+                        msg = next_msg;
                     }
                     CoroutineResult::Return(exit) => {
                         // SAFETY: `target` just finished on this loop.
@@ -302,9 +300,9 @@ unsafe fn unusual_target(
     // SAFETY: per the contract.
     let t = unsafe { target.as_ref() };
     match t.life.get() {
-        Life::NotStarted => match msg {
-            Msg::Value(v) if (t.accepts)(&v) => match start(st, target) {
-                Ok(()) => (origin, target, Msg::Value(v)),
+        Life::NotStarted => match msg.open() {
+            Opened::Value(v) if (t.accepts)(&v) => match start(st, target) {
+                Ok(()) => (origin, target, Msg::value(v)),
                 Err(error) => {
                     // The greenlet stays unstarted; the switch that started it fails.
                     // SAFETY: `origin` is alive or main (see `run_root`).
@@ -313,10 +311,10 @@ unsafe fn unusual_target(
                     } else {
                         st.main
                     };
-                    (st.main, back, Msg::Error(Box::new(error)))
+                    (st.main, back, Msg::error(Box::new(error)))
                 }
             },
-            Msg::Error(error) => {
+            Opened::Error(error) => {
                 // An error on its way up (a direct `throw` kills the greenlet first):
                 // it passes by, to the parent, and the greenlet stays startable, as in
                 // greenlet's test_throw_goes_to_original_parent.
@@ -324,20 +322,20 @@ unsafe fn unusual_target(
                 if next == target {
                     next = st.main;
                 }
-                (origin, next, Msg::Error(error))
+                (origin, next, Msg::error(error))
             }
-            msg => {
+            opened => {
                 // A wrong first value: it dies unstarted and the error goes to its
                 // parent.
-                let error = match msg {
-                    Msg::Value(v) => Box::new(t.wrong_type(&v)),
+                let error = match opened {
+                    Opened::Value(v) => Box::new(t.wrong_type(&v)),
                     _ => Box::new(GreenletError::Unwinding),
                 };
                 let _bookkeeping = st.bookkeeping();
                 die_unstarted(t);
                 // SAFETY: `target` is dead and kept alive by whoever named it.
                 let next = unsafe { hand_on(st, target) };
-                (st.main, next, Msg::Error(error))
+                (st.main, next, Msg::error(error))
             }
         },
         Life::Alive if t.role == Role::Main => {
@@ -362,11 +360,11 @@ fn start(st: &State, node: NonNull<Node>) -> Result<(), GreenletError> {
     let stack = GreenletStack::take(n.stack_size).map_err(|e| GreenletError::Stack {
         message: e.to_string(),
     })?;
-    let co = Co::with_stack(stack, move |yielder: &Yielder<Msg, Request>, first: Msg| {
+    let co = Co::with_stack(stack, move |yielder: &Yielder<Msg, Msg>, first: Msg| {
         // SAFETY: the node outlives its coroutine: it is freed only when dead.
         let n = unsafe { node.as_ref() };
         n.yielder.set(yielder);
-        let (Some(body), Msg::Value(arg)) = (n.body.take(), first) else {
+        let (Some(body), Opened::Value(arg)) = (n.body.take(), first.open()) else {
             return Exit::Exited;
         };
         match catch_unwind(AssertUnwindSafe(move || body(arg))) {
@@ -395,13 +393,14 @@ unsafe fn finished(st: &State, node: NonNull<Node>, exit: Exit) -> (NonNull<Node
     let n = unsafe { node.as_ref() };
     bury(st, n);
     let msg = match exit {
-        Exit::Returned(v) => Msg::Value(v),
-        Exit::Exited => Msg::Value(Value::new(GreenletExit)),
-        Exit::Panicked(payload) => Msg::Error(Box::new(GreenletError::panicked(payload))),
+        Exit::Returned(v) => Msg::value(v),
+        Exit::Exited => Msg::value(Value::new(GreenletExit)),
+        Exit::Panicked(payload) => Msg::error(Box::new(GreenletError::panicked(payload))),
     };
-    let event = match msg {
-        Msg::Value(_) => TraceEvent::Switch,
-        _ => TraceEvent::Throw,
+    let event = if msg.is_value() {
+        TraceEvent::Switch
+    } else {
+        TraceEvent::Throw
     };
     trace_death(st, node, event, heir(st, node));
     // SAFETY: `node` is dead and alive until `hand_on` frees it.
@@ -598,7 +597,7 @@ unsafe fn kill_suspended(st: &State, node: NonNull<Node>) -> Result<(), Greenlet
     let saved = st.current.replace(node);
     // SAFETY: suspended, so its coroutine is not borrowed; nothing else resumes it
     // meanwhile (the root loop is not running it: it is suspended).
-    let resumed = unsafe { n.coroutine() }.resume(Msg::Kill);
+    let resumed = unsafe { n.coroutine() }.resume(Msg::kill());
     st.current.set(saved);
     let outcome = match resumed {
         CoroutineResult::Yield(_) => {
