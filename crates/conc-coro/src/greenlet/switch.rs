@@ -97,7 +97,7 @@ unsafe fn transfer(
     let c = unsafe { cur.as_ref() };
     let back = if c.role == Role::Main {
         // SAFETY: per this function's contract.
-        unsafe { run_root(st, cur, target, msg) }
+        unsafe { from_main(st, cur, target, msg) }
     } else {
         st.transit.set(target);
         // SAFETY: a running greenlet is a started `User` greenlet (the root's step
@@ -109,6 +109,45 @@ unsafe fn transfer(
         Opened::Value(v) => Ok(v),
         Opened::Error(e) => Err(*e),
         Opened::Kill => begin_dying(c),
+    }
+}
+
+/// The main greenlet switches to `target`: the common case (an alive greenlet that
+/// switches straight back) without the root loop's general dispatch, everything else
+/// through [`run_root`].
+///
+/// # Safety
+///
+/// As for [`run_root`].
+#[inline]
+unsafe fn from_main(st: &State, main: NonNull<Node>, target: NonNull<Node>, msg: Msg) -> Msg {
+    // SAFETY: the caller keeps `target` alive.
+    let t = unsafe { target.as_ref() };
+    if t.life.get() != Life::Alive || t.role != Role::User {
+        // SAFETY: per the contract.
+        return unsafe { run_root(st, main, target, msg) };
+    }
+    st.current.set(target);
+    // SAFETY: as in `run_root`: an alive, suspended user greenlet owns its coroutine.
+    match unsafe { t.coroutine() }.resume(msg) {
+        CoroutineResult::Yield(back) => {
+            let next = st.transit.get();
+            if next == main && t.strong() != 0 && st.graveyard.borrow().is_empty() {
+                st.current.set(main);
+                return back;
+            }
+            if t.strong() == 0 {
+                collect_later(st, target);
+            }
+            // SAFETY: `next` is kept alive by the suspended `target`'s handle.
+            unsafe { run_root(st, target, next, back) }
+        }
+        CoroutineResult::Return(exit) => {
+            // SAFETY: `target` just finished here, as on the root loop.
+            let (next, back) = unsafe { finished(st, target, exit) };
+            // SAFETY: `next` is held by `finished`'s hand-over.
+            unsafe { run_root(st, st.main, next, back) }
+        }
     }
 }
 
