@@ -202,3 +202,63 @@ fn ordinary_segfaults_still_reach_the_default_handler() {
         "child stderr: {stderr}"
     );
 }
+
+/// The handler a program installed before conc-coro: reports whether it runs with its
+/// own mask (SIGUSR1 blocked) and its SA_RESETHAND honoured, then exits.
+extern "C" fn previous_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: querying the mask and the disposition, then write(2) and _exit(2): all
+    // async-signal-safe, on values of this frame.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+        let blocked = libc::sigismember(&mask, libc::SIGUSR1) == 1;
+        let mut now: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGSEGV, std::ptr::null(), &mut now);
+        let reset = now.sa_sigaction == libc::SIG_DFL;
+        let message: &[u8] = match (blocked, reset) {
+            (true, true) => b"previous handler: own mask, reset\n",
+            (false, _) => b"previous handler: SIGUSR1 not blocked\n",
+            (true, false) => b"previous handler: SA_RESETHAND ignored\n",
+        };
+        libc::write(2, message.as_ptr().cast(), message.len());
+        libc::_exit(42);
+    }
+}
+
+#[test]
+fn a_previous_fault_handler_runs_with_its_own_mask_and_flags() {
+    if std::env::var_os("CONC_CORO_CHAIN_CHILD").is_some() {
+        // SAFETY: installing a handler in this single-purpose child process; the
+        // action struct is fully initialized before use.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = previous_handler as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESETHAND;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaddset(&mut action.sa_mask, libc::SIGUSR1);
+            libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut());
+        }
+        // conc-coro installs its handler in front, chaining to ours.
+        Greenlet::new(|_: ()| ()).switch(()).unwrap();
+        // A fault outside every greenlet guard.
+        // SAFETY: deliberately faulting; the handler ends the process.
+        unsafe { std::ptr::read_volatile(8 as *const u64) };
+        unreachable!("the fault handler exits");
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_previous_fault_handler_runs_with_its_own_mask_and_flags",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CONC_CORO_CHAIN_CHILD", "1")
+        .output()
+        .expect("the test binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("previous handler: own mask, reset"),
+        "child stderr: {stderr}"
+    );
+    assert_eq!(output.status.code(), Some(42), "child stderr: {stderr}");
+}

@@ -135,6 +135,20 @@ extern "C" fn on_fault(
     // PREVIOUS is set before the handler is installed and never changes afterwards.
     match PREVIOUS.get().map(|actions| actions[index]) {
         Some(old) if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN => {
+            // Run it as the kernel would have: with its own mask added to the blocked
+            // signals, and reset to the default first if it asked for SA_RESETHAND.
+            // SAFETY: pthread_sigmask and sigaction are async-signal-safe; the sets
+            // are plain values on this stack.
+            let saved = unsafe {
+                let mut saved: libc::sigset_t = std::mem::zeroed();
+                libc::pthread_sigmask(libc::SIG_BLOCK, &old.sa_mask, &mut saved);
+                if old.sa_flags & libc::SA_RESETHAND != 0 {
+                    let mut action: libc::sigaction = std::mem::zeroed();
+                    action.sa_sigaction = libc::SIG_DFL;
+                    libc::sigaction(signal, &action, std::ptr::null_mut());
+                }
+                saved
+            };
             if old.sa_flags & libc::SA_SIGINFO != 0 {
                 let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
                     // SAFETY: with SA_SIGINFO the stored value is a three-argument handler.
@@ -146,6 +160,8 @@ extern "C" fn on_fault(
                     unsafe { std::mem::transmute(old.sa_sigaction) };
                 handler(signal);
             }
+            // SAFETY: restores the mask saved above; async-signal-safe.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut()) };
         }
         _ => {
             // Restore the default action; returning re-runs the faulting instruction,

@@ -3,6 +3,8 @@
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use corosensei::stack::{Stack, StackPointer};
 
@@ -15,6 +17,14 @@ const GUARD: usize = 16 * 1024;
 /// Free slots kept committed per stack size; beyond this their pages are returned to
 /// the kernel (`MADV_DONTNEED`) when released.
 const WARM_SLOTS: usize = 1024;
+/// Whether `MADV_GUARD_INSTALL` works here: not yet known, yes, no.
+#[cfg(target_os = "linux")]
+const UNKNOWN: u8 = 0;
+#[cfg(target_os = "linux")]
+const SUPPORTED: u8 = 1;
+#[cfg(target_os = "linux")]
+const UNSUPPORTED: u8 = 2;
+
 /// `MADV_GUARD_INSTALL` (Linux 6.13); the same value on every architecture.
 #[cfg(target_os = "linux")]
 const MADV_GUARD_INSTALL: libc::c_int = 102;
@@ -94,9 +104,20 @@ impl Slab {
         let addr = (self.base + offset) as *mut libc::c_void;
         #[cfg(target_os = "linux")]
         {
-            // SAFETY: the range lies inside our mapping and holds no live data yet.
-            if unsafe { libc::madvise(addr, guard, MADV_GUARD_INSTALL) } == 0 {
-                return Ok(());
+            // Probed once per process: on a kernel without it, every guard would
+            // otherwise pay a failing system call first.
+            static GUARD_INSTALL: AtomicU8 = AtomicU8::new(UNKNOWN);
+            if GUARD_INSTALL.load(Ordering::Relaxed) != UNSUPPORTED {
+                // SAFETY: the range lies inside our mapping and holds no live data yet.
+                if unsafe { libc::madvise(addr, guard, MADV_GUARD_INSTALL) } == 0 {
+                    GUARD_INSTALL.store(SUPPORTED, Ordering::Relaxed);
+                    return Ok(());
+                }
+                if GUARD_INSTALL.load(Ordering::Relaxed) == UNKNOWN
+                    && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL)
+                {
+                    GUARD_INSTALL.store(UNSUPPORTED, Ordering::Relaxed);
+                }
             }
         }
         // SAFETY: as above; PROT_NONE only removes access to a range nobody uses.
