@@ -242,7 +242,7 @@ fn a_previous_fault_handler_runs_with_its_own_mask_and_flags() {
         Greenlet::new(|_: ()| ()).switch(()).unwrap();
         // A fault outside every greenlet guard.
         // SAFETY: deliberately faulting; the handler ends the process.
-        unsafe { std::ptr::read_volatile(8 as *const u64) };
+        unsafe { std::ptr::read_volatile(std::ptr::dangling::<u64>()) };
         unreachable!("the fault handler exits");
     }
     let output = Command::new(std::env::current_exe().unwrap())
