@@ -180,7 +180,7 @@ impl Greenlet {
     /// assert_eq!(g.switch(1_u8).unwrap().downcast::<u8>(), Ok(2));
     /// assert_eq!(g.switch(3_u8).unwrap().downcast::<u8>(), Ok(30));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn switch<T: Any>(&self, value: T) -> Result<Value, GreenletError> {
         // SAFETY: `self` keeps the target alive for the call; it is of this thread
         // (handles are not `Send`).
@@ -199,7 +199,7 @@ impl Greenlet {
     /// let g = conc_coro::Greenlet::new(|s: &str| s.len());
     /// assert_eq!(g.switch_as::<usize, _>("four"), Ok(4));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn switch_as<R: Any, T: Any>(&self, value: T) -> Result<R, GreenletError> {
         self.switch(value)?.downcast::<R>()
     }

@@ -48,10 +48,15 @@ pub(crate) const KILL_ATTEMPTS: u8 = 4;
 /// Switches from the running greenlet to `target`, delivering `msg`; returns what the
 /// running greenlet is resumed with.
 ///
+/// Always inlined (with `transfer` and `from_main`): the context switch clobbers every
+/// callee-saved register, and an out-of-line call would save and restore all of them
+/// on each switch; inlined into the caller's loop, they are saved once (W1: 11.3x to
+/// 6.7x raw corosensei).
+///
 /// # Safety
 ///
 /// `target` is a live node of this thread, kept alive by the caller for the call.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn switch_to(
     st: &State,
     target: NonNull<Node>,
@@ -86,7 +91,7 @@ fn into_result(msg: Msg) -> Result<Value, GreenletError> {
 /// # Safety
 ///
 /// `cur` is the running greenlet and may switch; `target` as in [`switch_to`].
-#[inline]
+#[inline(always)]
 unsafe fn transfer(
     st: &State,
     cur: NonNull<Node>,
@@ -119,7 +124,7 @@ unsafe fn transfer(
 /// # Safety
 ///
 /// As for [`run_root`].
-#[inline]
+#[inline(always)]
 unsafe fn from_main(st: &State, main: NonNull<Node>, target: NonNull<Node>, msg: Msg) -> Msg {
     // SAFETY: the caller keeps `target` alive.
     let t = unsafe { target.as_ref() };
