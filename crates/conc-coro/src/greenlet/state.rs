@@ -20,6 +20,8 @@ use crate::Tracer;
 pub(crate) const BOOKKEEPING: u8 = 1;
 /// `attention` bit: a tracer is installed.
 pub(crate) const TRACING: u8 = 2;
+/// `attention` bit: the graveyard holds greenlets to kill.
+pub(crate) const GRAVEYARD: u8 = 4;
 
 pub(crate) struct State {
     /// The thread's main greenlet (one strong reference, released at teardown).

@@ -36,7 +36,7 @@ use corosensei::{CoroutineResult, Yielder};
 
 use super::event::TraceEvent;
 use super::node::{Co, Exit, Life, Msg, Node, Opened, Role};
-use super::state::{State, TRACING};
+use super::state::{GRAVEYARD, State, TRACING};
 use crate::stack::GreenletStack;
 use crate::value::Value;
 use crate::{GreenletError, GreenletExit};
@@ -137,7 +137,7 @@ unsafe fn from_main(st: &State, main: NonNull<Node>, target: NonNull<Node>, msg:
     match unsafe { t.coroutine() }.resume(msg) {
         CoroutineResult::Yield(back) => {
             let next = st.transit.get();
-            if next == main && t.strong() != 0 && st.graveyard.borrow().is_empty() {
+            if next == main && t.strong() != 0 && st.attention.get() & GRAVEYARD == 0 {
                 st.current.set(main);
                 return back;
             }
@@ -626,6 +626,7 @@ fn queue_kill(st: &State, node: NonNull<Node>) {
     // SAFETY: the caller keeps `node` alive; the graveyard owns this reference.
     unsafe { Node::incref(node) };
     st.graveyard.borrow_mut().push(node);
+    st.attention.set(st.attention.get() | GRAVEYARD);
 }
 
 /// Resumes a suspended greenlet with a kill, here, on the caller's stack: its pending
@@ -767,6 +768,7 @@ fn collect_later(st: &State, node: NonNull<Node>) {
 fn reap_graveyard(st: &State) {
     loop {
         let Some(node) = st.graveyard.borrow_mut().pop() else {
+            st.attention.set(st.attention.get() & !GRAVEYARD);
             break;
         };
         // SAFETY: the graveyard holds a strong reference.

@@ -135,6 +135,7 @@ impl Slab {
         ))
     }
 
+    #[inline]
     fn slot_bounds(&self, index: usize) -> (usize, usize) {
         let limit = self.base + index * self.slot_size;
         (limit, limit + self.slot_size)
@@ -252,11 +253,13 @@ impl Drop for GreenletStack {
 // `Slab::new`, or the slab creation fails), and holds at least MIN_STACK_SIZE usable
 // bytes above it; both bounds are page-aligned, hence aligned to STACK_ALIGNMENT.
 unsafe impl Stack for GreenletStack {
+    #[inline]
     fn base(&self) -> StackPointer {
         let (_, base) = self.slab.slot_bounds(self.index);
         StackPointer::new(base).expect("a mapping is never at address 0")
     }
 
+    #[inline]
     fn limit(&self) -> StackPointer {
         let (limit, _) = self.slab.slot_bounds(self.index);
         StackPointer::new(limit).expect("a mapping is never at address 0")
