@@ -429,14 +429,14 @@ impl PoolShared {
     }
 
     fn worker(&self) {
-        if let Some(init) = &self.initializer {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| init())) {
-                self.break_pool(format!(
-                    "a thread initializer failed: {}",
-                    conc_thread::panic_message(&*payload)
-                ));
-                return;
-            }
+        if let Some(init) = &self.initializer
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(|| init()))
+        {
+            self.break_pool(format!(
+                "a thread initializer failed: {}",
+                conc_thread::panic_message(&*payload)
+            ));
+            return;
         }
         while let Ok(item) = self.receiver.recv() {
             item(Action::Run);

@@ -582,10 +582,10 @@ mod tracker {
         // Under `Busy`, like `register`: a concurrent tracker restart must not close
         // and reuse the descriptor between our check and our send.
         let _busy = Busy::enter();
-        if let Some(fd) = current() {
-            if send(fd, &record(b'U', name)).is_ok() {
-                let _ = LIVE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-            }
+        if let Some(fd) = current()
+            && send(fd, &record(b'U', name)).is_ok()
+        {
+            let _ = LIVE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         }
     }
 

@@ -120,7 +120,7 @@ impl<T: Pod> PodData<T> {
         let (tail, tail_len) = shared.tail();
         if h.elem_size.load(Relaxed) != size_of::<T>() as u64
             || len.checked_mul(size_of::<T>()) != Some(tail_len)
-            || (tail as usize) % align_of::<T>() != 0
+            || !(tail as usize).is_multiple_of(align_of::<T>())
         {
             return Err("shared data has another element type or length".into());
         }

@@ -972,3 +972,64 @@ fn process_group_zero_makes_a_new_group() {
     let done = Run::shell("kill -0 -$$ 2>/dev/null").run().unwrap();
     assert_ne!(done.returncode, 0);
 }
+
+/// Whether `pid` ignores `signal`, from the `SigIgn` mask of /proc/PID/status.
+fn ignores(pid: u32, signal: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+        .unwrap();
+    mask & (1 << (signal - 1)) != 0
+}
+
+/// A child inherits an ignored SIGINT (as in Python), unless `default_signals` resets
+/// it; a test that signals a child must not depend on how the test runner was started.
+#[test]
+fn default_signals_resets_what_the_parent_ignores() {
+    // SAFETY: ignoring SIGINT (then restoring the previous action) in the test process;
+    // no test here expects to receive SIGINT itself.
+    let previous = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let mut inherited = Popen::new(["sleep", "30"]).unwrap();
+    let mut reset = PopenBuilder::new(["sleep", "30"])
+        .default_signals(&[libc::SIGINT, libc::SIGQUIT])
+        .spawn()
+        .unwrap();
+    // SAFETY: restores the action saved above.
+    unsafe { libc::signal(libc::SIGINT, previous) };
+    // `sleep` has exec'd by the time /proc shows its name.
+    for proc in [&inherited, &reset] {
+        let pid = proc.pid();
+        assert!(eventually(|| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        }));
+    }
+    assert!(
+        ignores(inherited.pid(), libc::SIGINT),
+        "an ignored SIGINT is inherited"
+    );
+    assert!(
+        !ignores(reset.pid(), libc::SIGINT),
+        "default_signals reset it"
+    );
+    assert!(!ignores(reset.pid(), libc::SIGQUIT));
+    reset.send_signal(libc::SIGINT).unwrap();
+    assert_eq!(reset.wait(None).unwrap(), -libc::SIGINT);
+    inherited.kill().unwrap();
+    assert_eq!(inherited.wait(None).unwrap(), -libc::SIGKILL);
+}
+
+#[test]
+fn default_signals_refuses_what_cannot_be_set() {
+    for bad in [libc::SIGKILL, libc::SIGSTOP, 0, -1, 1000] {
+        let err = PopenBuilder::new(["true"])
+            .default_signals(&[bad])
+            .spawn()
+            .unwrap_err();
+        assert!(
+            matches!(err, SubprocessError::BadArgument(_)),
+            "{bad}: {err:?}"
+        );
+    }
+}

@@ -209,14 +209,14 @@ impl Barrier {
     }
 
     fn trip(&self, state: &mut MutexGuard<'_, State>) -> Result<(), ThreadError> {
-        if let Some(action) = &self.action {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(action)) {
-                self.break_barrier(state);
-                return Err(ThreadError::Panicked {
-                    thread: current_thread().name().to_owned(),
-                    message: panic_message(&*payload),
-                });
-            }
+        if let Some(action) = &self.action
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(action))
+        {
+            self.break_barrier(state);
+            return Err(ThreadError::Panicked {
+                thread: current_thread().name().to_owned(),
+                message: panic_message(&*payload),
+            });
         }
         state.phase = Phase::Draining;
         self.changed.notify_all();

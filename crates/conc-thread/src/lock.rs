@@ -261,16 +261,16 @@ impl Lock {
                 state = self.state.load(Ordering::Relaxed);
                 continue;
             }
-            if state & PARKED == 0 {
-                if let Err(now) = self.state.compare_exchange_weak(
+            if state & PARKED == 0
+                && let Err(now) = self.state.compare_exchange_weak(
                     state,
                     state | PARKED,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
-                ) {
-                    state = now;
-                    continue;
-                }
+                )
+            {
+                state = now;
+                continue;
             }
             let validate = || self.state.load(Ordering::Relaxed) == LOCKED | PARKED;
             let timed_out = |_, was_last_thread: bool| {

@@ -118,7 +118,7 @@ impl Segment {
         // SAFETY: `offset` is within the mapping (checked above).
         let p = unsafe { self.as_ptr().add(offset) };
         assert!(
-            (p as usize) % align_of::<T>() == 0,
+            (p as usize).is_multiple_of(align_of::<T>()),
             "misaligned shared value"
         );
         p.cast()

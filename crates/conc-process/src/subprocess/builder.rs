@@ -51,6 +51,8 @@ pub struct PopenBuilder {
     /// Variables to set (`Some`) or remove (`None`), applied in order.
     vars: Vec<(OsString, Option<OsString>)>,
     process_group: Option<i32>,
+    /// Signals the child starts with at their default action.
+    default_signals: Vec<i32>,
 }
 
 impl PopenBuilder {
@@ -82,6 +84,7 @@ impl PopenBuilder {
             env_clear: false,
             vars: Vec::new(),
             process_group: None,
+            default_signals: Vec::new(),
         }
     }
 
@@ -273,6 +276,30 @@ impl PopenBuilder {
         self
     }
 
+    /// Starts the child with each of `signals` at its default action, whatever this
+    /// process does with them. A process started from a background shell (or by `nohup`)
+    /// inherits SIGINT and SIGQUIT *ignored*, and passes that on to its children; a child
+    /// that should die of `send_signal(libc::SIGINT)` then needs this. Python's
+    /// `restore_signals=True` does the same for SIGPIPE, SIGXFZ and SIGXFSZ, which this
+    /// crate always restores (SIGPIPE) or never touches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::PopenBuilder;
+    ///
+    /// let mut proc = PopenBuilder::new(["sleep", "10"])
+    ///     .default_signals(&[libc::SIGINT])
+    ///     .spawn()
+    ///     .unwrap();
+    /// proc.send_signal(libc::SIGINT).unwrap();
+    /// assert_eq!(proc.wait(None).unwrap(), -libc::SIGINT);
+    /// ```
+    pub fn default_signals(mut self, signals: &[i32]) -> Self {
+        self.default_signals.extend_from_slice(signals);
+        self
+    }
+
     /// The arguments the child will run with, as text (lossy for non-UTF-8).
     ///
     /// # Examples
@@ -336,6 +363,31 @@ impl PopenBuilder {
         }
         if let Some(pgid) = self.process_group {
             command.process_group(pgid);
+        }
+        if let Some(&bad) = self
+            .default_signals
+            .iter()
+            .find(|&&s| s <= 0 || s > libc::SIGRTMAX() || s == libc::SIGKILL || s == libc::SIGSTOP)
+        {
+            return Err(SubprocessError::BadArgument(format!(
+                "default_signals: {bad} is not a signal whose action can be set"
+            )));
+        }
+        if !self.default_signals.is_empty() {
+            let signals = self.default_signals.clone();
+            // SAFETY: the closure runs in the child between fork and exec, where only
+            // async-signal-safe calls are allowed: `signal(2)` is one, and the vector
+            // is only read (it was allocated before the fork).
+            unsafe {
+                command.pre_exec(move || {
+                    for &signal in &signals {
+                        if libc::signal(signal, libc::SIG_DFL) == libc::SIG_ERR {
+                            return Err(io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
         }
 
         command.stdin(to_stdio(self.stdin, "stdin")?);

@@ -100,15 +100,15 @@ impl Communication {
             if ready(0) {
                 self.write_some(stdin)?;
             }
-            if ready(1) {
-                if let Some(buf) = self.stdout.as_mut() {
-                    read_some(stdout, buf)?;
-                }
+            if ready(1)
+                && let Some(buf) = self.stdout.as_mut()
+            {
+                read_some(stdout, buf)?;
             }
-            if ready(2) {
-                if let Some(buf) = self.stderr.as_mut() {
-                    read_some(stderr, buf)?;
-                }
+            if ready(2)
+                && let Some(buf) = self.stderr.as_mut()
+            {
+                read_some(stderr, buf)?;
             }
         }
     }

@@ -52,7 +52,10 @@
 //!   reaped on later spawns); see [`Popen`]. No SIGCHLD handler is installed, ever.
 //! - **SIGPIPE.** The Rust runtime ignores SIGPIPE in the parent, so a child that stops
 //!   reading shows up as an ignored broken pipe; children start with SIGPIPE restored
-//!   to its default (Python's `restore_signals=True`).
+//!   to its default (Python's `restore_signals=True`). Other signals the parent ignores
+//!   (SIGINT and SIGQUIT, for a program started from a background shell) are inherited
+//!   ignored, as in Python; [`PopenBuilder::default_signals`] resets the ones a child
+//!   should die of.
 //! - Not ported: `text`/`encoding`/`errors`/`universal_newlines` (use the lossy helpers
 //!   or `String::from_utf8`), `pass_fds`, `preexec_fn`, `user`/`group`, `umask`,
 //!   `start_new_session` (use [`PopenBuilder::process_group`]), `executable`,

@@ -209,16 +209,16 @@ impl Popen {
     /// assert_eq!(proc.returncode(), Some(0));
     /// ```
     pub fn poll(&mut self) -> Option<i32> {
-        if self.returncode.is_none() {
-            if let Some(child) = self.child.as_mut() {
-                match child.try_wait() {
-                    Ok(Some(status)) => self.returncode = Some(returncode_of(status)),
-                    Ok(None) => {}
-                    // ECHILD: someone else reaped it; Python reports 0 in that case.
-                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => self.returncode = Some(0),
-                    // Anything else (EINTR...): still unknown, ask again next time.
-                    Err(_) => {}
-                }
+        if self.returncode.is_none()
+            && let Some(child) = self.child.as_mut()
+        {
+            match child.try_wait() {
+                Ok(Some(status)) => self.returncode = Some(returncode_of(status)),
+                Ok(None) => {}
+                // ECHILD: someone else reaped it; Python reports 0 in that case.
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => self.returncode = Some(0),
+                // Anything else (EINTR...): still unknown, ask again next time.
+                Err(_) => {}
             }
         }
         self.returncode
@@ -324,7 +324,14 @@ impl Popen {
     /// # Examples
     ///
     /// ```
-    /// let mut proc = conc_process::subprocess::Popen::new(["sleep", "10"]).unwrap();
+    /// use conc_process::subprocess::PopenBuilder;
+    ///
+    /// // SIGINT at its default action in the child even if this process was started
+    /// // with it ignored (from a background shell, say), which the child would inherit.
+    /// let mut proc = PopenBuilder::new(["sleep", "10"])
+    ///     .default_signals(&[libc::SIGINT])
+    ///     .spawn()
+    ///     .unwrap();
     /// proc.send_signal(libc::SIGINT).unwrap();
     /// assert_eq!(proc.wait(None).unwrap(), -libc::SIGINT);
     /// ```
@@ -629,10 +636,10 @@ impl Drop for Popen {
     /// Closes the pipes; a child that has not been reaped yet is handed to the
     /// process-wide reaper (see "Zombies" above). The child is not killed.
     fn drop(&mut self) {
-        if self.poll().is_none() {
-            if let Some(child) = self.child.take() {
-                reaper::adopt(child);
-            }
+        if self.poll().is_none()
+            && let Some(child) = self.child.take()
+        {
+            reaper::adopt(child);
         }
     }
 }

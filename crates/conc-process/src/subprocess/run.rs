@@ -385,6 +385,23 @@ impl Run {
         self
     }
 
+    /// Starts the child with each of `signals` at its default action
+    /// ([`PopenBuilder::default_signals`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::Run;
+    ///
+    /// // The shell kills itself with SIGINT, whatever this process ignores.
+    /// let done = Run::shell("kill -INT $$").default_signals(&[libc::SIGINT]).run().unwrap();
+    /// assert_eq!(done.returncode, -libc::SIGINT);
+    /// ```
+    pub fn default_signals(mut self, signals: &[i32]) -> Self {
+        self.popen = self.popen.default_signals(signals);
+        self
+    }
+
     /// Starts the child, sends the input, collects the output, waits for the child and
     /// applies the check (Python: `subprocess.run`).
     ///
