@@ -766,7 +766,7 @@ fn check_owner(owner: sys::Pid) -> Result<(), ProcessError> {
     }
 }
 
-/// Prints Python 3.12's warning once: `fork` with other threads running.
+/// Logs Python 3.12's warning once (`log::warn!`): `fork` with other threads running.
 fn warn_if_threads() {
     static WARNED: std::sync::Once = std::sync::Once::new();
     if WARNED.is_completed() {
@@ -776,10 +776,10 @@ fn warn_if_threads() {
     let launcher_exists = 1;
     if sys::thread_count().is_some_and(|n| n > 1 + launcher_exists) {
         WARNED.call_once(|| {
-            eprintln!(
-                "conc-process: warning: this process is multi-threaded; the 'fork' start \
-                 method may deadlock the child if another thread holds a lock at the fork. \
-                 Prefer 'forkserver' or 'spawn' (see StartMethod)."
+            log::warn!(
+                "this process is multi-threaded; the 'fork' start method may deadlock the \
+                 child if another thread holds a lock at the fork. Prefer 'forkserver' or \
+                 'spawn' (see StartMethod)."
             );
         });
     }

@@ -174,6 +174,8 @@ pub(crate) fn take_child_ticket() -> Option<Ticket> {
 
 /// Runs the spawn child's function (received from the parent) and exits.
 pub(crate) fn run_child(ticket: Ticket) -> ! {
+    // The last resort before the child exits: it has not run the user's code yet, so
+    // no logger can be set up; stderr is all there is.
     let fail = |what: &str, err: &dyn std::fmt::Display| -> ! {
         eprintln!("conc-process: spawn child {}: {what}: {err}", sys::getpid());
         sys::exit_now(1)

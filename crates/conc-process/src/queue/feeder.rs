@@ -107,7 +107,7 @@ impl Feeder {
             if let Err(e) = written {
                 // Give its place back, so qsize and JoinableQueue.join stay right.
                 self.ring.unadmit();
-                eprintln!("conc-process: a queue feeder dropped an item: {e}");
+                log::error!("a queue feeder dropped an item: {e}");
             }
         }
     }
