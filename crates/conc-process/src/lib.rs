@@ -64,6 +64,27 @@
 //!   using them; a process that dies holding a [`Lock`] hands the next acquirer
 //!   [`ProcessError::OwnerDied`] instead of a deadlock.
 //!
+//! # Your own types across processes
+//!
+//! Any type that is `Serialize + DeserializeOwned` crosses: `#[derive(Serialize,
+//! Deserialize)]` structs and enums, nested in `Vec`s, `Option`s, maps and tuples, as
+//! process arguments and results, [`Connection`] messages and queue items. One place
+//! for the formats and limits:
+//!
+//! | path | format | size limit |
+//! | --- | --- | --- |
+//! | process argument and result, [`Connection`] message | ipc-channel's (bincode-style, with file descriptors beside the bytes) | none beyond memory: large messages travel in shared memory |
+//! | [`Queue`], [`JoinableQueue`], [`SimpleQueue`] item | [postcard](https://docs.rs/postcard), copied into the queue's shared ring | the ring's size: 4 MiB by default, [`Queue::with_buffer`] for more; a larger item is [`ProcessError::InvalidArgument`] at `put` |
+//!
+//! Both formats are compact and *not self-describing*: serde features that need the
+//! format to say what comes next (`#[serde(untagged)]`, `#[serde(flatten)]`,
+//! `deserialize_any`, `skip_serializing_if` without a matching default) fail to decode,
+//! with [`ProcessError::Serialization`]. Both ends must use the same type definition: the
+//! same program, as with every start method here. [`Connection`]s, locks, shared values
+//! and queues travel only where file descriptors can (arguments, results, connection
+//! messages), never inside a queue item, which refuses them with a clear error.
+//! `examples/process_user_types.rs` shows a struct and an enum crossing each path.
+//!
 //! # Differences from Python, and why
 //!
 //! - **Functions, not pickles.** A `spawn`/`forkserver` child finds its function by its
