@@ -39,6 +39,12 @@ where
         .map_err(|_| ProcessError::InvalidState("the launcher thread panicked"))
 }
 
+/// Whether this process's launcher thread exists (it is started on first use).
+pub(crate) fn running() -> bool {
+    let guard = LAUNCHER.lock().unwrap_or_else(|e| e.into_inner());
+    guard.as_ref().is_some_and(|(pid, _)| *pid == sys::getpid())
+}
+
 fn sender() -> Result<Sender<Job>, ProcessError> {
     let mut guard = LAUNCHER.lock().unwrap_or_else(|e| e.into_inner());
     let me = sys::getpid();

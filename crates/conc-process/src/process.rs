@@ -772,9 +772,10 @@ fn warn_if_threads() {
     if WARNED.is_completed() {
         return;
     }
-    // The caller (blocked while we fork) and the launcher thread are accounted for.
-    let launcher_exists = 1;
-    if sys::thread_count().is_some_and(|n| n > 1 + launcher_exists) {
+    // The caller (blocked while we fork) and the launcher thread, if it exists, are
+    // accounted for; any other thread may hold a lock at the fork.
+    let ours = 1 + usize::from(launcher::running());
+    if sys::thread_count().is_some_and(|n| n > ours) {
         WARNED.call_once(|| {
             log::warn!(
                 "this process is multi-threaded; the 'fork' start method may deadlock the \
