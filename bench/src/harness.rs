@@ -271,6 +271,173 @@ pub(crate) fn write_json(path: &Path, rows: &[Row]) -> std::io::Result<()> {
     std::fs::write(path, json(rows))
 }
 
+/// A report as text lines, for a workload run in a child process of its own:
+/// `row<TAB>WORKLOAD<TAB>SYSTEM<TAB>VALUE<TAB>UNIT<TAB>NOTES` and `verdict<TAB>TEXT`. Tabs
+/// and line breaks inside the text become spaces.
+pub(crate) fn report_lines(report: &Report) -> String {
+    let clean = |text: &str| text.replace(['\t', '\n', '\r'], " ");
+    let mut out = String::new();
+    for row in &report.rows {
+        let _ = writeln!(
+            out,
+            "row\t{}\t{}\t{}\t{}\t{}",
+            clean(row.workload),
+            clean(&row.system),
+            row.value,
+            clean(row.unit),
+            clean(&row.notes)
+        );
+    }
+    for verdict in &report.verdicts {
+        let _ = writeln!(out, "verdict\t{}", clean(verdict));
+    }
+    out
+}
+
+/// Reads [`report_lines`] back. `workload` maps an id to its static name.
+pub(crate) fn parse_report_lines(
+    text: &str,
+    workload: impl Fn(&str) -> Option<&'static str>,
+) -> Result<Report, String> {
+    let mut report = Report::default();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["row", id, system, value, unit, notes] => report.rows.push(Row {
+                workload: workload(id).ok_or_else(|| format!("unknown workload `{id}`"))?,
+                system: (*system).to_owned(),
+                value: value
+                    .parse()
+                    .map_err(|e| format!("bad value `{value}`: {e}"))?,
+                // Units are a handful of short literals; a child's are kept for the run.
+                unit: Box::leak((*unit).to_owned().into_boxed_str()),
+                notes: (*notes).to_owned(),
+            }),
+            ["verdict", text] => report.verdicts.push((*text).to_owned()),
+            _ => return Err(format!("unreadable report line `{line}`")),
+        }
+    }
+    Ok(report)
+}
+
+/// The ratio to its baseline a row's notes begin with: `2.50x ...`, `1/85 of ...`, or
+/// `baseline` (1.0). `None` for rows that state none.
+pub(crate) fn ratio_from_notes(notes: &str) -> Option<f64> {
+    let first = notes.split([' ', ';']).next()?;
+    if first.starts_with("baseline") {
+        return Some(1.0);
+    }
+    if let Some(n) = first.strip_prefix("1/") {
+        return n.parse::<f64>().ok().filter(|n| *n > 0.0).map(|n| 1.0 / n);
+    }
+    first
+        .strip_suffix('x')?
+        .parse::<f64>()
+        .ok()
+        .filter(|r| *r > 0.0)
+}
+
+/// An SVG chart of every row's ratio to its workload's baseline, one bar per row on a
+/// log scale centred on 1x (left of the line: smaller than the baseline's figure).
+pub(crate) fn ratios_svg(rows: &[Row]) -> String {
+    const ROW_H: f64 = 22.0;
+    const LABEL_W: f64 = 520.0;
+    const PLOT_W: f64 = 420.0;
+    const DECADES: f64 = 4.0; // 1/10,000x .. 10,000x
+    let bars: Vec<(&Row, f64)> = rows
+        .iter()
+        .filter_map(|r| ratio_from_notes(&r.notes).map(|ratio| (r, ratio)))
+        .collect();
+    let height = ROW_H * (bars.len() as f64 + 2.0);
+    let width = LABEL_W + PLOT_W + 90.0;
+    let centre = LABEL_W + PLOT_W / 2.0;
+    let scale = PLOT_W / 2.0 / DECADES;
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         font-family=\"monospace\" font-size=\"12\">"
+    );
+    let _ = writeln!(
+        out,
+        "<text x=\"{centre}\" y=\"14\" text-anchor=\"middle\">ratio to the workload's \
+         baseline (log scale; 1x at the line)</text>"
+    );
+    let _ = writeln!(
+        out,
+        "<line x1=\"{centre}\" y1=\"{ROW_H}\" x2=\"{centre}\" y2=\"{height}\" stroke=\"black\"/>"
+    );
+    for (i, (row, ratio)) in bars.iter().enumerate() {
+        let y = ROW_H * (i as f64 + 1.0);
+        let len = (ratio.log10().clamp(-DECADES, DECADES) * scale).abs();
+        let x = if *ratio >= 1.0 { centre } else { centre - len };
+        let colour = if *ratio >= 1.0 { "#c0504d" } else { "#4f81bd" };
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} {}</text>",
+            LABEL_W - 8.0,
+            y + 15.0,
+            esc(row.workload),
+            esc(&row.system)
+        );
+        let _ = writeln!(
+            out,
+            "<rect x=\"{x:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\" fill=\"{colour}\"/>",
+            y + 4.0,
+            len.max(1.0),
+            ROW_H - 8.0
+        );
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\">{ratio:.3}x</text>",
+            LABEL_W + PLOT_W + 6.0,
+            y + 15.0
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// This machine and this moment, for the record of a run: `2026-12-07 03:12 UTC, <CPU
+/// model>, N cores`.
+pub(crate) fn machine_line() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| String::from("unknown CPU"));
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{} UTC, {cpu}, {cores} cores", utc_minute(secs))
+}
+
+/// `YYYY-MM-DD HH:MM` for a Unix time (the civil-from-days algorithm).
+fn utc_minute(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let (hour, minute) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}")
+}
+
 /// Says whether `ratio` is within `bar`, and by how much.
 pub(crate) fn at_most(ratio: f64, bar: f64) -> String {
     let margin = (1.0 - ratio / bar) * 100.0;
@@ -373,5 +540,65 @@ mod tests {
         drop(cases);
         assert_eq!(calls, 1 + Config::QUICK.reps as u64);
         assert_eq!(stats[0].median, ms(3), "the warm-up (1 ms) is not counted");
+    }
+
+    #[test]
+    fn reports_survive_the_trip_through_a_child() {
+        let report = Report {
+            rows: vec![Row {
+                workload: "W1",
+                system: "a\tsystem".into(),
+                value: 12.5,
+                unit: "ns/switch",
+                notes: "line\nbreak".into(),
+            }],
+            verdicts: vec!["W1 target: met".into()],
+        };
+        let back =
+            parse_report_lines(&report_lines(&report), |id| (id == "W1").then_some("W1")).unwrap();
+        assert_eq!(back.rows.len(), 1);
+        assert_eq!(back.rows[0].system, "a system");
+        assert_eq!(back.rows[0].value, 12.5);
+        assert_eq!(back.rows[0].unit, "ns/switch");
+        assert_eq!(back.rows[0].notes, "line break");
+        assert_eq!(back.verdicts, ["W1 target: met"]);
+        assert!(parse_report_lines("nonsense", |_| None).is_err());
+        assert!(parse_report_lines("row\tW9\ts\t1\tu\tn", |_| None).is_err());
+    }
+
+    #[test]
+    fn ratios_are_read_from_the_notes() {
+        assert_eq!(ratio_from_notes("baseline; runs 1-2"), Some(1.0));
+        assert_eq!(ratio_from_notes("2.50x baseline; target"), Some(2.5));
+        assert_eq!(ratio_from_notes("1/4 of baseline"), Some(0.25));
+        assert_eq!(ratio_from_notes("0.78x crossbeam"), Some(0.78));
+        assert_eq!(ratio_from_notes("median of 5"), None);
+        assert_eq!(ratio_from_notes(""), None);
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_per_row_with_a_ratio() {
+        let row = |system: &str, notes: &str| Row {
+            workload: "W1",
+            system: system.into(),
+            value: 1.0,
+            unit: "ns",
+            notes: notes.into(),
+        };
+        let svg = ratios_svg(&[
+            row("a <b>", "baseline"),
+            row("c", "12.5x baseline"),
+            row("d", "no ratio here"),
+        ]);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<rect").count(), 2);
+        assert!(svg.contains("a &lt;b&gt;"), "labels are escaped");
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00");
+        assert_eq!(utc_minute(1_796_613_120), "2026-12-07 03:12");
+        assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00");
     }
 }

@@ -27,7 +27,7 @@ mod w10_lock;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use harness::{Config, Workload};
+use harness::{Config, Report, Workload};
 
 /// Every implemented workload, in table order.
 const WORKLOADS: &[&Workload] = &[
@@ -51,7 +51,9 @@ usage: bench [W9 W10 ...] [--quick] [--out PATH] [--list]
   W9 W10 ...   the workloads to run (default: all implemented ones)
   --quick      sizes divided by 10, 3 repetitions instead of 5
   --out PATH   where to write the JSON results (default: target/bench/results.json)
-  --list       list the implemented workloads and exit";
+  --list       list the implemented workloads and exit
+
+With several workloads, each runs in a fresh process of its own.";
 
 /// The parsed command line.
 #[derive(Debug)]
@@ -62,6 +64,9 @@ struct Args {
     config: Config,
     /// Where `results.json` goes.
     out: PathBuf,
+    /// Set in a child run by the parent: write the report here (see
+    /// `harness::report_lines`) instead of printing the table and the JSON.
+    report_to: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -103,6 +108,10 @@ fn main() -> ExitCode {
 }
 
 /// Runs the selected workloads, prints the table and writes the JSON file.
+///
+/// With more than one workload, each runs in a process of its own (this binary again,
+/// with `--report-to`): a workload measured after others would otherwise inherit their
+/// heap, threads and page cache, which skews the ones that start processes (W8).
 fn run(args: &Args) -> ExitCode {
     let ids: Vec<&str> = args.selected.iter().map(|w| w.id).collect();
     eprintln!(
@@ -111,27 +120,54 @@ fn run(args: &Args) -> ExitCode {
         args.config.method(),
         std::thread::available_parallelism().map_or(0, usize::from)
     );
-    let mut rows = Vec::new();
-    let mut verdicts = Vec::new();
+    let mut total = Report::default();
     for workload in &args.selected {
         eprintln!("{}: {}", workload.id, workload.title);
-        let report = (workload.run)(&args.config);
-        rows.extend(report.rows);
-        verdicts.extend(report.verdicts);
+        let report = if args.selected.len() > 1 && args.report_to.is_none() {
+            match run_in_child(workload, args) {
+                Ok(report) => report,
+                Err(why) => {
+                    eprintln!("bench: error: {} in its own process: {why}", workload.id);
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            (workload.run)(&args.config)
+        };
+        total.rows.extend(report.rows);
+        total.verdicts.extend(report.verdicts);
+    }
+    if let Some(path) = &args.report_to {
+        return match std::fs::write(path, harness::report_lines(&total)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench: error: cannot write {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        };
     }
 
     println!();
-    print!("{}", harness::markdown_table(&rows));
-    if !verdicts.is_empty() {
+    println!("Run of {}:", harness::machine_line());
+    println!();
+    print!("{}", harness::markdown_table(&total.rows));
+    if !total.verdicts.is_empty() {
         println!();
-        for verdict in &verdicts {
+        for verdict in &total.verdicts {
             println!("- {verdict}");
         }
     }
-    match harness::write_json(&args.out, &rows) {
+    let chart = args.out.with_file_name("ratios.svg");
+    let written = harness::write_json(&args.out, &total.rows)
+        .and_then(|()| std::fs::write(&chart, harness::ratios_svg(&total.rows)));
+    match written {
         Ok(()) => {
             println!();
-            println!("results written to {}", args.out.display());
+            println!(
+                "results written to {}, the ratios drawn in {}",
+                args.out.display(),
+                chart.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -141,10 +177,40 @@ fn run(args: &Args) -> ExitCode {
     }
 }
 
+/// Runs one workload in a fresh process of this binary and reads its report back.
+fn run_in_child(workload: &Workload, args: &Args) -> Result<Report, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let report = args
+        .out
+        .with_file_name(format!(".{}-{}.report", workload.id, std::process::id()));
+    if let Some(dir) = report.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut command = std::process::Command::new(exe);
+    command.arg(workload.id).arg("--report-to").arg(&report);
+    if args.config.quick {
+        command.arg("--quick");
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start it: {e}"))?;
+    let text = std::fs::read_to_string(&report);
+    let _ = std::fs::remove_file(&report);
+    if !status.success() {
+        return Err(format!("it failed ({status})"));
+    }
+    let text = text.map_err(|e| format!("no report at {}: {e}", report.display()))?;
+    harness::parse_report_lines(&text, |id| {
+        WORKLOADS.iter().find(|w| w.id == id).map(|w| w.id)
+    })
+}
+
 /// Parses the command line; errors say what was wrong.
 fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut config = Config::FULL;
     let mut out = None;
+    let mut report_to = None;
     let mut ids: Vec<&str> = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -153,6 +219,10 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             "--out" => {
                 let path = iter.next().ok_or("`--out` needs a path")?;
                 out = Some(PathBuf::from(path));
+            }
+            "--report-to" => {
+                let path = iter.next().ok_or("`--report-to` needs a path")?;
+                report_to = Some(PathBuf::from(path));
             }
             "--list" => return Ok(Command::List),
             "-h" | "--help" => return Ok(Command::Help),
@@ -182,6 +252,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         selected,
         config,
         out,
+        report_to,
     }))
 }
 

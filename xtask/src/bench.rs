@@ -2,7 +2,10 @@
 //!
 //! The measuring is done by the `bench` crate, built in release mode; this task only
 //! starts it with the arguments given here and tells it where the results go:
-//! `<target dir>/bench/results.json`. The bench binary prints the Markdown table.
+//! `<target dir>/bench/results.json`, with the ratios drawn beside it in `ratios.svg`.
+//! The bench binary runs each workload in a fresh process, repeats each measurement
+//! (median and spread reported), and prints the Markdown table under a line naming the
+//! date, the CPU and the core count, ready to paste into docs/benchmarks.md.
 
 use crate::{TaskResult, cargo, display_command};
 
