@@ -348,6 +348,7 @@ where
             }
             slot.take().expect("checked above")
         };
+        sys::keep_exit_statuses();
         let identity = Identity {
             name: self.name.clone(),
             path: self.path.clone(),

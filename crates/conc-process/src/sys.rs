@@ -59,6 +59,45 @@ pub(crate) fn try_reap(pid: Pid) -> io::Result<Option<i32>> {
     }
 }
 
+/// Makes sure this process's children leave an exit status to collect. With SIGCHLD
+/// ignored (or a handler installed with `SA_NOCLDWAIT`) the kernel reaps children by
+/// itself and every exit code would be lost (Python then reports 0 or raises); the
+/// default action keeps them. SIG_IGN and SIG_DFL differ in nothing else for SIGCHLD,
+/// so the engine resets it, once, with a warning that says why.
+pub(crate) fn keep_exit_statuses() {
+    // SAFETY: a null new action makes sigaction(2) only read the current one into a
+    // zeroed struct of ours.
+    let current = unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut current);
+        current
+    };
+    let ignored = current.sa_sigaction == libc::SIG_IGN;
+    let no_wait = current.sa_flags & libc::SA_NOCLDWAIT != 0;
+    if !ignored && !no_wait {
+        return;
+    }
+    let mut action = current;
+    if ignored {
+        action.sa_sigaction = libc::SIG_DFL;
+    }
+    action.sa_flags &= !libc::SA_NOCLDWAIT;
+    // SAFETY: installs a copy of the current action with only the auto-reaping removed.
+    unsafe { libc::sigaction(libc::SIGCHLD, &action, std::ptr::null_mut()) };
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        log::warn!(
+            "SIGCHLD was {}: children would be reaped by the kernel and their exit codes \
+             lost; conc-process restored the default so they can be collected",
+            if ignored {
+                "ignored"
+            } else {
+                "handled with SA_NOCLDWAIT"
+            }
+        );
+    });
+}
+
 /// `kill(pid, sig)`.
 pub(crate) fn kill(pid: Pid, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: kill has no memory-safety preconditions; callers make sure `pid` is a

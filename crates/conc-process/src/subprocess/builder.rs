@@ -345,6 +345,7 @@ impl PopenBuilder {
             ));
         }
         reaper::reap_finished();
+        crate::sys::keep_exit_statuses();
 
         let args = self.args();
         let mut command = Command::new(&self.argv[0]);
