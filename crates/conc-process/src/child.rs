@@ -33,6 +33,11 @@ pub(crate) struct Child {
     pub(crate) daemon: bool,
     reaper: Reaper,
     pidfd: Option<OwnedFd>,
+    /// The process that started the child: the only one that may wait for it or
+    /// signal it. A handle inherited by a fork child answers there without touching
+    /// the child (and without the status mutex, which another thread may have held at
+    /// the fork).
+    owner: Pid,
     status: Mutex<Option<i32>>,
     exited: Condvar,
 }
@@ -45,9 +50,15 @@ impl Child {
             daemon,
             reaper,
             pidfd: sys::pidfd_open(pid),
+            owner: sys::getpid(),
             status: Mutex::new(None),
             exited: Condvar::new(),
         }
+    }
+
+    /// Whether the calling process started this child.
+    pub(crate) fn is_ours(&self) -> bool {
+        sys::getpid() == self.owner
     }
 
     fn status(&self) -> MutexGuard<'_, Option<i32>> {
@@ -64,7 +75,11 @@ impl Child {
     }
 
     /// The exit code if the child has ended (reaping it if it is ours), without blocking.
+    /// In a process that did not start the child: `None`, without waiting or locking.
     pub(crate) fn poll(&self) -> Option<i32> {
+        if !self.is_ours() {
+            return None;
+        }
         let mut status = self.status();
         if status.is_none() && matches!(self.reaper, Reaper::Direct) {
             *status = match sys::try_reap(self.pid) {
@@ -78,7 +93,11 @@ impl Child {
 
     /// Waits until the child ends or `deadline` passes; the exit code, or `None` on
     /// timeout.
+    /// In a process that did not start the child: `None` at once.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<i32> {
+        if !self.is_ours() {
+            return None;
+        }
         match self.reaper {
             Reaper::Server => {
                 let mut status = self.status();
@@ -123,6 +142,12 @@ impl Child {
     /// For a served child the signal goes through the server and is sent
     /// asynchronously.
     pub(crate) fn signal(&self, sig: libc::c_int) -> std::io::Result<()> {
+        if !self.is_ours() {
+            return Err(std::io::Error::other(
+                "can only signal a child process: this handle was inherited from the \
+                 process that started it",
+            ));
+        }
         // Holding `status` keeps `poll` from reaping between the check and the kill.
         let status = self.status();
         if status.is_some() {

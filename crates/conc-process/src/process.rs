@@ -790,6 +790,13 @@ fn warn_if_threads() {
 /// A cloneable handle on a started child, whatever its result type: what
 /// [`active_children`] returns and [`Process::handle`] gives.
 ///
+/// Only the process that started the child may wait for it or signal it (Python: "can
+/// only join a child process"). In another process (a handle inherited by a `fork`
+/// child) [`is_alive`](Self::is_alive) is `false`, [`exitcode`](Self::exitcode) and
+/// [`wait`](Self::wait) are `None` at once, and [`terminate`](Self::terminate) and
+/// [`kill`](Self::kill) fail: the handle never reaps or signals a process that is not
+/// its caller's, so the real parent still gets the real exit code.
+///
 /// # Examples
 ///
 /// ```
@@ -836,7 +843,7 @@ impl ChildProcess {
 
     /// Whether the child still runs.
     pub fn is_alive(&self) -> bool {
-        self.0.poll().is_none()
+        self.0.is_ours() && self.0.poll().is_none()
     }
 
     /// The exit code once it has ended (see [`Process::exitcode`]).

@@ -624,3 +624,38 @@ fn fork_children_can_run_subprocesses_while_the_parent_spawns_them() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
 }
+
+fn exit_after_event((ev, code): (conc_process::Event, i32)) {
+    assert!(ev.wait_timeout(PATIENCE));
+    std::process::exit(code);
+}
+
+// Issue 12, failure 1: a fork child holding an inherited ChildProcess of a sibling
+// must neither reap nor signal it; the real parent then still gets the real code.
+#[test]
+fn an_inherited_child_handle_neither_reaps_nor_signals() {
+    let ev = conc_process::Event::new();
+    let sibling = get_context(StartMethod::Fork).process(exit_after_event, (ev.clone(), 7));
+    sibling.start().unwrap();
+    let handle = sibling.handle().unwrap();
+    let probe = get_context(StartMethod::Fork).closure(move || {
+        // Let the sibling end first, so a wrongful waitpid would have something to steal.
+        ev.set();
+        std::thread::sleep(Duration::from_millis(200));
+        (
+            handle.is_alive(),
+            handle.exitcode(),
+            handle.wait(Some(Duration::ZERO)),
+            handle.kill().is_err(),
+            handle.terminate().is_err(),
+        )
+    });
+    probe.start().unwrap();
+    assert_eq!(probe.result().unwrap(), (false, None, None, true, true));
+    let _ = sibling.join();
+    assert_eq!(
+        sibling.exitcode(),
+        Some(7),
+        "the real parent got the real exit code"
+    );
+}
