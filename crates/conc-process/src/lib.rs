@@ -102,9 +102,17 @@
 //!
 //! # Platforms
 //!
-//! Linux is the tested platform (pidfds, `PR_SET_PDEATHSIG`, `memfd`). The code is Unix
-//! only; other Unixes are untested.
+//! Linux only: the engine uses Linux interfaces throughout (pidfds, futexes,
+//! `PR_SET_PDEATHSIG`, `memfd`, `close_range`, `gettid`, `/proc/self`). Building for
+//! another target is a compile error naming this, rather than a crate that builds and
+//! then fails at run time.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "conc-process supports Linux only (it uses pidfds, futexes, PR_SET_PDEATHSIG, memfd, \
+     close_range and /proc); other targets are not supported yet"
+);
 
 mod bootstrap;
 mod child;
