@@ -96,6 +96,14 @@ impl std::fmt::Debug for RingState {
     }
 }
 
+/// The error for a ring whose shared counters or frame lengths make no sense: another
+/// process wrote over them. Nothing is read out of bounds or allocated for it.
+fn corrupt() -> ProcessError {
+    ProcessError::InvalidState(
+        "the queue's shared memory is corrupt (a frame length or counter is out of range)",
+    )
+}
+
 impl Ring {
     /// A new ring of `capacity` bytes; `maxsize` 0 is unbounded.
     pub(crate) fn new(capacity: usize, maxsize: usize) -> Result<Self, ProcessError> {
@@ -174,8 +182,10 @@ impl Ring {
         }
     }
 
+    /// The ring's size, from this handle's validated mapping (the shared `capacity`
+    /// field is only informational: a peer could rewrite it).
     pub(crate) fn capacity(&self) -> usize {
-        self.state().capacity.load(Ordering::Relaxed) as usize
+        self.shm.tail().1
     }
 
     pub(crate) fn maxsize(&self) -> usize {
@@ -240,9 +250,15 @@ impl Ring {
             other => other?,
         };
         let s = self.state();
-        let capacity = s.capacity.load(Ordering::Relaxed);
+        let capacity = self.capacity() as u64;
         loop {
-            let used = s.tail.load(Ordering::Relaxed) - s.head.load(Ordering::Relaxed);
+            let used = s
+                .tail
+                .load(Ordering::Relaxed)
+                .wrapping_sub(s.head.load(Ordering::Relaxed));
+            if used > capacity {
+                return Err(corrupt());
+            }
             if capacity - used >= need {
                 break;
             }
@@ -275,9 +291,17 @@ impl Ring {
             }
         }
         let head = s.head.load(Ordering::Relaxed);
+        let used = s.tail.load(Ordering::Relaxed).wrapping_sub(head);
         let mut len = [0u8; LEN_BYTES as usize];
+        if used < LEN_BYTES || used > self.capacity() as u64 {
+            return Err(corrupt());
+        }
         self.copy_out(head, &mut len);
         let len = u32::from_le_bytes(len) as u64;
+        // Checked before allocating: a frame cannot be longer than what is in the ring.
+        if len > used - LEN_BYTES {
+            return Err(corrupt());
+        }
         let mut frame = vec![0u8; len as usize];
         self.copy_out(head + LEN_BYTES, &mut frame);
         self.begin();
@@ -431,5 +455,51 @@ mod tests {
         });
         assert!(ring.write(b"x", None).unwrap());
         assert_eq!(ring.read(Some(Instant::now())).unwrap(), b"x");
+    }
+
+    /// Another process overwrites a frame's length prefix, the shared capacity, or the
+    /// counters: reads and writes stay inside the mapping, nothing huge is allocated,
+    /// and the damage is reported.
+    #[test]
+    fn corrupt_shared_fields_are_errors_not_out_of_bounds_access() {
+        let ring = Ring::new(256, 0).unwrap();
+        ring.admit(None).unwrap();
+        assert!(ring.write(b"hello", None).unwrap());
+        // A length prefix claiming 4 GiB.
+        let (base, _) = ring.shm.tail();
+        // SAFETY: the first frame's prefix lies at the ring's start; no one else uses
+        // this ring.
+        unsafe { std::ptr::write_bytes(base, 0xff, LEN_BYTES as usize) };
+        assert!(matches!(
+            ring.read(None),
+            Err(ProcessError::InvalidState(_))
+        ));
+
+        // A shared capacity rewritten to something huge changes nothing here.
+        let ring = Ring::new(256, 0).unwrap();
+        ring.state().capacity.store(u64::MAX / 2, Ordering::Relaxed);
+        assert_eq!(ring.capacity(), 256);
+        ring.admit(None).unwrap();
+        assert!(ring.write(&[1; 100], None).unwrap());
+        ring.admit(None).unwrap();
+        assert!(
+            !ring.write(&[2; 200], Some(Instant::now())).unwrap(),
+            "the real size bounds the space check"
+        );
+        assert_eq!(ring.read(None).unwrap(), vec![1; 100]);
+
+        // Counters moved apart by more than the ring holds.
+        let ring = Ring::new(256, 0).unwrap();
+        ring.admit(None).unwrap();
+        assert!(ring.write(b"x", None).unwrap());
+        ring.state().tail.store(1 << 40, Ordering::Relaxed);
+        assert!(matches!(
+            ring.read(None),
+            Err(ProcessError::InvalidState(_))
+        ));
+        assert!(matches!(
+            ring.write(b"y", None),
+            Err(ProcessError::InvalidState(_))
+        ));
     }
 }

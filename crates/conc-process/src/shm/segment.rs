@@ -209,6 +209,12 @@ const fn value_offset<T>() -> usize {
 /// every shared primitive. `Clone` shares; serialization passes the memory.
 pub(crate) struct ShmBox<T: ShmLayout> {
     seg: Segment,
+    /// Where the tail is, as validated when this handle was made. Kept here, not read
+    /// from the shared header on each use: another process may rewrite the header
+    /// (by bug or malice), and must not be able to move this process's reads and
+    /// writes outside the mapping.
+    tail_offset: usize,
+    tail_len: usize,
     _type: PhantomData<T>,
 }
 
@@ -216,6 +222,8 @@ impl<T: ShmLayout> Clone for ShmBox<T> {
     fn clone(&self) -> Self {
         ShmBox {
             seg: self.seg.clone(),
+            tail_offset: self.tail_offset,
+            tail_len: self.tail_len,
             _type: PhantomData,
         }
     }
@@ -239,6 +247,8 @@ impl<T: ShmLayout> ShmBox<T> {
         );
         let boxed = ShmBox {
             seg,
+            tail_offset,
+            tail_len,
             _type: PhantomData,
         };
         // SAFETY: in bounds (the segment covers the tail) and only this thread knows the
@@ -267,14 +277,14 @@ impl<T: ShmLayout> ShmBox<T> {
         unsafe { &*self.seg.ptr_at::<T>(value_offset::<T>()) }
     }
 
-    /// The tail bytes: pointer and length.
+    /// The tail bytes: pointer and length (as validated when this handle was made).
     pub(crate) fn tail(&self) -> (*mut u8, usize) {
-        let header = self.header();
-        let offset = header.tail_offset.load(Ordering::Relaxed) as usize;
-        let len = header.tail_len.load(Ordering::Relaxed) as usize;
         // SAFETY: offset + len fits in the segment (checked at construction or
-        // deserialization).
-        (unsafe { self.seg.as_ptr().add(offset) }, len)
+        // deserialization, and kept in this handle since).
+        (
+            unsafe { self.seg.as_ptr().add(self.tail_offset) },
+            self.tail_len,
+        )
     }
 
     /// The segment, for [`Segment::hold`]/[`Segment::unhold`].
@@ -298,8 +308,10 @@ impl<'de, T: ShmLayout> Deserialize<'de> for ShmBox<T> {
                 "shared memory segment too small for its type",
             ));
         }
-        let boxed = ShmBox {
+        let mut boxed = ShmBox {
             seg,
+            tail_offset: 0,
+            tail_len: 0,
             _type: PhantomData,
         };
         let header = boxed.header();
@@ -308,12 +320,15 @@ impl<'de, T: ShmLayout> Deserialize<'de> for ShmBox<T> {
         }
         let offset = header.tail_offset.load(Ordering::Relaxed);
         let len = header.tail_len.load(Ordering::Relaxed);
-        if offset
-            .checked_add(len)
-            .is_none_or(|end| end > boxed.seg.len() as u64)
+        let values_end = (value_offset::<T>() + size_of::<T>()) as u64;
+        if offset < values_end
+            || offset
+                .checked_add(len)
+                .is_none_or(|end| end > boxed.seg.len() as u64)
         {
             return Err(D::Error::custom("shared memory segment header is corrupt"));
         }
+        (boxed.tail_offset, boxed.tail_len) = (offset as usize, len as usize);
         Ok(boxed)
     }
 }
@@ -360,6 +375,23 @@ mod tests {
         assert_ne!(a.segment().as_ptr(), b.segment().as_ptr());
         b.get().n.store(42, Ordering::Relaxed);
         assert_eq!(a.get().n.load(Ordering::Relaxed), 42);
+    }
+
+    /// A peer rewriting the shared header cannot move this handle's tail, and a handle
+    /// made from a corrupt header is refused.
+    #[test]
+    fn the_tail_is_validated_once_and_kept() {
+        let a = ShmBox::<Counter>::new(64, 8, |_, _| {});
+        let (ptr, len) = a.tail();
+        a.header().tail_len.store(u64::MAX / 2, Ordering::Relaxed);
+        assert_eq!(a.tail(), (ptr, len), "the header was re-read");
+        let (tx, rx) = ipc_channel::ipc::channel::<ShmBox<Counter>>().unwrap();
+        tx.send(a.clone()).unwrap();
+        assert!(rx.recv().is_err(), "a corrupt header must be refused");
+        a.header().tail_len.store(64, Ordering::Relaxed);
+        a.header().tail_offset.store(0, Ordering::Relaxed); // over the header itself
+        tx.send(a.clone()).unwrap();
+        assert!(rx.recv().is_err(), "a tail over the value must be refused");
     }
 
     #[test]
