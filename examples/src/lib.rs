@@ -394,3 +394,9 @@ pub fn pool(max_workers: usize) -> conc_futures::ThreadPoolExecutor {
         Err(error) => panic!("ThreadPoolExecutor({max_workers}): {error}"),
     }
 }
+
+/// docs/python-to-rust.md's programs, compiled and run as doc tests so the guide cannot
+/// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/python-to-rust.md")]
+pub struct PythonToRustGuide;
