@@ -72,9 +72,14 @@ impl ExceptHookArgs {
     }
 }
 
-type Hook = Arc<dyn Fn(&ExceptHookArgs) + Send + Sync>;
+pub(crate) type Hook = Arc<dyn Fn(&ExceptHookArgs) + Send + Sync>;
 
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
+
+/// The hook's lock, for the fork handlers (see `fork.rs`).
+pub(crate) fn hook_lock() -> &'static RwLock<Option<Hook>> {
+    &HOOK
+}
 
 /// Installs the function called with every panic that no [`JoinHandle`](crate::JoinHandle)
 /// collected: the thread's handle was dropped before or after the panic

@@ -67,6 +67,7 @@ mod deadline;
 mod error;
 mod event;
 mod excepthook;
+mod fork;
 mod local;
 mod lock;
 mod panic_message;

@@ -10,10 +10,8 @@
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
-
-use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::Event;
 
@@ -157,7 +155,7 @@ impl Thread {
 
     /// Marks the thread finished and takes it out of the registry.
     pub(crate) fn finish(&self) {
-        registry().remove(&self.inner.ident);
+        registry().threads.remove(&self.inner.ident);
         self.inner.alive.store(false, Ordering::Release);
         self.inner.finished.set();
     }
@@ -217,27 +215,45 @@ pub(crate) fn next_name_number() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The live threads of this process. The map is tagged with the pid that filled it: in a
-/// child created by `fork()` only the forking thread exists, so the parent's records are
-/// dropped on first use there (Python's `threading._after_fork`); otherwise
+/// The live threads of this process, tagged with the pid that filled the map: in a
+/// child created by `fork()` only the forking thread exists, so the parent's records
+/// are dropped on first use there (Python's `threading._after_fork`); otherwise
 /// [`join_non_daemon_threads`] in the child would wait for threads that are not there.
-fn registry() -> MappedMutexGuard<'static, BTreeMap<u64, Thread>> {
-    static REGISTRY: OnceLock<Mutex<(u32, BTreeMap<u64, Thread>)>> = OnceLock::new();
-    let mut guard = REGISTRY
-        .get_or_init(|| {
-            let main = main_thread();
-            Mutex::new((std::process::id(), BTreeMap::from([(main.ident(), main)])))
+pub(crate) struct Registry {
+    pid: u32,
+    pub(crate) threads: BTreeMap<u64, Thread>,
+}
+
+/// The registry's lock, created on first use, which also installs the fork handlers
+/// that keep it usable in a forked child (see `fork.rs`). A `std` mutex, not a
+/// `parking_lot` one: releasing it in the child after a fork is a store and at most a
+/// futex wake-up, never a call into a global table another thread may have held.
+pub(crate) fn registry_lock() -> &'static Mutex<Registry> {
+    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        crate::fork::install_handlers();
+        let main = main_thread();
+        Mutex::new(Registry {
+            pid: std::process::id(),
+            threads: BTreeMap::from([(main.ident(), main)]),
         })
-        .lock();
+    })
+}
+
+fn registry() -> MutexGuard<'static, Registry> {
+    let mut guard = registry_lock()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     let pid = std::process::id();
-    if guard.0 != pid {
-        *guard = (pid, BTreeMap::new());
+    if guard.pid != pid {
+        guard.pid = pid;
+        guard.threads.clear();
     }
-    MutexGuard::map(guard, |(_, threads)| threads)
+    guard
 }
 
 pub(crate) fn register(thread: &Thread) {
-    registry().insert(thread.ident(), thread.clone());
+    registry().threads.insert(thread.ident(), thread.clone());
 }
 
 thread_local! {
@@ -336,7 +352,7 @@ pub fn main_thread() -> Thread {
 /// h.join().unwrap();
 /// ```
 pub fn active_count() -> usize {
-    registry().len()
+    registry().threads.len()
 }
 
 /// The live threads [`active_count`] counts, ordered by ident
@@ -349,7 +365,7 @@ pub fn active_count() -> usize {
 /// assert!(all.contains(&conc_thread::main_thread()));
 /// ```
 pub fn enumerate() -> Vec<Thread> {
-    registry().values().cloned().collect()
+    registry().threads.values().cloned().collect()
 }
 
 /// The calling thread's [`ident`](Thread::ident) (Python: `threading.get_ident()`).
@@ -404,6 +420,7 @@ pub fn join_non_daemon_threads() {
     let me = get_ident();
     loop {
         let pending: Vec<Thread> = registry()
+            .threads
             .values()
             .filter(|t| !t.is_daemon() && t.ident() != me && **t != main_thread())
             .cloned()
