@@ -113,7 +113,10 @@ fn main() {
         .map(|&i| {
             (
                 executor
-                    .submit(move || is_prime(i))
+                    .submit(move || {
+                        let _busy = examples::timeline::thread_span(format!("is_prime({i})"));
+                        is_prime(i)
+                    })
                     .expect("the pool is open"),
                 i,
             )

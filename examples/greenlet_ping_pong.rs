@@ -26,9 +26,12 @@ fn main() {
         let out = out.clone();
         Greenlet::new(move |_: ()| {
             for i in 0..5 {
+                let busy =
+                    examples::timeline::span(format!("greenlet {name}"), format!("step {i}"));
                 println!("{name}: {i}");
                 out.borrow_mut().push(i);
                 std::thread::sleep(Duration::from_millis(10));
+                drop(busy); // it stops running here: the other greenlet takes the thread
                 other
                     .get()
                     .expect("wired")

@@ -23,6 +23,7 @@ use conc_process::Process;
 const NAP: Duration = Duration::from_millis(200);
 
 fn run(name: String) {
+    let _busy = examples::timeline::process_span(format!("{name} sleeps"));
     std::thread::sleep(NAP);
     println!("hello {name} (pid {})", std::process::id());
 }

@@ -71,7 +71,11 @@ fn run(threads: u64) -> (u64, Duration) {
         .map(|index| {
             Builder::new()
                 .name(format!("primes-{index}"))
-                .spawn(move || count_primes(index, threads))
+                .spawn(move || {
+                    let _busy =
+                        examples::timeline::thread_span(format!("primes, {threads} threads"));
+                    count_primes(index, threads)
+                })
                 .expect("the OS should start a thread")
         })
         .collect();

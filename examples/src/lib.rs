@@ -12,6 +12,8 @@
 //! internet", not part of the demo, so it never shows up in
 //! `conc_thread::active_count()` or `conc_thread::enumerate()`.
 
+pub mod timeline;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;

@@ -11,11 +11,18 @@
 //! scenario runs under a heading with its title and what it shows, and its wall-clock
 //! time is measured. A failing scenario does not stop the tour; the task fails at the
 //! end. A summary table and an ASCII bar chart of the timings close the tour.
+//!
+//! Scenarios that mark their workers' busy stretches (`examples::timeline`) are drawn:
+//! a text timeline after each (one row per thread, greenlet or process, time across),
+//! and at the end `target/demo/timeline.svg` (a panel per scenario) with
+//! `target/demo/index.html` linking the panels. `--no-pictures` skips both, `--list`
+//! prints the tour.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::timeline::{self, Panel, TIMELINE_VAR};
 use crate::watchdog::run_with_limit;
 use crate::{TaskResult, bar, cargo, display_command, format_duration};
 
@@ -30,6 +37,9 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Widest bar in the timing chart, in characters.
 const CHART_WIDTH: usize = 40;
+
+/// Width of a scenario's text timeline, in characters.
+const TIMELINE_WIDTH: usize = 60;
 
 /// One line of the tour file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,14 +70,25 @@ struct Run<'a> {
     outcome: Outcome,
     /// Its wall-clock time, process start to exit.
     elapsed: Duration,
+    /// The busy stretches it recorded, if pictures were asked for.
+    panel: Option<Panel>,
 }
 
 /// Runs `cargo xtask demo [NAME...]`.
 pub(crate) fn run(args: &[String]) -> TaskResult {
-    if let Some(flag) = args.iter().find(|a| a.starts_with('-')) {
-        return Err(format!(
-            "unknown option `{flag}`; usage: cargo xtask demo [NAME...]"
-        ));
+    let mut names = Vec::new();
+    let (mut list, mut pictures) = (false, true);
+    for arg in args {
+        match arg.as_str() {
+            "--list" => list = true,
+            "--no-pictures" => pictures = false,
+            flag if flag.starts_with('-') => {
+                return Err(format!(
+                    "unknown option `{flag}`; usage: cargo xtask demo [--list] [--no-pictures] [NAME...]"
+                ));
+            }
+            name => names.push(name.to_owned()),
+        }
     }
     let root = crate::project_root();
     let tour_path = root.join(DEMO_FILE);
@@ -82,7 +103,13 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     if tour.is_empty() {
         return Err(format!("{} lists no scenarios", tour_path.display()));
     }
-    let selected = select(&tour, args)?;
+    let selected = select(&tour, &names)?;
+    if list {
+        for scenario in &selected {
+            println!("{:<24} {}", scenario.name, scenario.title);
+        }
+        return Ok(());
+    }
 
     println!("==> building the examples: {}", display_command(BUILD_ARGS));
     let status = cargo(&root, BUILD_ARGS)
@@ -96,13 +123,25 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     }
 
     let bin_dir = crate::target_dir(&root).join("release").join("examples");
+    let demo_dir = crate::target_dir(&root).join("demo");
+    let timelines = pictures.then_some(demo_dir.as_path());
+    if let Some(dir) = timelines {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
     let tour_started = Instant::now();
-    let runs: Vec<Run<'_>> = selected
+    let mut runs: Vec<Run<'_>> = selected
         .iter()
         .enumerate()
-        .map(|(i, scenario)| run_scenario(&root, &bin_dir, scenario, i + 1, selected.len()))
+        .map(|(i, scenario)| {
+            run_scenario(&root, &bin_dir, timelines, scenario, i + 1, selected.len())
+        })
         .collect();
     print_summary(&runs, tour_started.elapsed());
+    if pictures {
+        let panels: Vec<Panel> = runs.iter_mut().filter_map(|r| r.panel.take()).collect();
+        write_pictures(&demo_dir, &panels)?;
+    }
 
     let failed: Vec<&str> = runs
         .iter()
@@ -177,10 +216,31 @@ fn select<'a>(tour: &'a [Scenario], names: &[String]) -> Result<Vec<&'a Scenario
         .collect()
 }
 
+/// Writes the SVG of every recorded panel and the index page linking them.
+fn write_pictures(dir: &Path, panels: &[Panel]) -> Result<(), String> {
+    if panels.is_empty() {
+        println!("==> no scenario recorded a timeline; nothing drawn");
+        return Ok(());
+    }
+    let svg = dir.join("timeline.svg");
+    let index = dir.join("index.html");
+    std::fs::write(&svg, timeline::svg(panels))
+        .and_then(|()| std::fs::write(&index, timeline::index_html(panels)))
+        .map_err(|e| format!("cannot write the pictures in {}: {e}", dir.display()))?;
+    println!(
+        "==> timelines of {} scenarios: {} (open {})",
+        panels.len(),
+        svg.display(),
+        index.display()
+    );
+    Ok(())
+}
+
 /// Runs one scenario under its heading, its output going straight to the terminal.
 fn run_scenario<'a>(
     root: &Path,
     bin_dir: &Path,
+    timelines: Option<&Path>,
     scenario: &'a Scenario,
     number: usize,
     count: usize,
@@ -192,10 +252,17 @@ fn run_scenario<'a>(
     println!("{}", "-".repeat(78));
 
     let binary = example_binary(bin_dir, &scenario.name);
+    let trace = timelines.map(|dir| dir.join(format!("{}.timeline", scenario.name)));
+    if let Some(trace) = &trace {
+        let _ = std::fs::remove_file(trace);
+    }
     let started = Instant::now();
     let outcome = if binary.is_file() {
         let mut command = Command::new(&binary);
         command.current_dir(root).stdin(Stdio::null());
+        if let Some(trace) = &trace {
+            command.env(TIMELINE_VAR, trace);
+        }
         match run_with_limit(&mut command, TIMEOUT) {
             Ok(status) if status.success() => Outcome::Passed,
             Ok(status) => Outcome::Failed(format!("exited with {status}")),
@@ -219,10 +286,24 @@ fn run_scenario<'a>(
             format_duration(elapsed)
         ),
     }
+    let spans = trace
+        .and_then(|t| std::fs::read_to_string(t).ok())
+        .map(|text| timeline::parse(&text))
+        .unwrap_or_default();
+    let panel = (!spans.is_empty()).then(|| {
+        println!("who ran when:");
+        print!("{}", timeline::terminal(&spans, TIMELINE_WIDTH));
+        Panel {
+            name: scenario.name.clone(),
+            title: scenario.title.clone(),
+            spans,
+        }
+    });
     Run {
         scenario,
         outcome,
         elapsed,
+        panel,
     }
 }
 

@@ -18,6 +18,7 @@ mod bench;
 mod ci;
 mod demo;
 mod stress;
+mod timeline;
 mod watchdog;
 
 use std::ffi::OsString;
@@ -34,7 +35,9 @@ usage: cargo xtask <task> [args...]
 
 tasks:
   ci                         fmt, clippy, doc, tests, package (what .ci/run runs)
-  demo [NAME...]             run the tour of examples/demo.txt, or the named scenarios
+  demo [--list] [--no-pictures] [NAME...]
+                             run the tour of examples/demo.txt (or the named scenarios)
+                             and draw target/demo/timeline.svg
   bench [W9 W10 ...] [--quick]
                              run the benchmark workloads; writes target/bench/results.json
   stress [--runs N]          the tests and doc tests with both CPUs busy, then pinned
