@@ -4,6 +4,13 @@
 
 use std::process::Command;
 
+/// A test runner started with SIGCHLD ignored would have the kernel reap the child this
+/// test starts, and `output()` would fail: restore the default first (it differs from
+/// ignoring only in keeping exit statuses).
+fn keep_child_statuses() {
+    // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+}
 use conc_coro::{Greenlet, getcurrent};
 
 /// How many memory mappings the process has now.
@@ -134,6 +141,7 @@ fn stack_overflow_is_reported_and_aborts() {
         let _ = g.switch(());
         unreachable!("the overflow aborts the process");
     }
+    keep_child_statuses();
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -181,6 +189,7 @@ fn ordinary_segfaults_still_reach_the_default_handler() {
         let _ = t.join();
         unreachable!("the overflow aborts the process");
     }
+    keep_child_statuses();
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -245,6 +254,7 @@ fn a_previous_fault_handler_runs_with_its_own_mask_and_flags() {
         unsafe { std::ptr::read_volatile(std::ptr::dangling::<u64>()) };
         unreachable!("the fault handler exits");
     }
+    keep_child_statuses();
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

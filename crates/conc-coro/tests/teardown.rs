@@ -9,6 +9,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// A test runner started with SIGCHLD ignored would have the kernel reap the child this
+/// test starts, and `output()` would fail: restore the default first (it differs from
+/// ignoring only in keeping exit statuses).
+fn keep_child_statuses() {
+    // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+}
 use conc_coro::{Greenlet, GreenletError, WeakGreenlet, getcurrent};
 
 /// Counts its drops in a shared counter (usable from another thread's destructors).
@@ -215,6 +222,7 @@ fn unstarted_greenlets_hold_no_stack() {
     if std::env::var_os("CONC_CORO_UNSTARTED_CHILD").is_none() {
         // Measured in a process of its own: other tests' greenlets would add their
         // stacks to the resident memory.
+        keep_child_statuses();
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",

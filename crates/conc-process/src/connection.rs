@@ -80,6 +80,8 @@ pub fn pipe<T>(duplex: bool) -> Result<(Connection<T>, Connection<T>), ProcessEr
 where
     T: Serialize + DeserializeOwned,
 {
+    // A closed stdin would let a socket take fd 0, which a child then replaces.
+    crate::sys::ensure_std_fds_open();
     let channel = || ipc::channel::<T>().map_err(|e| ProcessError::os("cannot create a pipe", e));
     let (to_first, first_rx) = channel()?;
     if duplex {

@@ -12,7 +12,7 @@ static MAIN_PID: OnceLock<Pid> = OnceLock::new();
 /// Prepares this program for child processes; call it as the **first line of `main`**
 /// (in a test file, use [`test_support!`](crate::test_support) instead).
 ///
-/// It does two things:
+/// It does three things:
 ///
 /// - **In a `spawn` child** (this program re-executed by its parent), it runs the
 ///   function the parent asked for and exits; the rest of `main` never runs there.
@@ -21,6 +21,9 @@ static MAIN_PID: OnceLock<Pid> = OnceLock::new();
 ///   still single-threaded (one idle process, about a millisecond). Called later, once
 ///   threads exist, it cannot do that safely: `forkserver` children then fail to start
 ///   with a clear error, and `spawn` still works.
+/// - If the program was started with SIGCHLD ignored, it restores the default action
+///   (with one `log` warning): ignored, the kernel would reap every child and its exit
+///   code would be lost. Starting a child does the same, for programs without `init`.
 ///
 /// Calling it again does nothing. Programs that only use the `fork` start method do
 /// not need it.
@@ -56,6 +59,10 @@ pub fn init() {
         spawn::run_child(ticket)
     }
     MAIN_PID.get_or_init(sys::getpid);
+    // An inherited SIGCHLD ignore would make the kernel reap every child (the fork
+    // server's included) and lose its exit code; restore the default now, once.
+    sys::keep_exit_statuses();
+    sys::ensure_std_fds_open();
     if sys::thread_count() == Some(1) {
         forkserver::start_server();
     } else {

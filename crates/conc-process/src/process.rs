@@ -349,6 +349,7 @@ where
             slot.take().expect("checked above")
         };
         sys::keep_exit_statuses();
+        sys::ensure_std_fds_open();
         let identity = Identity {
             name: self.name.clone(),
             path: self.path.clone(),

@@ -248,6 +248,27 @@ pub(crate) fn exit_now(code: i32) -> ! {
 }
 
 /// Points file descriptor 0 at `/dev/null`.
+/// Opens `/dev/null` on any of descriptors 0, 1 and 2 that is closed. A program
+/// started with stdin (say) closed would otherwise hand fd 0 to the next socket or pipe
+/// it opens, and a child, which puts `/dev/null` on its stdin, would close that socket
+/// under the feet of whatever uses it.
+pub(crate) fn ensure_std_fds_open() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only asks whether `fd` is open; open/dup2/close act on
+        // descriptors we own (the fresh one) or a closed slot.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) != -1 {
+                continue;
+            }
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null >= 0 && null != fd {
+                libc::dup2(null, fd);
+                libc::close(null);
+            }
+        }
+    }
+}
+
 pub(crate) fn stdin_from_devnull() {
     // SAFETY: a NUL-terminated path and plain flags; dup2 onto fd 0 atomically replaces
     // it, and the temporary descriptor is closed.

@@ -46,6 +46,8 @@ fn exit_codes_survive_an_ignored_sigchld() {
         in_child();
         return;
     }
+    // This (parent) test process may itself run with SIGCHLD ignored: test_support!'s
+    // init() restored the default, so the re-executed child can be waited for.
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

@@ -95,6 +95,10 @@ mod tests {
             drop(guard);
         });
         held_rx.recv().unwrap();
+        // A runner started with SIGCHLD ignored would have the kernel reap the child
+        // (and `waitpid` below fail): keep its exit status.
+        // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
         // SAFETY: the child only spawns and joins a thread, then `_exit`s.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");

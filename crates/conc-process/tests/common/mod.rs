@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 /// Forks; the child runs `f` and `_exit`s with its return value (101 on panic).
 pub fn fork(f: impl FnOnce() -> i32) -> libc::pid_t {
+    keep_child_statuses();
     // SAFETY: the child only runs `f` (test code written for a forked child) and then
     // `_exit`s without unwinding into the parent's frames.
     let pid = unsafe { libc::fork() };
@@ -24,6 +25,14 @@ pub fn fork(f: impl FnOnce() -> i32) -> libc::pid_t {
         unsafe { libc::_exit(code) };
     }
     pid
+}
+
+/// A test runner started with SIGCHLD ignored would have the kernel reap the children
+/// these helpers fork, and `wait` would fail: restore the default action (which differs
+/// from ignoring only in keeping exit statuses).
+pub fn keep_child_statuses() {
+    // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
 }
 
 /// Forks a child that receives `value` through an `ipc_channel` channel (so it gets a
