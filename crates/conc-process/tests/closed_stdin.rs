@@ -34,9 +34,6 @@ fn a_closed_stdin_does_not_lend_fd_0_to_a_socket() {
         p.join().unwrap();
     }
     // SAFETY: F_GETFD only asks whether fd 0 is open.
-    assert_ne!(
-        unsafe { libc::fcntl(0, libc::F_GETFD) },
-        -1,
-        "fd 0 holds /dev/null now"
-    );
+    let fd0 = unsafe { libc::fcntl(0, libc::F_GETFD) };
+    assert_ne!(fd0, -1, "fd 0 holds /dev/null now");
 }
