@@ -2,31 +2,15 @@
 //! the default `vm.max_map_count`), and the stack-overflow report, run in a child
 //! process because it aborts.
 
+mod common;
+
 use std::process::Command;
 
-/// A test runner started with SIGCHLD ignored would have the kernel reap the child this
-/// test starts, and `output()` would fail: restore the default first (it differs from
-/// ignoring only in keeping exit statuses).
-fn keep_child_statuses() {
-    // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
-}
 use conc_coro::{Greenlet, getcurrent};
 
 /// How many memory mappings the process has now.
 fn map_count() -> usize {
     std::fs::read_to_string("/proc/self/maps").map_or(0, |maps| maps.lines().count())
-}
-
-/// The process's resident memory in KiB (`VmRSS`).
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .expect("/proc/self/status has VmRSS")
 }
 
 /// Whether this kernel has `MADV_GUARD_INSTALL` (Linux 6.13+), tried on a scratch
@@ -55,7 +39,7 @@ fn kernel_has_guard_install() -> bool {
 /// then resumes them all to completion.
 fn live_greenlets(n: u32, check: impl FnOnce(usize, u64)) {
     let maps_before = map_count();
-    let rss_before = rss_kib();
+    let rss_before = common::rss_kib();
     let gs: Vec<Greenlet> = (0..n)
         .map(|i| {
             let g = Greenlet::new(move |_: ()| {
@@ -69,7 +53,7 @@ fn live_greenlets(n: u32, check: impl FnOnce(usize, u64)) {
         })
         .collect();
     let added_maps = map_count().saturating_sub(maps_before);
-    let added_rss_kib = rss_kib().saturating_sub(rss_before);
+    let added_rss_kib = common::rss_kib().saturating_sub(rss_before);
     println!(
         "{n} live greenlets added {added_maps} memory mappings and {added_rss_kib} KiB of RSS"
     );
@@ -141,7 +125,7 @@ fn stack_overflow_is_reported_and_aborts() {
         let _ = g.switch(());
         unreachable!("the overflow aborts the process");
     }
-    keep_child_statuses();
+    common::keep_child_statuses();
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -189,7 +173,7 @@ fn ordinary_segfaults_still_reach_the_default_handler() {
         let _ = t.join();
         unreachable!("the overflow aborts the process");
     }
-    keep_child_statuses();
+    common::keep_child_statuses();
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -254,7 +238,7 @@ fn a_previous_fault_handler_runs_with_its_own_mask_and_flags() {
         unsafe { std::ptr::read_volatile(std::ptr::dangling::<u64>()) };
         unreachable!("the fault handler exits");
     }
-    keep_child_statuses();
+    common::keep_child_statuses();
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

@@ -3,19 +3,14 @@
 //! (whichever thread-local goes first), typed errors crossing switches, and greenlets
 //! that are created but never run. Each test names the failure it guards against.
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A test runner started with SIGCHLD ignored would have the kernel reap the child this
-/// test starts, and `output()` would fail: restore the default first (it differs from
-/// ignoring only in keeping exit statuses).
-fn keep_child_statuses() {
-    // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
-}
 use conc_coro::{Greenlet, GreenletError, WeakGreenlet, getcurrent};
 
 /// Counts its drops in a shared counter (usable from another thread's destructors).
@@ -204,17 +199,6 @@ fn thrown_errors_and_panics_arrive_typed() {
     }
 }
 
-/// This process's resident memory in KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .expect("/proc/self/status has VmRSS")
-}
-
 // Issue 10, failure 5: a greenlet created but never started held a stack page.
 #[test]
 fn unstarted_greenlets_hold_no_stack() {
@@ -222,7 +206,7 @@ fn unstarted_greenlets_hold_no_stack() {
     if std::env::var_os("CONC_CORO_UNSTARTED_CHILD").is_none() {
         // Measured in a process of its own: other tests' greenlets would add their
         // stacks to the resident memory.
-        keep_child_statuses();
+        common::keep_child_statuses();
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -242,11 +226,11 @@ fn unstarted_greenlets_hold_no_stack() {
         return;
     }
     let maps = || std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count());
-    let (maps_before, rss_before) = (maps(), rss_kib());
+    let (maps_before, rss_before) = (maps(), common::rss_kib());
     let spare: Vec<Greenlet> = (0..N)
         .map(|i| Greenlet::new(move |x: usize| x + i))
         .collect();
-    let (maps_after, rss_after) = (maps(), rss_kib());
+    let (maps_after, rss_after) = (maps(), common::rss_kib());
     let grown_kib = rss_after.saturating_sub(rss_before);
     println!(
         "{N} unstarted greenlets: +{grown_kib} KiB RSS, +{} mappings",
