@@ -1033,3 +1033,68 @@ fn default_signals_refuses_what_cannot_be_set() {
         );
     }
 }
+
+/// Opens /dev/null without close-on-exec, as a C library might: an inheritable leak.
+fn leaky_fd() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a NUL-terminated path and plain flags; the descriptor is owned below.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+    assert!(fd > 2);
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+/// Whether the child's probe printed `open`.
+fn child_says_open(builder: PopenBuilder) -> bool {
+    let mut proc = builder.stdout(Redirect::Pipe).spawn().unwrap();
+    let (out, _) = proc.communicate(None, None).unwrap();
+    out.as_deref() == Some(&b"open\n"[..])
+}
+
+// Python's close_fds (default True) and pass_fds.
+#[test]
+fn close_fds_closes_leaked_descriptors_and_pass_fds_keeps_some() {
+    use std::os::fd::AsRawFd;
+    let leaked = leaky_fd();
+    let fd = leaked.as_raw_fd();
+    let probe = format!("test -e /proc/self/fd/{fd} && echo open || echo closed");
+    assert!(
+        !child_says_open(PopenBuilder::shell(&probe)),
+        "closed by default"
+    );
+    assert!(
+        child_says_open(PopenBuilder::shell(&probe).close_fds(false)),
+        "inherited when asked"
+    );
+    let kept = std::fs::File::open("/dev/null").unwrap(); // close-on-exec, as Rust opens it
+    let kept_fd = kept.as_raw_fd();
+    let probe_both =
+        format!("test -e /proc/self/fd/{kept_fd} && test ! -e /proc/self/fd/{fd} && echo open");
+    assert!(
+        child_says_open(PopenBuilder::shell(&probe_both).pass_fds(&[kept_fd])),
+        "pass_fds keeps exactly the named one"
+    );
+    for bad in [0, 2, 9999] {
+        let err = PopenBuilder::new(["true"])
+            .pass_fds(&[bad])
+            .spawn()
+            .unwrap_err();
+        assert!(
+            matches!(err, SubprocessError::BadArgument(_)),
+            "{bad}: {err:?}"
+        );
+    }
+    // A failed exec is still reported with close_fds on (std's error pipe survives).
+    let err = PopenBuilder::new(["/no/such/program"]).spawn().unwrap_err();
+    assert!(matches!(err, SubprocessError::Spawn { .. }), "{err:?}");
+}
+
+// Python's start_new_session.
+#[test]
+fn start_new_session_makes_the_child_a_session_leader() {
+    let leader = "[ \"$(cut -d' ' -f6 /proc/$$/stat)\" = \"$$\" ] && echo open || echo not";
+    assert!(child_says_open(
+        PopenBuilder::shell(leader).start_new_session(true)
+    ));
+    assert!(!child_says_open(PopenBuilder::shell(leader)));
+}

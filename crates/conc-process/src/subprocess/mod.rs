@@ -56,9 +56,10 @@
 //!   (SIGINT and SIGQUIT, for a program started from a background shell) are inherited
 //!   ignored, as in Python; [`PopenBuilder::default_signals`] resets the ones a child
 //!   should die of.
+//! - `close_fds` (on by default, as in Python 3), `pass_fds` and `start_new_session`
+//!   are [`PopenBuilder`] options.
 //! - Not ported: `text`/`encoding`/`errors`/`universal_newlines` (use the lossy helpers
-//!   or `String::from_utf8`), `pass_fds`, `preexec_fn`, `user`/`group`, `umask`,
-//!   `start_new_session` (use [`PopenBuilder::process_group`]), `executable`,
+//!   or `String::from_utf8`), `preexec_fn`, `user`/`group`, `umask`, `executable`,
 //!   `bufsize`, and Windows' `startupinfo`/`creationflags`.
 //!
 //! # Platforms

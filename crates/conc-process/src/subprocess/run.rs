@@ -402,6 +402,50 @@ impl Run {
         self
     }
 
+    /// Whether the child closes inherited descriptors other than 0-2 and the
+    /// `pass_fds` ([`PopenBuilder::close_fds`]; on by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::Run;
+    ///
+    /// assert_eq!(Run::new(["true"]).close_fds(false).run().unwrap().returncode, 0);
+    /// ```
+    pub fn close_fds(mut self, close: bool) -> Self {
+        self.popen = self.popen.close_fds(close);
+        self
+    }
+
+    /// Descriptors the child keeps, at the same numbers ([`PopenBuilder::pass_fds`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::{Run, SubprocessError};
+    ///
+    /// let err = Run::new(["true"]).pass_fds(&[1]).run().unwrap_err();
+    /// assert!(matches!(err, SubprocessError::BadArgument(_))); // 0-2 are always inherited
+    /// ```
+    pub fn pass_fds(mut self, fds: &[std::os::fd::RawFd]) -> Self {
+        self.popen = self.popen.pass_fds(fds);
+        self
+    }
+
+    /// Starts the child in a new session ([`PopenBuilder::start_new_session`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::Run;
+    ///
+    /// assert_eq!(Run::new(["true"]).start_new_session(true).run().unwrap().returncode, 0);
+    /// ```
+    pub fn start_new_session(mut self, new_session: bool) -> Self {
+        self.popen = self.popen.start_new_session(new_session);
+        self
+    }
+
     /// Starts the child, sends the input, collects the output, waits for the child and
     /// applies the check (Python: `subprocess.run`).
     ///
