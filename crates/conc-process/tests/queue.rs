@@ -68,12 +68,14 @@ each_method! {
 /// Items each side puts in `test_fork`: many more than its 64-byte buffer holds.
 const FORK_ITEMS: u64 = 100;
 
-/// `_TestQueue._test_fork`: the child puts through its own feeder, then waits for it.
-fn put_more(q: Queue<u64>) -> usize {
+/// `_TestQueue._test_fork`: the child puts through its own feeder, says so, then waits
+/// for the feeder to flush.
+fn put_more((q, all_put): (Queue<u64>, conc_process::Event)) -> usize {
     for i in FORK_ITEMS..2 * FORK_ITEMS {
         q.put(i).unwrap();
     }
     let waiting = q.backlog();
+    all_put.set();
     q.join_thread();
     waiting
 }
@@ -89,8 +91,12 @@ each_method! {
             q.put(i).unwrap();
         }
         assert!(q.backlog() > 0, "the parent's feeder should be holding items");
-        let p = get_context(method).process(put_more, q.clone());
+        let all_put = conc_process::Event::new();
+        let p = get_context(method).process(put_more, (q.clone(), all_put.clone()));
         p.start().unwrap();
+        // Nobody reads until the child has put everything: the ring is full of the
+        // parent's items, so every one of the child's waits in the child's own feeder.
+        assert!(all_put.wait_timeout(PATIENCE), "the child never finished putting");
         let got: Vec<u64> =
             (0..2 * FORK_ITEMS).map(|_| q.get_timeout(PATIENCE).unwrap()).collect();
         let child_backlog = p.result().unwrap();
