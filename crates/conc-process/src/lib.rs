@@ -119,6 +119,7 @@ mod child;
 mod connection;
 mod current;
 mod error;
+mod fork_lock;
 mod forkserver;
 mod init;
 mod launcher;

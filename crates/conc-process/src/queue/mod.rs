@@ -13,14 +13,16 @@ mod ring;
 use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use feeder::Feeder;
+
+use crate::fork_lock::ForkLock;
 pub(crate) use feeder::{flush_all, lock_for_fork};
 use ring::Ring;
 
@@ -39,7 +41,9 @@ struct Core<T> {
     ring: Ring,
     /// Created on the first `put` that needs it, and again in a fork child (the parent's
     /// feeder thread does not exist there).
-    feeder: Arc<Mutex<Option<Arc<Feeder>>>>,
+    /// A `ForkLock`: a child forked (by anyone) while a thread of the parent held it
+    /// must still be able to take it.
+    feeder: Arc<ForkLock<Option<Arc<Feeder>>>>,
     closed: Arc<AtomicBool>,
     _items: PhantomData<fn(T) -> T>,
 }
@@ -82,7 +86,7 @@ impl<T: Serialize + DeserializeOwned> Core<T> {
             return f;
         }
         let fresh = Feeder::new(self.ring.clone());
-        let mut slot = self.feeder.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.feeder.lock();
         match &*slot {
             // Another thread made one meanwhile: use it, keep the order of its items.
             Some(f) if f.is_current() => f.clone(),
@@ -95,7 +99,7 @@ impl<T: Serialize + DeserializeOwned> Core<T> {
 
     /// This process's feeder, if it has one yet.
     fn current_feeder(&self) -> Option<Arc<Feeder>> {
-        let slot = self.feeder.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = self.feeder.lock();
         slot.as_ref().filter(|f| f.is_current()).cloned()
     }
 
