@@ -441,12 +441,14 @@ unsafe fn finished(st: &State, node: NonNull<Node>, exit: Exit) -> (NonNull<Node
         Exit::Exited => Msg::value(Value::new(GreenletExit)),
         Exit::Panicked(payload) => Msg::error(Box::new(GreenletError::panicked(payload))),
     };
-    let event = if msg.is_value() {
-        TraceEvent::Switch
-    } else {
-        TraceEvent::Throw
-    };
-    trace_death(st, node, event, heir(st, node));
+    if st.attention.get() & TRACING != 0 {
+        let event = if msg.is_value() {
+            TraceEvent::Switch
+        } else {
+            TraceEvent::Throw
+        };
+        trace_death(st, node, event, heir(st, node));
+    }
     // SAFETY: `node` is dead and alive until `hand_on` frees it.
     (unsafe { hand_on(st, node) }, msg)
 }
