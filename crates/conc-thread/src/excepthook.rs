@@ -72,12 +72,23 @@ impl ExceptHookArgs {
     }
 }
 
-pub(crate) type Hook = Arc<dyn Fn(&ExceptHookArgs) + Send + Sync>;
+type Hook = Arc<dyn Fn(&ExceptHookArgs) + Send + Sync>;
 
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 
-/// The hook's lock, for the fork handlers (see `fork.rs`).
-pub(crate) fn hook_lock() -> &'static RwLock<Option<Hook>> {
+/// The hook's lock, registered on first use to be held across every fork (see
+/// `fork.rs`): a child forked while another thread reported a panic must not find it
+/// held.
+fn hook() -> &'static RwLock<Option<Hook>> {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        crate::fork::register(|| {
+            Box::new(
+                HOOK.write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        });
+    });
     &HOOK
 }
 
@@ -109,7 +120,7 @@ pub fn set_excepthook<F>(hook: F)
 where
     F: Fn(&ExceptHookArgs) + Send + Sync + 'static,
 {
-    *HOOK.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+    *self::hook().write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
 }
 
 /// Puts the default hook back (Python: `threading.excepthook = threading.__excepthook__`).
@@ -121,11 +132,14 @@ where
 /// conc_thread::reset_excepthook();
 /// ```
 pub fn reset_excepthook() {
-    *HOOK.write().unwrap_or_else(|e| e.into_inner()) = None;
+    *hook().write().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
 pub(crate) fn call_excepthook(args: &ExceptHookArgs) {
-    let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let hook = self::hook()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     // Neither a panicking hook nor an unwritable stderr (`eprintln!` panics on a closed
     // pipe) may take down the thread that reports the panic.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match hook {
@@ -144,4 +158,18 @@ pub(crate) fn call_excepthook(args: &ExceptHookArgs) {
 fn report_to_stderr(message: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+#[cfg(test)]
+mod fork_tests {
+    use super::*;
+
+    #[test]
+    fn the_fork_handlers_hold_and_release_the_hook() {
+        let _ = hook(); // registers the lock
+        crate::fork::prepare();
+        assert!(HOOK.try_read().is_err(), "the hook is held across the fork");
+        crate::fork::release();
+        assert!(HOOK.try_read().is_ok());
+    }
 }

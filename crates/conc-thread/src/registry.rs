@@ -219,19 +219,25 @@ pub(crate) fn next_name_number() -> u64 {
 /// child created by `fork()` only the forking thread exists, so the parent's records
 /// are dropped on first use there (Python's `threading._after_fork`); otherwise
 /// [`join_non_daemon_threads`] in the child would wait for threads that are not there.
-pub(crate) struct Registry {
+struct Registry {
     pid: u32,
-    pub(crate) threads: BTreeMap<u64, Thread>,
+    threads: BTreeMap<u64, Thread>,
 }
 
-/// The registry's lock, created on first use, which also installs the fork handlers
-/// that keep it usable in a forked child (see `fork.rs`). A `std` mutex, not a
+/// The registry's lock, created on first use, which also registers it to be held
+/// across every fork, so a forked child finds it free (see `fork.rs`). A `std` mutex, not a
 /// `parking_lot` one: releasing it in the child after a fork is a store and at most a
 /// futex wake-up, never a call into a global table another thread may have held.
-pub(crate) fn registry_lock() -> &'static Mutex<Registry> {
+fn registry_lock() -> &'static Mutex<Registry> {
     static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
-        crate::fork::install_handlers();
+        crate::fork::register(|| {
+            Box::new(
+                registry_lock()
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            )
+        });
         let main = main_thread();
         Mutex::new(Registry {
             pid: std::process::id(),
@@ -466,5 +472,74 @@ impl ExitGuard {
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         join_non_daemon_threads();
+    }
+}
+
+#[cfg(test)]
+mod fork_tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_fork_handlers_hold_and_release_the_registry() {
+        drop(registry()); // creates the lock, registering it
+        crate::fork::prepare();
+        assert!(
+            registry_lock().try_lock().is_err(),
+            "the registry is held across the fork"
+        );
+        crate::fork::release();
+        assert!(registry_lock().try_lock().is_ok());
+    }
+
+    /// Issue 22's hang: another thread holds the registry at the instant of a fork; the
+    /// child's first `spawn` waited forever for it. Now the fork waits for the holder
+    /// and the child starts with the lock free.
+    #[test]
+    fn a_child_forked_while_another_thread_holds_the_registry_can_spawn() {
+        drop(registry());
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let guard = registry_lock().lock().unwrap();
+            held_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            drop(guard);
+        });
+        held_rx.recv().unwrap();
+        // A runner started with SIGCHLD ignored would have the kernel reap the child
+        // (and `waitpid` below fail): keep its exit status.
+        // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        // SAFETY: the child only spawns and joins a thread, then `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let ok = crate::spawn(|| 7).join() == Ok(7);
+            // SAFETY: ends the child without running the parent's test harness.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        holder.join().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut status = 0;
+        loop {
+            // SAFETY: waits for our own child; `status` is a valid out-pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if Instant::now() > deadline {
+                // SAFETY: kills and reaps our own hung child before failing.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                panic!("the forked child hung in its first spawn");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child status {status}"
+        );
     }
 }
