@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use super::event::TraceEvent;
 use super::node::{Body, Life, Msg, Node, Role};
-use super::state::{State, TRACING};
+use super::state::{InstalledTracer, RawTracer, State, TRACING};
 use super::switch;
 use crate::{GreenletError, Payload, Value};
 
@@ -611,7 +611,21 @@ pub fn settrace(tracer: Option<Tracer>) -> Option<Tracer> {
     let st = State::get();
     st.tracer_epoch.set(st.tracer_epoch.get().wrapping_add(1));
     let tracing = tracer.is_some();
-    let previous = std::mem::replace(&mut *st.tracer.borrow_mut(), tracer);
+    let installed = tracer.map(|user| {
+        let call_user = user.clone();
+        let call: RawTracer = Box::new(move |event, from, to| {
+            // SAFETY: the runtime calls a tracer only with nodes it keeps alive for the
+            // call (see `switch::trace`).
+            unsafe { call_tracer(&call_user, event, from, to) }
+        });
+        InstalledTracer {
+            call,
+            user: Box::new(user),
+        }
+    });
+    let previous = std::mem::replace(&mut *st.tracer.borrow_mut(), installed)
+        .and_then(|p| p.user.downcast::<Tracer>().ok())
+        .map(|user| *user);
     let attention = st.attention.get() & !TRACING;
     st.attention.set(if tracing {
         attention | TRACING
@@ -628,12 +642,7 @@ pub fn settrace(tracer: Option<Tracer>) -> Option<Tracer> {
 /// # Safety
 ///
 /// `from` and `to` are live for the call.
-pub(crate) unsafe fn call_tracer(
-    tracer: &Tracer,
-    event: TraceEvent,
-    from: NonNull<Node>,
-    to: NonNull<Node>,
-) {
+unsafe fn call_tracer(tracer: &Tracer, event: TraceEvent, from: NonNull<Node>, to: NonNull<Node>) {
     // Handles that hold a reference but never release it through `Drop`: the
     // references are given back below without deciding any greenlet's fate, which is
     // the runtime's to decide where it called us.

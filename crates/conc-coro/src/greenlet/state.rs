@@ -13,11 +13,22 @@
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 
+use super::event::TraceEvent;
 use super::node::{Node, Role};
-use crate::Tracer;
 
 /// `attention` bit: the root loop is doing its own bookkeeping; switching is refused.
 pub(crate) const BOOKKEEPING: u8 = 1;
+/// The tracer as the runtime calls it: event, origin, target.
+pub(crate) type RawTracer = Box<dyn Fn(TraceEvent, NonNull<Node>, NonNull<Node>)>;
+
+/// An installed tracer: how the runtime calls it (with uncounted pointers, valid for
+/// the call), and the user's own value, handed back by the next `settrace`. The call
+/// is built by `handle::settrace`, so the switch machinery needs no handle type.
+pub(crate) struct InstalledTracer {
+    pub(crate) call: RawTracer,
+    pub(crate) user: Box<dyn std::any::Any>,
+}
+
 /// `attention` bit: a tracer is installed.
 pub(crate) const TRACING: u8 = 2;
 /// `attention` bit: the graveyard holds greenlets to kill.
@@ -35,7 +46,7 @@ pub(crate) struct State {
     /// Non-zero when a switch must take the slow path (`BOOKKEEPING`, `TRACING`): the
     /// one flag the hot path checks.
     pub(crate) attention: Cell<u8>,
-    pub(crate) tracer: RefCell<Option<Tracer>>,
+    pub(crate) tracer: RefCell<Option<InstalledTracer>>,
     /// Bumped by every `settrace`, so a tracer that replaces itself is not put back.
     pub(crate) tracer_epoch: Cell<u64>,
     /// Stack size for greenlets created from now on.

@@ -854,8 +854,7 @@ fn trace(st: &State, event: TraceEvent, from: NonNull<Node>, to: NonNull<Node>) 
     };
     let epoch = st.tracer_epoch.get();
     st.attention.set(st.attention.get() & !TRACING);
-    // SAFETY: the callers pass nodes they keep alive for the call.
-    unsafe { crate::greenlet::handle::call_tracer(&tracer, event, from, to) };
+    (tracer.call)(event, from, to);
     if st.tracer_epoch.get() == epoch {
         *st.tracer.borrow_mut() = Some(tracer);
         st.attention.set(st.attention.get() | TRACING);
