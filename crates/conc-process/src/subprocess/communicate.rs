@@ -11,7 +11,25 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::time::Instant;
 
 use super::error::SubprocessError;
-use super::popen::{Communicated, pipe_error};
+
+/// What [`Popen::communicate`] returns: `(stdout, stderr)`, each `None` unless that
+/// stream is a pipe read by `communicate` (Python's `(stdout_data, stderr_data)`).
+///
+/// # Examples
+///
+/// ```
+/// use conc_process::subprocess::{Communicated, Popen, Redirect};
+///
+/// let mut proc = Popen::builder(["echo", "hi"]).stdout(Redirect::Pipe).spawn().unwrap();
+/// let (stdout, stderr): Communicated = proc.communicate(None, None).unwrap();
+/// assert_eq!((stdout.as_deref(), stderr), (Some(&b"hi\n"[..]), None));
+/// ```
+pub type Communicated = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The error for an I/O failure in `communicate`.
+pub(super) fn pipe_error(err: &io::Error) -> SubprocessError {
+    SubprocessError::io("communicating with the child", err)
+}
 use super::sys;
 
 /// How much is read or written per system call.

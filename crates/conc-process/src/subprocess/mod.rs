@@ -79,7 +79,8 @@ mod sys;
 pub(crate) use reaper::lock_for_fork as reaper_lock_for_fork;
 
 pub use builder::PopenBuilder;
+pub use communicate::Communicated;
 pub use error::SubprocessError;
-pub use popen::{Communicated, Popen};
+pub use popen::Popen;
 pub use redirect::Redirect;
 pub use run::{CompletedProcess, Run, call, check_call, check_output, getoutput, getstatusoutput};

@@ -1,29 +1,14 @@
 //! `Popen`: a running child program (Python's `subprocess.Popen` object).
 
-use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus};
 use std::time::{Duration, Instant};
 
 use super::builder::PopenBuilder;
-use super::communicate::Communication;
+use super::communicate::{Communicated, Communication};
 use super::error::SubprocessError;
 use super::reaper;
 use super::sys;
-
-/// What [`Popen::communicate`] returns: `(stdout, stderr)`, each `None` unless that
-/// stream is a pipe read by `communicate` (Python's `(stdout_data, stderr_data)`).
-///
-/// # Examples
-///
-/// ```
-/// use conc_process::subprocess::{Communicated, Popen, Redirect};
-///
-/// let mut proc = Popen::builder(["echo", "hi"]).stdout(Redirect::Pipe).spawn().unwrap();
-/// let (stdout, stderr): Communicated = proc.communicate(None, None).unwrap();
-/// assert_eq!((stdout.as_deref(), stderr), (Some(&b"hi\n"[..]), None));
-/// ```
-pub type Communicated = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// A child program started by [`PopenBuilder::spawn`] (Python: a `Popen` object).
 ///
@@ -661,9 +646,4 @@ fn communication_output(communication: &mut Option<Communication>) -> Communicat
         .as_mut()
         .map(Communication::take_output)
         .unwrap_or_default()
-}
-
-/// The error for an I/O failure in `communicate`.
-pub(super) fn pipe_error(err: &io::Error) -> SubprocessError {
-    SubprocessError::io("communicating with the child", err)
 }
