@@ -11,10 +11,39 @@ use std::time::{Duration, Instant};
 /// Process id, as the kernel counts them.
 pub(crate) type Pid = libc::pid_t;
 
-/// `getpid()`.
+/// This process's pid, cached: 0 until first asked, and again in a child after a
+/// `fork()` (a `pthread_atfork` child handler clears it). The engine asks on every queue
+/// `put` and lock of a queue's feeder slot; a system call each time was most of their
+/// cost.
+static PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// `getpid()`, from the cache.
+#[inline]
 pub(crate) fn getpid() -> Pid {
+    match PID.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => refresh_pid(),
+        pid => pid,
+    }
+}
+
+#[cold]
+fn refresh_pid() -> Pid {
+    static HANDLER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !HANDLER.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: registers an `extern "C"` function without arguments, valid for the
+        // life of the process. (A swap, not a `Once`: a `Once` another thread was
+        // running at a fork would block the child forever.)
+        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    }
     // SAFETY: getpid has no preconditions and cannot fail.
-    unsafe { libc::getpid() }
+    let pid = unsafe { libc::getpid() };
+    PID.store(pid, std::sync::atomic::Ordering::Relaxed);
+    pid
+}
+
+/// The `pthread_atfork` child handler: the cached pid is the parent's.
+extern "C" fn forget_pid() {
+    PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// `getppid()`.
@@ -348,5 +377,26 @@ mod tests {
         }
         let after = super::thread_count().unwrap();
         assert!(after + NEW - SLACK <= during, "{during} -> {after} threads");
+    }
+
+    #[test]
+    fn the_cached_pid_follows_a_fork() {
+        let parent = super::getpid();
+        assert_eq!(parent, std::process::id() as super::Pid);
+        // SAFETY: resetting SIGCHLD keeps the child's exit status for waitpid.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        // SAFETY: the child compares two pids and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: getpid has no preconditions.
+            let ok = super::getpid() == unsafe { libc::getpid() } && super::getpid() != parent;
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(i32::from(!ok)) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     }
 }
