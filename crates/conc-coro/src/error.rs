@@ -114,11 +114,7 @@ impl Payload {
     /// assert_eq!(conc_coro::Payload::new(1_u8).message(), None);
     /// ```
     pub fn message(&self) -> Option<&str> {
-        if let Some(s) = self.value.downcast_ref::<&'static str>() {
-            Some(s)
-        } else {
-            self.value.downcast_ref::<String>().map(String::as_str)
-        }
+        text_of(&*self.value)
     }
 
     /// The boxed value, as `catch_unwind` would give it.
@@ -187,12 +183,17 @@ impl Eq for Payload {}
 
 /// The text of a panic payload, for messages.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    text_of(payload)
+        .unwrap_or("<non-string panic payload>")
+        .to_owned()
+}
+
+/// The text of a string payload (`&str` or `String`, as `panic!` makes).
+fn text_of(payload: &(dyn Any + Send)) -> Option<&str> {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
+        Some(s)
     } else {
-        "<non-string panic payload>".to_owned()
+        payload.downcast_ref::<String>().map(String::as_str)
     }
 }
 
