@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::error::SubprocessError;
 
-/// What [`Popen::communicate`] returns: `(stdout, stderr)`, each `None` unless that
+/// What [`Popen::communicate`](super::Popen::communicate) returns: `(stdout, stderr)`, each `None` unless that
 /// stream is a pipe read by `communicate` (Python's `(stdout_data, stderr_data)`).
 ///
 /// # Examples
