@@ -45,6 +45,7 @@ tasks:
   help                       print this text";
 
 fn main() -> ExitCode {
+    watchdog::keep_child_statuses();
     let mut args = std::env::args().skip(1);
     let task = args.next();
     let rest: Vec<String> = args.collect();

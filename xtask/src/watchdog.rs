@@ -15,6 +15,7 @@ const POLL: Duration = Duration::from_millis(2);
 /// `Err` says why it did not finish: it could not start, or it ran out of time and was
 /// killed (the message then starts with "killed after").
 pub(crate) fn run_with_limit(command: &mut Command, limit: Duration) -> Result<ExitStatus, String> {
+    keep_child_statuses();
     let mut child = command
         .process_group(0)
         .spawn()
@@ -33,6 +34,14 @@ pub(crate) fn run_with_limit(command: &mut Command, limit: Duration) -> Result<E
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Restores SIGCHLD's default action: started with it ignored (a parent can pass that
+/// on), the kernel reaps children itself and their exit statuses are lost, so no step
+/// could tell success from failure. Ignoring and the default differ in nothing else.
+pub(crate) fn keep_child_statuses() {
+    // SAFETY: setting a signal's action to the default has no preconditions.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
 }
 
 /// Kills the process group led by `pid`.
