@@ -13,8 +13,9 @@
 //! registers. (A 16-byte inline slot was tried first: the three-word `Value`, and every
 //! message containing it, then went through memory on each hand-over, and copying
 //! those aggregates cost more than the whole rest of the switch.) The receiver's type
-//! check is one pointer comparison, falling back to comparing the `TypeId` stored in
-//! the `Kind` with a constant (the same type's `Kind` may exist once per codegen unit).
+//! check compares the `TypeId` stored in the `Kind` with a constant: not the `Kind`'s
+//! address, since the same type's `Kind` exists once per codegen unit, and a sender
+//! and a receiver in different units (the common case) would fail that test first.
 //!
 //! The runtime's own messages (an error, a kill) are `Value`s of two private kinds
 //! (`special` set), so a message is one `Value` too.
@@ -202,7 +203,7 @@ impl Value {
     /// ```
     #[inline]
     pub fn is<T: Any>(&self) -> bool {
-        ptr::eq(self.kind, &KindOf::<T>::KIND) || self.kind.type_id == TypeId::of::<T>()
+        self.kind.type_id == TypeId::of::<T>()
     }
 
     /// The name of the stored value's type, as [`std::any::type_name`] gives it.

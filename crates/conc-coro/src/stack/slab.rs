@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 #[cfg(target_os = "linux")]
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -187,9 +188,13 @@ thread_local! {
 
 /// A guarded stack slot for one greenlet; goes back to its thread's free list on drop.
 pub(crate) struct GreenletStack {
-    slab: Rc<Slab>,
-    index: usize,
+    /// Taken back by `drop`, which returns the slot to the free list without touching
+    /// the slab's reference count.
+    slot: ManuallyDrop<Slot>,
     stack_size: usize,
+    /// The slot's bounds, computed once: corosensei asks for `base` on every resume.
+    limit: StackPointer,
+    base: StackPointer,
 }
 
 impl GreenletStack {
@@ -213,9 +218,12 @@ impl GreenletStack {
                 Slot { slab, index: 0 }
             }
         };
+        let (limit, base) = slot.slab.slot_bounds(slot.index);
+        let nonzero = |addr| StackPointer::new(addr).expect("a mapping is never at address 0");
         Ok(GreenletStack {
-            slab: slot.slab,
-            index: slot.index,
+            limit: nonzero(limit),
+            base: nonzero(base),
+            slot: ManuallyDrop::new(slot),
             stack_size,
         })
     }
@@ -223,12 +231,10 @@ impl GreenletStack {
 
 impl Drop for GreenletStack {
     fn drop(&mut self) {
-        let slot = Slot {
-            slab: self.slab.clone(),
-            index: self.index,
-        };
-        let (limit, base) = self.slab.slot_bounds(self.index);
-        let guard = self.slab.guard;
+        // SAFETY: taken once, here; the field is not used afterwards.
+        let slot = unsafe { ManuallyDrop::take(&mut self.slot) };
+        let (limit, base) = (self.limit.get(), self.base.get());
+        let guard = slot.slab.guard;
         let _ = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
             let free = pool.class(self.stack_size);
@@ -255,13 +261,11 @@ impl Drop for GreenletStack {
 unsafe impl Stack for GreenletStack {
     #[inline]
     fn base(&self) -> StackPointer {
-        let (_, base) = self.slab.slot_bounds(self.index);
-        StackPointer::new(base).expect("a mapping is never at address 0")
+        self.base
     }
 
     #[inline]
     fn limit(&self) -> StackPointer {
-        let (limit, _) = self.slab.slot_bounds(self.index);
-        StackPointer::new(limit).expect("a mapping is never at address 0")
+        self.limit
     }
 }
