@@ -140,12 +140,7 @@ impl Greenlet {
             type_name::<A>(),
             st.stack_size.get(),
         );
-        let body: Body = Box::new(move |first: Value| {
-            let Ok(arg) = first.try_downcast::<A>() else {
-                unreachable!("the first value's type is checked before the body starts")
-            };
-            Value::new(run(arg))
-        });
+        let body = Body::new(run);
         // SAFETY: just allocated, nothing else refers to it yet.
         unsafe { node.as_ref() }.body.set(Some(body));
         Greenlet::from_counted(node)

@@ -22,6 +22,7 @@
 //! [`Greenlet`]: crate::Greenlet
 //! [`WeakGreenlet`]: crate::WeakGreenlet
 
+use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,9 +107,46 @@ pub(crate) enum Exit {
 pub(crate) type Co = Coroutine<Msg, Msg, Exit, GreenletStack>;
 pub(crate) type YielderPtr = *const Yielder<Msg, Msg>;
 
-/// The body before it starts: takes the first value (already checked to be of the
-/// node's argument type) and returns the result.
-pub(crate) type Body = Box<dyn FnOnce(Value) -> Value>;
+/// The body before it starts: the user's closure, kept as a [`Value`] (inline when it
+/// fits in a word, as most captures do: one handle, one `Rc`, one number, nothing),
+/// and the function that calls it with the first value. So creating a greenlet costs
+/// one allocation, its record, unless the closure is large.
+pub(crate) struct Body {
+    run: Value,
+    call: fn(Value, Value) -> Value,
+}
+
+impl Body {
+    pub(crate) fn new<A, R, F>(run: F) -> Body
+    where
+        A: Any,
+        R: Any,
+        F: FnOnce(A) -> R + 'static,
+    {
+        Body {
+            run: Value::new(run),
+            call: call_body::<A, R, F>,
+        }
+    }
+
+    /// Runs the body with `first`, already checked to be of its argument type.
+    pub(crate) fn call(self, first: Value) -> Value {
+        (self.call)(self.run, first)
+    }
+}
+
+/// [`Body::call`] for a closure `F` taking an `A`.
+fn call_body<A, R, F>(run: Value, first: Value) -> Value
+where
+    A: Any,
+    R: Any,
+    F: FnOnce(A) -> R + 'static,
+{
+    let (Ok(run), Ok(arg)) = (run.try_downcast::<F>(), first.try_downcast::<A>()) else {
+        unreachable!("a body holds its own closure; the first value's type is checked first")
+    };
+    Value::new(run(arg))
+}
 
 /// Something the root loop runs on the thread's own stack when it is switched to (the
 /// hub's loop step): given what was switched to it, it names the next greenlet and

@@ -411,7 +411,7 @@ fn start(st: &State, node: NonNull<Node>) -> Result<(), GreenletError> {
         let (Some(body), Opened::Value(arg)) = (n.body.take(), first.open()) else {
             return Exit::Exited;
         };
-        match catch_unwind(AssertUnwindSafe(move || body(arg))) {
+        match catch_unwind(AssertUnwindSafe(move || body.call(arg))) {
             Ok(value) => Exit::Returned(value),
             Err(payload) if payload.is::<GreenletExit>() => Exit::Exited,
             Err(payload) => Exit::Panicked(payload),
