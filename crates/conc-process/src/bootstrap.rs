@@ -15,7 +15,7 @@ use ipc_channel::ipc::{IpcReceiver, IpcSender, OpaqueIpcReceiver, OpaqueIpcSende
 use serde::{Deserialize, Serialize};
 
 use crate::current::{self, Identity};
-use crate::registry;
+use crate::hooks;
 use crate::sys;
 
 /// How the child's function ended, as sent back to the parent.
@@ -160,12 +160,10 @@ pub(crate) fn child_main(identity: Identity, body: impl FnOnce() -> i32) -> ! {
         crate::watchdog::start_in_child(crate::watchdog::inherited());
         current::become_child(identity);
         let code = body();
-        // Items still in this child's queue feeders go out first, as Python joins its
-        // feeder threads before a child exits.
-        crate::queue::flush_all();
-        // Python's `_exit_function`: terminate daemonic children, join the others, and
-        // wait for the non-daemon threads started through conc-thread.
-        registry::finish_children();
+        // Python's `_exit_function`: items still in this child's queue feeders go out,
+        // daemonic children are terminated and the others joined (the exit hooks, in
+        // that order), then the non-daemon threads started through conc-thread end.
+        hooks::run_exit_hooks();
         conc_thread::join_non_daemon_threads();
         code
     }))

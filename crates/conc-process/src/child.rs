@@ -16,12 +16,17 @@ use crate::sys::{self, Backoff, Pid};
 /// `waitpid(-1)` elsewhere in the program) and its real status is lost.
 pub(crate) const UNKNOWN_EXIT: i32 = 255;
 
+/// Sends a signal to a served child: the server's function, given by the server's
+/// client when it makes the `Child` (this module knows no start method).
+pub(crate) type SignalThroughServer = fn(Pid, libc::c_int) -> std::io::Result<()>;
+
 #[derive(Debug)]
 pub(crate) enum Reaper {
     /// Our own child: `waitpid` it; the pidfd (Linux) says when.
     Direct,
-    /// The fork server's child: its status arrives through [`Child::record_exit`].
-    Server,
+    /// A server's child: its status arrives through [`Child::record_exit`], and only
+    /// the server (which reaps it, so knows whether the pid still names it) signals it.
+    Server(SignalThroughServer),
 }
 
 /// A started child process, shared by its [`Process`](crate::Process) handle, the
@@ -99,7 +104,7 @@ impl Child {
             return None;
         }
         match self.reaper {
-            Reaper::Server => {
+            Reaper::Server(_) => {
                 let mut status = self.status();
                 while status.is_none() {
                     status = match deadline {
@@ -156,7 +161,7 @@ impl Child {
         let sent = match (&self.reaper, &self.pidfd) {
             // Only the server reaps its children, so only it can tell whether the pid
             // still names this child: it sends the signal.
-            (Reaper::Server, _) => crate::forkserver::signal(self.pid, sig),
+            (Reaper::Server(signal), _) => signal(self.pid, sig),
             // A pidfd keeps naming this child even if something else reaped it.
             (Reaper::Direct, Some(fd)) => sys::pidfd_send_signal(fd, sig),
             (Reaper::Direct, None) => sys::kill(self.pid, sig),

@@ -1,11 +1,13 @@
 //! Who this process is: `current_process()`, `parent_process()`, child naming.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::StartMethod;
+use crate::hooks::{self, ForkLockRank};
 use crate::sys::{self, Pid};
 
 /// What a child learns about itself from its parent.
@@ -30,7 +32,27 @@ pub(crate) struct Identity {
 static IDENTITY: Mutex<Option<(Pid, Identity)>> = Mutex::new(None);
 /// Children started so far by this process, for their default names.
 static CHILD_COUNTER: AtomicU32 = AtomicU32::new(0);
+/// The process that ran `init` (the program's main process), set by `init`.
 static MAIN_PID: OnceLock<Pid> = OnceLock::new();
+
+/// Records this process as the program's main one (called by `init`).
+pub(crate) fn record_main_process() {
+    MAIN_PID.get_or_init(sys::getpid);
+}
+
+/// The pid of the process that ran `init` (0 if none did).
+pub(crate) fn main_pid() -> Pid {
+    MAIN_PID.get().copied().unwrap_or(0)
+}
+
+/// The identity's lock, registered to be held across the engine's forks.
+fn identity_lock() -> std::sync::MutexGuard<'static, Option<(Pid, Identity)>> {
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    hooks::register_fork_lock(&REGISTERED, ForkLockRank::Identity, || -> Box<dyn Any> {
+        Box::new(IDENTITY.lock().unwrap_or_else(|e| e.into_inner()))
+    });
+    IDENTITY.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Records, in a freshly started child, who it is.
 pub(crate) fn become_child(identity: Identity) {
@@ -42,16 +64,11 @@ pub(crate) fn become_child(identity: Identity) {
     // Python's `_bootstrap` gives every child a closed stdin (`/dev/null`): a child
     // must not compete with its parent for the terminal or the parent's input.
     sys::stdin_from_devnull();
-    *IDENTITY.lock().unwrap_or_else(|e| e.into_inner()) = Some((sys::getpid(), identity));
-}
-
-/// Holds the identity lock across a `fork` (see `launcher::fork`).
-pub(crate) fn lock_for_fork() -> std::sync::MutexGuard<'static, Option<(Pid, Identity)>> {
-    IDENTITY.lock().unwrap_or_else(|e| e.into_inner())
+    *identity_lock() = Some((sys::getpid(), identity));
 }
 
 fn identity() -> Option<Identity> {
-    let guard = IDENTITY.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = identity_lock();
     match &*guard {
         // A fork child that has not yet called `become_child` still sees its parent's
         // record: the pid tells them apart.
@@ -139,7 +156,6 @@ impl ProcessInfo {
 /// println!("{} has pid {}", me.name(), me.pid());
 /// ```
 pub fn current_process() -> ProcessInfo {
-    MAIN_PID.get_or_init(sys::getpid);
     match identity() {
         Some(id) => ProcessInfo {
             name: id.name,

@@ -18,7 +18,9 @@
 //! the kernel kills it if the program's main thread dies first (`PR_SET_PDEATHSIG`); its
 //! children get the same signal from the server.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -29,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::ProcessError;
 use crate::bootstrap::{self, Bootstrap};
 use crate::child::{Child, Reaper, UNKNOWN_EXIT};
+use crate::hooks::{self, ForkLockRank};
 use crate::sys::{self, Pid};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,12 +87,11 @@ static UNAVAILABLE: Mutex<Option<&'static str>> = Mutex::new(None);
 static ALIVE: Mutex<Option<IpcSender<()>>> = Mutex::new(None);
 
 fn client() -> MutexGuard<'static, Option<(Pid, Client)>> {
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    hooks::register_fork_lock(&REGISTERED, ForkLockRank::ForkServer, || -> Box<dyn Any> {
+        Box::new(CLIENT.lock().unwrap_or_else(|e| e.into_inner()))
+    });
     CLIENT.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Held across a `fork` by the launcher, so the child inherits it consistent.
-pub(crate) fn lock_for_fork() -> MutexGuard<'static, Option<(Pid, Client)>> {
-    client()
 }
 
 /// In a fork child of a served child: close the inherited "alive" sender, or the server
@@ -122,6 +124,7 @@ fn fork_server() -> Result<Client, &'static str> {
         ipc::channel::<Event>().map_err(|_| "cannot create the fork server's channel")?;
     let parent = sys::getpid();
     crate::watchdog::read_end_for_children();
+    let death_signal = crate::watchdog::death_signal_wanted();
     // SAFETY: the program is single-threaded here (init checks), so the child inherits
     // no lock held by another thread.
     match unsafe { sys::fork() } {
@@ -129,7 +132,7 @@ fn fork_server() -> Result<Client, &'static str> {
             drop((requests, events));
             // A server forked by a served child must not keep that child's token.
             forget_alive_token();
-            sys::die_with_parent(parent);
+            sys::die_with_parent(parent, death_signal);
             // Where the watchdog is used, the server watches the program too.
             crate::watchdog::start_in_child(None);
             serve(request_rx, event_tx)
@@ -147,6 +150,7 @@ fn fork_server() -> Result<Client, &'static str> {
 /// The server's loop. Never returns.
 fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
     let me = sys::getpid();
+    let death_signal = crate::watchdog::death_signal_wanted();
     // With SIGCHLD ignored (inherited from the program) the kernel would reap our
     // children itself and every exit status would be lost.
     // SAFETY: resetting a signal's disposition to the default has no preconditions.
@@ -220,7 +224,7 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
                             // open until the child ends.
                             drop((set, events, alive_rx));
                             *ALIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(alive_tx);
-                            sys::die_with_parent(me);
+                            sys::die_with_parent(me, death_signal);
                             bootstrap::run_bootstrap(boot)
                         }
                         Ok(pid) => {
@@ -309,7 +313,7 @@ pub(crate) fn start(name: &str, daemon: bool, boot: Bootstrap) -> Result<Arc<Chi
             drop(guard);
             // A child process has no server of its own yet. It may fork one now if it
             // is still single-threaded (its function usually starts that way).
-            if sys::getpid() != crate::init::main_pid() && sys::thread_count() == Some(1) {
+            if sys::getpid() != crate::current::main_pid() && sys::thread_count() == Some(1) {
                 start_server();
             }
             guard = client();
@@ -386,7 +390,7 @@ fn listen(events: IpcReceiver<Event>, book: Arc<Mutex<Book>>, server: Pid) {
             Event::Started { token, pid } => {
                 let mut book = lock();
                 if let Some((name, daemon, reply)) = book.pending.remove(&token) {
-                    let child = Arc::new(Child::new(pid, name, daemon, Reaper::Server));
+                    let child = Arc::new(Child::new(pid, name, daemon, Reaper::Server(signal)));
                     book.children.insert(pid, child.clone());
                     let _ = reply.send(Ok(child));
                 }

@@ -1,13 +1,11 @@
 //! `init()`: the hook every program using `spawn` or `forkserver` calls first thing.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::sys::{self, Pid};
+use crate::sys;
 use crate::{forkserver, spawn};
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
-static MAIN_PID: OnceLock<Pid> = OnceLock::new();
 
 /// Prepares this program for child processes; call it as the **first line of `main`**
 /// (in a test file, use [`test_support!`](crate::test_support) instead).
@@ -58,7 +56,7 @@ pub fn init() {
     if let Some(ticket) = spawn::take_child_ticket() {
         spawn::run_child(ticket)
     }
-    MAIN_PID.get_or_init(sys::getpid);
+    crate::current::record_main_process();
     // An inherited SIGCHLD ignore would make the kernel reap every child (the fork
     // server's included) and lose its exit code; restore the default now, once.
     sys::keep_exit_statuses();
@@ -77,11 +75,6 @@ pub fn init() {
 /// forked it).
 pub(crate) fn is_initialized() -> bool {
     INITIALIZED.load(Ordering::SeqCst)
-}
-
-/// The pid of the process that ran [`init`] (0 if none did).
-pub(crate) fn main_pid() -> Pid {
-    MAIN_PID.get().copied().unwrap_or(0)
 }
 
 /// Makes a test file (or any binary without its own `main`) able to start `spawn` and

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::sync::mpsc::{self, Sender};
 
 use crate::ProcessError;
+use crate::hooks;
 use crate::sys::{self, Pid};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -86,33 +87,25 @@ fn fork_here(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError
     let parent = sys::getpid();
     // The parent-death pipe, where the watchdog is used, must exist before the fork.
     crate::watchdog::read_end_for_children();
+    let death_signal = crate::watchdog::death_signal_wanted();
     // Every lock a child's start-up and exit path takes: ours, and the standard streams
     // (`exit_now` flushes them; a thread printing at the instant of the fork would
     // otherwise leave them locked forever in the child).
     let stdout = std::io::stdout().lock();
     let stderr = std::io::stderr().lock();
-    let registry = crate::registry::lock();
-    let identity = crate::current::lock_for_fork();
-    let server = crate::forkserver::lock_for_fork();
-    let feeders = crate::queue::lock_for_fork();
-    let watchdog = crate::watchdog::lock_for_fork();
-    let reaper = crate::subprocess::reaper_lock_for_fork();
+    let locks = hooks::hold_fork_locks();
     // SAFETY: in the child only this thread exists; it releases the locks taken above
     // (it owns them), then runs `child` and `_exit`s without returning.
     match unsafe { sys::fork() } {
         Ok(0) => {
-            drop((
-                reaper, watchdog, feeders, server, identity, registry, stderr, stdout,
-            ));
-            sys::die_with_parent(parent);
+            drop((locks, stderr, stdout));
+            sys::die_with_parent(parent, death_signal);
             // Nothing may unwind out of here: above us is the parent's caller.
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(1);
             sys::exit_now(code)
         }
         Ok(pid) => {
-            drop((
-                reaper, watchdog, feeders, server, identity, registry, stderr, stdout,
-            ));
+            drop((locks, stderr, stdout));
             drop(child);
             Ok(pid)
         }

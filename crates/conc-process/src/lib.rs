@@ -121,6 +121,7 @@ mod current;
 mod error;
 mod fork_lock;
 mod forkserver;
+mod hooks;
 mod init;
 mod launcher;
 mod process;

@@ -365,7 +365,9 @@ where
         };
         let (outcome_tx, outcome_rx) = ipc::channel::<Outcome<R>>()
             .map_err(|e| ProcessError::os("cannot create the result channel", e))?;
-        let child = match method {
+        // Each start method returns its child unregistered; it is registered here, and
+        // then (spawn, forkserver) sent its arguments.
+        let (child, send_args) = match method {
             StartMethod::Fork => {
                 warn_if_threads();
                 let pid = launcher::fork(Box::new(move || {
@@ -375,14 +377,8 @@ where
                         bootstrap::run_and_report(move || job.run_here(), &outcome_tx)
                     })
                 }))?;
-                let child = Arc::new(Child::new(
-                    pid,
-                    self.name.clone(),
-                    self.daemon,
-                    Reaper::Direct,
-                ));
-                registry::register(child.clone());
-                child
+                let child = Child::new(pid, self.name.clone(), self.daemon, Reaper::Direct);
+                (Arc::new(child), None)
             }
             StartMethod::Spawn | StartMethod::Forkserver => {
                 let remote = job.remote()?;
@@ -393,16 +389,18 @@ where
                     args: remote.args,
                     outcome: outcome_tx.to_opaque(),
                 };
-                if method == StartMethod::Spawn {
-                    spawn::start(&self.name, self.daemon, boot, remote.send_args)?
+                let child = if method == StartMethod::Spawn {
+                    spawn::start(&self.name, self.daemon, boot)?
                 } else {
-                    let child = forkserver::start(&self.name, self.daemon, boot)?;
-                    registry::register(child.clone());
-                    ship_args(&child, remote.send_args)?;
-                    child
-                }
+                    forkserver::start(&self.name, self.daemon, boot)?
+                };
+                (child, Some(remote.send_args))
             }
         };
+        registry::register(child.clone());
+        if let Some(send_args) = send_args {
+            ship_args(&child, send_args)?;
+        }
         let _ = self.running.set(Running {
             owner: sys::getpid(),
             child,
@@ -743,7 +741,7 @@ impl<R> Process<R> {
 /// for them) is killed and reaped and the error returned, so `start` fails as Python's
 /// does when the arguments cannot be pickled. Any other error means the child died
 /// while reading; `join` reports how.
-pub(crate) fn ship_args(
+fn ship_args(
     child: &Child,
     send_args: Box<dyn FnOnce() -> Result<(), ProcessError> + Send>,
 ) -> Result<(), ProcessError> {

@@ -3,20 +3,26 @@
 //!
 //! Python keeps `_children` and reaps it in `active_children()` and before each start;
 //! at exit it terminates daemonic children and joins the rest. Same here: the exit work
-//! runs from an `atexit` handler in the main program and explicitly at the end of each
-//! child's function.
+//! is an exit hook (see `hooks`), run by an `atexit` handler in the main program and
+//! explicitly at the end of each child's function.
 
-use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::any::Any;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::child::Child;
+use crate::hooks::{self, ExitStage, ForkLockRank};
 use crate::sys::{self, Pid};
 
 /// The live children, tagged with the pid that owns the list: a fork child inherits its
 /// parent's list and must not treat those processes as its own.
 static ACTIVE: Mutex<(Pid, Vec<Arc<Child>>)> = Mutex::new((0, Vec::new()));
-static AT_EXIT: Once = Once::new();
 
-pub(crate) fn lock() -> MutexGuard<'static, (Pid, Vec<Arc<Child>>)> {
+fn lock() -> MutexGuard<'static, (Pid, Vec<Arc<Child>>)> {
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    hooks::register_fork_lock(&REGISTERED, ForkLockRank::Children, || -> Box<dyn Any> {
+        Box::new(ACTIVE.lock().unwrap_or_else(|e| e.into_inner()))
+    });
     let mut guard = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
     let me = sys::getpid();
     if guard.0 != me {
@@ -28,18 +34,10 @@ pub(crate) fn lock() -> MutexGuard<'static, (Pid, Vec<Arc<Child>>)> {
 
 /// Adds a freshly started child, after reaping the ones that have ended.
 pub(crate) fn register(child: Arc<Child>) {
-    ensure_exit_handler();
+    hooks::register_exit_hook(ExitStage::Children, finish_children);
     let mut guard = lock();
     guard.1.retain(|c| c.poll().is_none());
     guard.1.push(child);
-}
-
-/// Installs the `atexit` handler that flushes queue feeders and waits for children.
-pub(crate) fn ensure_exit_handler() {
-    AT_EXIT.call_once(|| {
-        // SAFETY: `exit_handler` is an `extern "C" fn()` that never unwinds.
-        unsafe { libc::atexit(exit_handler) };
-    });
 }
 
 /// The children still running, reaping the ones that ended (Python's `active_children`).
@@ -58,12 +56,4 @@ pub(crate) fn finish_children() {
     for child in &children {
         child.wait(None);
     }
-}
-
-extern "C" fn exit_handler() {
-    // A panic must not unwind into libc.
-    let _ = std::panic::catch_unwind(|| {
-        crate::queue::flush_all();
-        finish_children();
-    });
 }

@@ -41,15 +41,13 @@ enum Hello {
     Abort,
 }
 
-/// Starts `/proc/self/exe` as a spawn child; returns once it has its bootstrap.
-///
-/// `make_boot` builds the bootstrap once the child is known to be alive; the returned
-/// closure then ships the arguments (which may block until the child reads them).
+/// Starts `/proc/self/exe` as a spawn child; returns it, not yet registered, once it
+/// has its bootstrap (the caller registers it and ships its arguments, as for every
+/// start method). A child that fails the handshake is killed and reaped here.
 pub(crate) fn start(
     child_name: &str,
     daemon: bool,
     boot: Bootstrap,
-    send_args: Box<dyn FnOnce() -> Result<(), ProcessError> + Send>,
 ) -> Result<Arc<Child>, ProcessError> {
     let (server, server_name) = IpcOneShotServer::<Hello>::new()
         .map_err(|e| ProcessError::os("cannot create the spawn handshake socket", e))?;
@@ -61,8 +59,22 @@ pub(crate) fn start(
         daemon,
         crate::child::Reaper::Direct,
     ));
-    crate::registry::register(child.clone());
+    let outcome = handshake(&child, child_name, server, server_name, boot);
+    if outcome.is_err() && child.poll().is_none() {
+        let _ = child.signal(libc::SIGKILL);
+        child.wait(None);
+    }
+    outcome.map(|()| child)
+}
 
+/// Waits for the child's hello (or its end), then sends it its bootstrap.
+fn handshake(
+    child: &Child,
+    child_name: &str,
+    server: IpcOneShotServer<Hello>,
+    server_name: String,
+    boot: Bootstrap,
+) -> Result<(), ProcessError> {
     let (accepted_tx, accepted_rx) = mpsc::channel();
     let acceptor = std::thread::Builder::new()
         .name("conc-process-spawn-accept".into())
@@ -99,11 +111,7 @@ pub(crate) fn start(
     };
     let _ = acceptor.join();
     match hello {
-        Ok((_, Hello::Ready(boot_tx))) => {
-            boot_tx.send(boot)?;
-            crate::process::ship_args(&child, send_args)?;
-            Ok(child)
-        }
+        Ok((_, Hello::Ready(boot_tx))) => Ok(boot_tx.send(boot)?),
         Ok((_, Hello::Abort)) => Err(ProcessError::InvalidState("spawn handshake aborted")),
         Err(e) => Err(e.into()),
     }
@@ -166,7 +174,7 @@ pub(crate) fn take_child_ticket() -> Option<Ticket> {
     let ppid = ppid.parse::<Pid>().ok()?;
     // Die with the parent; if it is already gone (or this is not its child: the
     // variable leaked into a grandchild), do not run someone else's function.
-    sys::die_with_parent(ppid);
+    sys::die_with_parent(ppid, crate::watchdog::death_signal_wanted());
     Some(Ticket {
         server_name: server_name.to_owned(),
     })

@@ -215,13 +215,15 @@ pub(crate) fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> io::Result<
     }
 }
 
-/// Asks the kernel to send `SIGKILL` to this process when the thread that created it
-/// ends, then checks the parent did not die before the request took effect.
+/// Asks the kernel (if `death_signal`) to send `SIGKILL` to this process when the
+/// thread that created it ends, then checks the parent did not die before the request
+/// took effect. The caller decides `death_signal` (the watchdog's policy) before the
+/// fork.
 ///
 /// Only async-signal-safe calls: this runs between `fork` and `exec`.
-pub(crate) fn die_with_parent(expected_parent: Pid) {
+pub(crate) fn die_with_parent(expected_parent: Pid, death_signal: bool) {
     #[cfg(target_os = "linux")]
-    if crate::watchdog::death_signal_wanted() {
+    if death_signal {
         // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; no pointers involved.
         unsafe {
             libc::prctl(

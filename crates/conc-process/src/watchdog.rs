@@ -13,10 +13,12 @@
 //! watchdog runs where that is missing, or when forced (the crate's own tests force it
 //! to check it works, with the death signal off).
 
+use std::any::Any;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::hooks::{self, ForkLockRank};
 use crate::sys::{self, Pid};
 
 /// The environment variable naming the read end's number in a spawn child.
@@ -48,6 +50,10 @@ pub(crate) fn read_end_for_children() -> Option<RawFd> {
     if !enabled() {
         return None;
     }
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    hooks::register_fork_lock(&REGISTERED, ForkLockRank::Watchdog, || -> Box<dyn Any> {
+        Box::new(PIPE.lock().unwrap_or_else(|e| e.into_inner()))
+    });
     let mut pipe = PIPE.lock().unwrap_or_else(|e| e.into_inner());
     let me = sys::getpid();
     if pipe.as_ref().is_none_or(|(owner, _, _)| *owner != me) {
@@ -66,11 +72,6 @@ pub(crate) fn read_end_for_children() -> Option<RawFd> {
         *pipe = Some((me, read, write));
     }
     pipe.as_ref().map(|(_, read, _)| read.as_raw_fd())
-}
-
-/// Held across a `fork` (see `launcher::fork`).
-pub(crate) fn lock_for_fork() -> std::sync::MutexGuard<'static, Option<(Pid, OwnedFd, OwnedFd)>> {
-    PIPE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The read end a spawn child was given (see [`FD_ENV`]), read once by `init`.

@@ -7,10 +7,13 @@
 //! every feeder is flushed (Python joins its feeder threads the same way), unless the
 //! queue's owner called `cancel_join_thread`.
 
+use std::any::Any;
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use super::ring::Ring;
+use crate::hooks::{self, ExitStage, ForkLockRank};
 use crate::sys::{self, Pid};
 
 #[derive(Debug, Default)]
@@ -36,14 +39,14 @@ static FEEDERS: Mutex<Vec<Weak<Feeder>>> = Mutex::new(Vec::new());
 
 impl Feeder {
     pub(crate) fn new(ring: Ring) -> Arc<Self> {
-        crate::registry::ensure_exit_handler();
+        hooks::register_exit_hook(ExitStage::Flush, flush_all);
         let feeder = Arc::new(Feeder {
             ring,
             pid: sys::getpid(),
             pending: Mutex::new(Pending::default()),
             drained: Condvar::new(),
         });
-        let mut all = FEEDERS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = feeders();
         all.retain(|f| f.strong_count() > 0);
         all.push(Arc::downgrade(&feeder));
         feeder
@@ -135,17 +138,19 @@ impl Feeder {
     }
 }
 
-/// Held across a `fork` (see `launcher::fork`).
-pub(crate) fn lock_for_fork() -> MutexGuard<'static, Vec<Weak<Feeder>>> {
+/// The list of feeders, its lock registered to be held across the engine's forks.
+fn feeders() -> MutexGuard<'static, Vec<Weak<Feeder>>> {
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    hooks::register_fork_lock(&REGISTERED, ForkLockRank::Feeders, || -> Box<dyn Any> {
+        Box::new(FEEDERS.lock().unwrap_or_else(|e| e.into_inner()))
+    });
     FEEDERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Flushes every feeder of this process: called before a child exits and from the main
 /// program's `atexit` handler.
 pub(crate) fn flush_all() {
-    let feeders: Vec<Arc<Feeder>> = FEEDERS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    let feeders: Vec<Arc<Feeder>> = feeders()
         .iter()
         .filter_map(Weak::upgrade)
         .filter(|f| f.is_current())

@@ -23,7 +23,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use feeder::Feeder;
 
 use crate::fork_lock::ForkLock;
-pub(crate) use feeder::{flush_all, lock_for_fork};
 use ring::Ring;
 
 use crate::ProcessError;

@@ -76,8 +76,6 @@ mod redirect;
 mod run;
 mod sys;
 
-pub(crate) use reaper::lock_for_fork as reaper_lock_for_fork;
-
 pub use builder::PopenBuilder;
 pub use communicate::Communicated;
 pub use error::SubprocessError;

@@ -10,8 +10,12 @@
 //! handler that reaped with `waitpid(-1)` would steal the exit status of children that
 //! other code (or `std::process::Child`) waits for.
 
+use std::any::Any;
 use std::process::Child;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+
+use crate::hooks::{self, ForkLockRank};
 
 /// Children whose `Popen` was dropped before they were reaped, tagged with the pid of
 /// the process they belong to: a `fork` child inherits the list and must not wait for
@@ -36,11 +40,13 @@ pub(super) fn reap_finished() -> usize {
 }
 
 fn lock() -> std::sync::MutexGuard<'static, (u32, Vec<Child>)> {
-    // The list stays consistent even if a holder panicked: every operation on it is a
-    // single push or retain.
-    let mut guard = ACTIVE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    hooks::register_fork_lock(
+        &REGISTERED,
+        ForkLockRank::Subprocesses,
+        || -> Box<dyn Any> { Box::new(raw_lock()) },
+    );
+    let mut guard = raw_lock();
     let me = std::process::id();
     if guard.0 != me {
         // Inherited through fork: the parent's children. Forget them without dropping
@@ -51,9 +57,10 @@ fn lock() -> std::sync::MutexGuard<'static, (u32, Vec<Child>)> {
     guard
 }
 
-/// Held across a `fork` by conc-process's launcher, so a child never inherits it
-/// locked.
-pub(crate) fn lock_for_fork() -> std::sync::MutexGuard<'static, (u32, Vec<Child>)> {
+/// The list's lock, as held across the engine's forks (registered by [`lock`]).
+fn raw_lock() -> std::sync::MutexGuard<'static, (u32, Vec<Child>)> {
+    // The list stays consistent even if a holder panicked: every operation on it is a
+    // single push or retain.
     ACTIVE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
