@@ -48,13 +48,10 @@ fn wait_bounded(pid: libc::pid_t) -> Option<i32> {
     }
 }
 
-/// Still open (issue 22): conc-thread's own locks and every conc-process queue lock are
-/// fork-safe now, but conc-thread's primitives park threads through `parking_lot`,
-/// whose global table of wait queues is guarded by per-bucket locks that another
-/// thread may hold at the fork; a child then hangs in its first park (seen: about one
-/// child in 50-200). Fixing it means moving conc-thread's parking off that table.
+/// Issue 22: this hung about one child in 50-200 while conc-thread parked threads
+/// through `parking_lot`'s global table (a bucket lock held by another thread at the
+/// fork); waiters now park on their own object's condition variable.
 #[test]
-#[ignore = "issue 22: a child can hang on parking_lot's global parking table after a raw fork"]
 fn a_thousand_forks_amid_churn_leave_no_child_stuck() {
     // SAFETY: resetting SIGCHLD to the default (a runner may have it ignored) keeps
     // the children's exit statuses for `waitpid`.

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use conc_thread::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::FutureError;
 use crate::waiter::Waiter;

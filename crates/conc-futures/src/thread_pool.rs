@@ -8,12 +8,12 @@
 //! drained, and it guarantees no item can be queued after the pool stopped accepting.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
+use conc_thread::sync::Mutex;
 use conc_thread::{JoinHandle, Semaphore};
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::{Mutex, RwLock};
 
 use crate::{Executor, Future, FutureError};
 
@@ -299,7 +299,14 @@ impl ThreadPoolExecutor {
     /// assert!(!conc_futures::ThreadPoolExecutor::new().is_broken());
     /// ```
     pub fn is_broken(&self) -> bool {
-        matches!(*self.shared.gate.read(), Err(Closed::Broken(_)))
+        matches!(
+            *self
+                .shared
+                .gate
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+            Err(Closed::Broken(_))
+        )
     }
 }
 
@@ -322,7 +329,11 @@ impl Executor for ThreadPoolExecutor {
             // The read side is held until the worker count is adjusted, so a
             // `shutdown(wait)` (write side) cannot return while this submission is
             // about to start a worker it would not join.
-            let gate = self.shared.gate.read();
+            let gate = self
+                .shared
+                .gate
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
             match &*gate {
                 Ok(sender) => {
                     if sender.send(item).is_err() {
@@ -343,7 +354,11 @@ impl Executor for ThreadPoolExecutor {
 
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         {
-            let mut gate = self.shared.gate.write();
+            let mut gate = self
+                .shared
+                .gate
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             if gate.is_ok() {
                 *gate = Err(Closed::ShutDown);
             }
@@ -452,7 +467,7 @@ impl PoolShared {
     /// `_initializer_failed`). Holding the gate's write side while draining means no
     /// submission can slip in behind the drain.
     fn break_pool(&self, why: String) {
-        let mut gate = self.gate.write();
+        let mut gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         if matches!(*gate, Err(Closed::Broken(_))) {
             return;
         }

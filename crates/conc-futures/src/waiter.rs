@@ -1,7 +1,7 @@
 //! The waiter `wait` and `as_completed` register on many futures at once (CPython's
 //! `_Waiter`): each completion appends the future's key and wakes the waiting thread.
 
-use parking_lot::{Condvar, Mutex};
+use conc_thread::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ impl Waiter {
         &self,
         deadline: Option<Instant>,
         mut ready: R,
-    ) -> parking_lot::MutexGuard<'_, WaiterState>
+    ) -> MutexGuard<'_, WaiterState>
     where
         R: FnMut(&WaiterState) -> bool,
     {

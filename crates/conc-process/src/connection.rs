@@ -43,7 +43,7 @@ struct Inbox<T> {
 /// ```
 pub struct Connection<T> {
     tx: Option<IpcSender<T>>,
-    inbox: parking_lot::Mutex<Option<Inbox<T>>>,
+    inbox: conc_thread::sync::Mutex<Option<Inbox<T>>>,
     readable: bool,
     writable: bool,
     closed: std::sync::atomic::AtomicBool,
@@ -107,7 +107,7 @@ where
             readable: rx.is_some(),
             writable: tx.is_some(),
             tx,
-            inbox: parking_lot::Mutex::new(rx.map(|rx| Inbox {
+            inbox: conc_thread::sync::Mutex::new(rx.map(|rx| Inbox {
                 rx,
                 peeked: None,
                 eof: false,

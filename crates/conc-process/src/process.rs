@@ -1,6 +1,7 @@
 //! `Process`: a Rust function running in a child process.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -118,7 +119,7 @@ struct Running<R> {
     /// fork child inherits a copy of this handle; Python asserts the same).
     owner: sys::Pid,
     child: Arc<Child>,
-    received: parking_lot::Mutex<Received<R>>,
+    received: conc_thread::sync::Mutex<Received<R>>,
 }
 
 /// A Rust function running in a child process (Python's `multiprocessing.Process`).
@@ -404,7 +405,7 @@ where
         let _ = self.running.set(Running {
             owner: sys::getpid(),
             child,
-            received: parking_lot::Mutex::new(Received::Waiting(outcome_rx)),
+            received: conc_thread::sync::Mutex::new(Received::Waiting(outcome_rx)),
         });
         Ok(())
     }
@@ -768,21 +769,21 @@ fn check_owner(owner: sys::Pid) -> Result<(), ProcessError> {
 
 /// Logs Python 3.12's warning once (`log::warn!`): `fork` with other threads running.
 fn warn_if_threads() {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    if WARNED.is_completed() {
+    // An atomic flag, not a `Once`: a fork while another thread logged inside a
+    // `Once` would leave the child one that never completes.
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if WARNED.load(Ordering::Relaxed) {
         return;
     }
     // The caller (blocked while we fork) and the launcher thread, if it exists, are
     // accounted for; any other thread may hold a lock at the fork.
     let ours = 1 + usize::from(launcher::running());
-    if sys::thread_count().is_some_and(|n| n > ours) {
-        WARNED.call_once(|| {
-            log::warn!(
-                "this process is multi-threaded; the 'fork' start method may deadlock the \
-                 child if another thread holds a lock at the fork. Prefer 'forkserver' or \
-                 'spawn' (see StartMethod)."
-            );
-        });
+    if sys::thread_count().is_some_and(|n| n > ours) && !WARNED.swap(true, Ordering::Relaxed) {
+        log::warn!(
+            "this process is multi-threaded; the 'fork' start method may deadlock the \
+             child if another thread holds a lock at the fork. Prefer 'forkserver' or \
+             'spawn' (see StartMethod)."
+        );
     }
 }
 

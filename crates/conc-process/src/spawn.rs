@@ -76,12 +76,19 @@ fn handshake(
     boot: Bootstrap,
 ) -> Result<(), ProcessError> {
     let (accepted_tx, accepted_rx) = mpsc::channel();
-    let acceptor = std::thread::Builder::new()
-        .name("conc-process-spawn-accept".into())
+    // A conc-thread thread: its start and end are kept out of the way of forks.
+    let acceptor = conc_thread::Builder::new()
+        .name("conc-process-spawn-accept")
+        .daemon(true)
         .spawn(move || {
             let _ = accepted_tx.send(server.accept());
         })
-        .map_err(|e| ProcessError::os("cannot start the spawn handshake thread", e))?;
+        .map_err(|e| {
+            ProcessError::os(
+                "cannot start the spawn handshake thread",
+                std::io::Error::other(e),
+            )
+        })?;
     let hello = loop {
         match accepted_rx.recv_timeout(Duration::from_millis(20)) {
             Ok(result) => break result,

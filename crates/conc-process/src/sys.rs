@@ -113,8 +113,9 @@ pub(crate) fn keep_exit_statuses() {
     action.sa_flags &= !libc::SA_NOCLDWAIT;
     // SAFETY: installs a copy of the current action with only the auto-reaping removed.
     unsafe { libc::sigaction(libc::SIGCHLD, &action, std::ptr::null_mut()) };
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    WARNED.call_once(|| {
+    // A flag, not a `Once` (see `process::warn_if_threads`).
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         log::warn!(
             "SIGCHLD was {}: children would be reaped by the kernel and their exit codes \
              lost; conc-process restored the default so they can be collected",
@@ -124,7 +125,7 @@ pub(crate) fn keep_exit_statuses() {
                 "handled with SA_NOCLDWAIT"
             }
         );
-    });
+    }
 }
 
 /// `kill(pid, sig)`.

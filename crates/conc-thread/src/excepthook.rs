@@ -80,14 +80,12 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 /// `fork.rs`): a child forked while another thread reported a panic must not find it
 /// held.
 fn hook() -> &'static RwLock<Option<Hook>> {
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    REGISTERED.call_once(|| {
-        crate::fork::register(|| {
-            Box::new(
-                HOOK.write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            )
-        });
+    static REGISTERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    crate::fork::register(&REGISTERED, || {
+        Box::new(
+            HOOK.write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     });
     &HOOK
 }

@@ -21,7 +21,8 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::sync::{Mutex, MutexGuard, Once, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, Once, PoisonError};
 
 /// Takes one registered lock and returns its guard, to be dropped after the fork.
 pub(crate) type Locker = fn() -> Box<dyn Any>;
@@ -31,9 +32,12 @@ static LOCKERS: Mutex<Vec<Locker>> = Mutex::new(Vec::new());
 
 /// What `prepare` holds until `release` (same thread: the forking one): the list itself,
 /// so no registration can slip in between, then each lock's guard.
+/// What `prepare` holds across the fork, released in this order: the registered
+/// locks, their list, then the gate.
 struct Held {
     _guards: Vec<Box<dyn Any>>,
     _list: MutexGuard<'static, Vec<Locker>>,
+    _gate: ClosedGate,
 }
 
 thread_local! {
@@ -42,35 +46,236 @@ thread_local! {
 
 /// Registers a lock to be held across every fork, and installs the fork handlers on
 /// the first call.
-pub(crate) fn register(locker: Locker) {
+pub(crate) fn register(registered: &AtomicBool, locker: Locker) {
+    if registered.load(Ordering::Acquire) {
+        return;
+    }
+    install();
+    // Checked and set under the list's lock, which `prepare` holds across a fork: a
+    // fork sees the lock either registered or not yet used. (A `Once` around this
+    // would not do: a thread waiting here, inside the `Once`, while another forks
+    // would leave the child a `Once` that never completes.)
+    let mut list = LOCKERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if !registered.load(Ordering::Relaxed) {
+        list.push(locker);
+        registered.store(true, Ordering::Release);
+    }
+}
+
+/// Installs the `pthread_atfork` handlers (once per process).
+fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // SAFETY: the two handlers are `extern "C"` functions with no arguments, valid
-        // for the life of the process; registering them has no other precondition.
-        let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release)) };
+        // SAFETY: the handlers are `extern "C"` functions with no arguments, valid for
+        // the life of the process; registering them has no other precondition.
+        let rc =
+            unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release_in_child)) };
         if rc != 0 {
             log::warn!("pthread_atfork failed ({rc}): a forked child may find a lock held");
         }
     });
-    LOCKERS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(locker);
 }
 
-/// Takes every registered lock (the `pthread_atfork` prepare handler).
+/// Takes every registered lock (the `pthread_atfork` prepare handler), after closing
+/// the thread gate.
 pub(crate) extern "C" fn prepare() {
+    let gate = close_gate();
     let list = LOCKERS.lock().unwrap_or_else(PoisonError::into_inner);
     let guards = list.iter().map(|locker| locker()).collect();
     let held = Held {
         _guards: guards,
         _list: list,
+        _gate: gate,
     };
-    HELD.with(|h| *h.borrow_mut() = Some(held));
+    // `try_with`: a fork from a thread-local destructor finds no slot; its locks are
+    // then released at once (the child may find one taken, but nothing aborts).
+    let _ = HELD.try_with(|h| *h.borrow_mut() = Some(held));
 }
 
-/// Releases what `prepare` took (in the parent, and in the child).
+/// Releases what `prepare` took, in the parent.
 pub(crate) extern "C" fn release() {
     // `try_with`: a fork from a thread-local destructor finds no slot, and held nothing.
     let _ = HELD.try_with(|h| drop(h.borrow_mut().take()));
+}
+
+/// Releases what `prepare` took, in the child, where the forking thread is the only
+/// one: no other thread is inside a window or forking any more.
+pub(crate) extern "C" fn release_in_child() {
+    let _ = HELD.try_with(|h| {
+        if let Some(mut held) = h.borrow_mut().take() {
+            *held._gate.0 = Gate::default();
+        }
+    });
+}
+
+/// std's own thread start-up and exit each take a process-global lock of std (its
+/// stack-overflow bookkeeping, `thread_info::LOCK`, around `Handler::new` and its
+/// drop). A fork while another thread is in either window leaves that lock held in
+/// the child, whose first thread start then hangs forever (issue 22's fork churn, once
+/// parking no longer did it first). conc-thread cannot take std's lock, so it keeps
+/// forks out of those windows for the threads it starts: a thread is "inside" from
+/// just before `std::thread::Builder::spawn` until its closure's first line, and from
+/// its end (before its joiners are told) until its thread-local destructors run, which
+/// is after std's clean-up. `prepare` closes the gate and waits for every window to
+/// end, then holds the gate across the fork. Threads started by other code
+/// (`std::thread::spawn`) are not covered.
+#[derive(Default)]
+struct Gate {
+    /// Windows open now.
+    inside: usize,
+    /// Forks waiting for the windows to end; no window opens while non-zero.
+    forks: usize,
+}
+
+static GATE: Mutex<Gate> = Mutex::new(Gate {
+    inside: 0,
+    forks: 0,
+});
+static GATE_CHANGED: Condvar = Condvar::new();
+
+thread_local! {
+    /// This thread's exit window, closed by its own destructor (after std's clean-up).
+    static EXIT_WINDOW: RefCell<Option<Window>> = const { RefCell::new(None) };
+}
+
+fn gate() -> MutexGuard<'static, Gate> {
+    GATE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One open window; closed when dropped (on whichever thread holds it then).
+#[must_use]
+pub(crate) struct Window(());
+
+/// Opens a window, waiting while a fork is under way.
+pub(crate) fn open_window() -> Window {
+    install();
+    let mut gate = gate();
+    while gate.forks > 0 {
+        gate = GATE_CHANGED
+            .wait(gate)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    gate.inside += 1;
+    Window(())
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let mut gate = gate();
+        gate.inside = gate.inside.saturating_sub(1);
+        if gate.inside == 0 {
+            GATE_CHANGED.notify_all();
+        }
+    }
+}
+
+/// Opens this thread's exit window, closed when its thread-local destructors run.
+pub(crate) fn open_exit_window() {
+    let window = open_window();
+    // Without a slot (already torn down) the window simply closes now.
+    let _ = EXIT_WINDOW.try_with(|slot| *slot.borrow_mut() = Some(window));
+}
+
+/// The gate, closed and held across a fork.
+struct ClosedGate(MutexGuard<'static, Gate>);
+
+impl Drop for ClosedGate {
+    fn drop(&mut self) {
+        self.0.forks = self.0.forks.saturating_sub(1);
+        GATE_CHANGED.notify_all();
+    }
+}
+
+/// Closes the gate and waits until no window is open but the forking thread's own.
+fn close_gate() -> ClosedGate {
+    let mine = EXIT_WINDOW
+        .try_with(|slot| usize::from(slot.borrow().is_some()))
+        .unwrap_or(0);
+    let mut gate = gate();
+    gate.forks += 1;
+    while gate.inside > mine {
+        gate = GATE_CHANGED
+            .wait(gate)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    ClosedGate(gate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A fork (its prepare handler) waits for an open window: here a thread that is
+    /// "starting" until the test lets it go.
+    #[test]
+    fn a_fork_waits_until_every_window_is_closed() {
+        let window = open_window();
+        let forked = Arc::new(AtomicBool::new(false));
+        let forker = {
+            let forked = forked.clone();
+            std::thread::spawn(move || {
+                prepare();
+                forked.store(true, Ordering::SeqCst);
+                release();
+            })
+        };
+        // Wait until the forker has closed the gate (it then waits for our window).
+        while gate().forks == 0 {
+            std::thread::yield_now();
+        }
+        assert!(
+            !forked.load(Ordering::SeqCst),
+            "the fork went ahead inside a window"
+        );
+        drop(window);
+        forker.join().unwrap();
+        assert!(forked.load(Ordering::SeqCst));
+    }
+
+    /// In a real child, the gate is open and empty, even with a window open in the
+    /// parent at the time (held by a thread that does not exist in the child).
+    #[test]
+    fn a_forked_child_finds_the_gate_open_and_empty() {
+        // Keeps the exit status for waitpid even where SIGCHLD is inherited ignored.
+        // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let window = open_window();
+            opened_tx.send(()).unwrap();
+            let _ = done_rx.recv();
+            drop(window);
+        });
+        opened_rx.recv().unwrap();
+        // The fork waits for the holder's window: close it from another thread once
+        // the fork has closed the gate.
+        let closer = std::thread::spawn(move || {
+            while gate().forks == 0 {
+                std::thread::yield_now();
+            }
+            done_tx.send(()).unwrap();
+        });
+        // SAFETY: the child only reads the gate and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let g = gate();
+            let ok = g.inside == 0 && g.forks == 0;
+            drop(g);
+            // SAFETY: ends the child without running the parent's test harness.
+            unsafe { libc::_exit(i32::from(!ok)) };
+        }
+        holder.join().unwrap();
+        closer.join().unwrap();
+        let mut status = 0;
+        // SAFETY: waits for our own child, which exits at once.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
+    }
 }

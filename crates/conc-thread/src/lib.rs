@@ -76,6 +76,8 @@ mod registry;
 mod rlock;
 mod semaphore;
 mod spawn;
+#[doc(hidden)]
+pub mod sync;
 mod sys;
 mod timer;
 

@@ -3,28 +3,15 @@
 //! Python's lock may be released by any thread, and releasing an unlocked lock is an
 //! error. No crate offers exactly that contract (`std::sync::Mutex` and `parking_lot`'s
 //! raw mutex both require the releaser to hold the lock and cannot report a release of an
-//! unlocked one), so the lock is a one-byte state word with a parking slow path on
-//! `parking_lot_core`, the same scheme `parking_lot::RawMutex` uses:
-//!
-//! ```text
-//!   state bits:  LOCKED (1)  – the lock is held
-//!                PARKED (2)  – at least one thread may be parked on this address
-//! ```
-//!
-//! Acquire is one compare-and-swap when uncontended; release is one compare-and-swap
-//! unless a thread is parked, in which case one parked thread is woken under the
-//! parking lot's bucket lock.
+//! unlocked one), so the lock is the workspace's own [`RawLock`]: one compare-and-swap to
+//! acquire or release while nobody waits, waiters parked on the lock's own condition
+//! variable (see `sync.rs` for why not on a global parking table).
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
-
-use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, ParkResult, SpinWait};
+use std::time::Duration;
 
 use crate::ThreadError;
 use crate::deadline::deadline_after;
-
-const LOCKED: u8 = 1;
-const PARKED: u8 = 2;
+use crate::sync::RawLock;
 
 /// A primitive lock, like Python's `threading.Lock`.
 ///
@@ -65,7 +52,7 @@ const PARKED: u8 = 2;
 /// ```
 #[derive(Default)]
 pub struct Lock {
-    state: AtomicU8,
+    raw: RawLock,
 }
 
 impl Lock {
@@ -79,7 +66,7 @@ impl Lock {
     /// ```
     pub const fn new() -> Self {
         Lock {
-            state: AtomicU8::new(0),
+            raw: RawLock::new(),
         }
     }
 
@@ -100,9 +87,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn acquire(&self) {
-        if !self.try_acquire() {
-            self.acquire_slow(None);
-        }
+        self.raw.acquire_until(None);
     }
 
     /// Acquires the lock if it is free, without blocking; returns whether it was acquired
@@ -117,9 +102,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        self.state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        self.raw.try_acquire()
     }
 
     /// Acquires the lock, waiting at most `timeout`; returns whether it was acquired
@@ -135,7 +118,7 @@ impl Lock {
     /// assert!(!lock.acquire_timeout(Duration::from_millis(10)));
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.try_acquire() || self.acquire_slow(deadline_after(timeout))
+        self.raw.acquire_until(deadline_after(timeout))
     }
 
     /// Releases the lock. Any thread may release it, not only the one that acquired it.
@@ -157,13 +140,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn release(&self) -> Result<(), ThreadError> {
-        match self
-            .state
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-        {
-            Ok(_) => Ok(()),
-            Err(_) => self.release_slow(),
-        }
+        self.raw.release().map_err(|_| ThreadError::ReleaseUnlocked)
     }
 
     /// Whether the lock is currently held by some thread (Python: `locked()`).
@@ -179,7 +156,7 @@ impl Lock {
     /// ```
     #[inline]
     pub fn locked(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & LOCKED != 0
+        self.raw.locked()
     }
 
     /// Acquires the lock and returns a guard that releases it when dropped
@@ -232,127 +209,6 @@ impl Lock {
     pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
         self.acquire_timeout(timeout)
             .then(|| LockGuard { lock: self })
-    }
-
-    /// The address threads park on: unique per live lock.
-    fn park_key(&self) -> usize {
-        &self.state as *const AtomicU8 as usize
-    }
-
-    #[cold]
-    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
-        let mut spin = SpinWait::new();
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & LOCKED == 0 {
-                match self.state.compare_exchange_weak(
-                    state,
-                    state | LOCKED,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(now) => state = now,
-                }
-                continue;
-            }
-            // Spin a little while nobody is parked: short critical sections end soon.
-            if state & PARKED == 0 && spin.spin() {
-                state = self.state.load(Ordering::Relaxed);
-                continue;
-            }
-            if state & PARKED == 0
-                && let Err(now) = self.state.compare_exchange_weak(
-                    state,
-                    state | PARKED,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-            {
-                state = now;
-                continue;
-            }
-            let validate = || self.state.load(Ordering::Relaxed) == LOCKED | PARKED;
-            let timed_out = |_, was_last_thread: bool| {
-                // Nobody else is parked: clear the bit so release takes the fast path.
-                if was_last_thread {
-                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
-                }
-            };
-            // SAFETY: `park` requires that the callbacks neither panic nor call into the
-            // parking lot; `validate` and `timed_out` only touch `self.state` atomically.
-            // The key is the address of `self.state`, which stays valid while we are
-            // parked because `&self` borrows the lock for the whole call.
-            let result = unsafe {
-                parking_lot_core::park(
-                    self.park_key(),
-                    validate,
-                    || {},
-                    timed_out,
-                    DEFAULT_PARK_TOKEN,
-                    deadline,
-                )
-            };
-            if result == ParkResult::TimedOut {
-                return false;
-            }
-            spin.reset();
-            state = self.state.load(Ordering::Relaxed);
-        }
-    }
-
-    #[cold]
-    fn release_slow(&self) -> Result<(), ThreadError> {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & LOCKED == 0 {
-                return Err(ThreadError::ReleaseUnlocked);
-            }
-            if state & PARKED == 0 {
-                match self.state.compare_exchange_weak(
-                    state,
-                    0,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return Ok(()),
-                    Err(now) => state = now,
-                }
-                continue;
-            }
-            break;
-        }
-        let mut outcome = Ok(());
-        let callback = |result: parking_lot_core::UnparkResult| {
-            let after = if result.have_more_threads { PARKED } else { 0 };
-            // Outside the bucket lock a fast-path release or acquire, or a timed-out
-            // waiter clearing PARKED, can still change the state: exchange, don't store.
-            let mut state = self.state.load(Ordering::Relaxed);
-            loop {
-                if state & LOCKED == 0 {
-                    // A racing release got there first: this one releases an unlocked lock.
-                    outcome = Err(ThreadError::ReleaseUnlocked);
-                    break;
-                }
-                match self.state.compare_exchange_weak(
-                    state,
-                    after,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => state = now,
-                }
-            }
-            DEFAULT_UNPARK_TOKEN
-        };
-        // SAFETY: `unpark_one` requires a callback that neither panics nor calls into the
-        // parking lot; ours only reads and stores `self.state`. The key is the same
-        // address waiters park on.
-        unsafe {
-            parking_lot_core::unpark_one(self.park_key(), callback);
-        }
-        outcome
     }
 }
 

@@ -224,26 +224,20 @@ struct Registry {
     threads: BTreeMap<u64, Thread>,
 }
 
-/// The registry's lock, created on first use, which also registers it to be held
-/// across every fork, so a forked child finds it free (see `fork.rs`). A `std` mutex, not a
-/// `parking_lot` one: releasing it in the child after a fork is a store and at most a
-/// futex wake-up, never a call into a global table another thread may have held.
+/// The registry's lock, registered on first use to be held across every fork, so a
+/// forked child finds it free (see `fork.rs`). A `std` mutex in a `static` (no lazy
+/// initialisation a fork could catch half done): releasing it in the child after a
+/// fork is a store and at most a futex wake-up.
 fn registry_lock() -> &'static Mutex<Registry> {
-    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        crate::fork::register(|| {
-            Box::new(
-                registry_lock()
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-            )
-        });
-        let main = main_thread();
-        Mutex::new(Registry {
-            pid: std::process::id(),
-            threads: BTreeMap::from([(main.ident(), main)]),
-        })
-    })
+    static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+        pid: 0,
+        threads: BTreeMap::new(),
+    });
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    crate::fork::register(&REGISTERED, || {
+        Box::new(REGISTRY.lock().unwrap_or_else(PoisonError::into_inner))
+    });
+    &REGISTRY
 }
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -252,8 +246,15 @@ fn registry() -> MutexGuard<'static, Registry> {
         .unwrap_or_else(PoisonError::into_inner);
     let pid = std::process::id();
     if guard.pid != pid {
+        // First use (pid 0: the program's main thread is listed), or the first use in
+        // a fork child (the parent's threads are not ours).
+        let first_use = guard.pid == 0;
         guard.pid = pid;
         guard.threads.clear();
+        if first_use {
+            let main = main_thread();
+            guard.threads.insert(main.ident(), main);
+        }
     }
     guard
 }

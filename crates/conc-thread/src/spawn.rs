@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 use crate::ThreadError;
 use crate::excepthook::{ExceptHookArgs, call_excepthook};
@@ -130,10 +130,16 @@ impl Builder {
             std_builder = std_builder.stack_size(size);
         }
         registry::register(&thread);
+        // Keeps forks out of std's start-up of the thread (see `fork::Window`); the
+        // thread closes it on its first line.
+        let start_window = crate::fork::open_window();
         let body = {
             let thread = thread.clone();
             let packet = packet.clone();
-            move || run_thread(thread, packet, f)
+            move || {
+                drop(start_window);
+                run_thread(thread, packet, f)
+            }
         };
         match std_builder.spawn(body) {
             Ok(native) => Ok(JoinHandle {
@@ -219,6 +225,9 @@ struct FinishOnDrop<'a>(&'a Thread);
 
 impl Drop for FinishOnDrop<'_> {
     fn drop(&mut self) {
+        // Before the joiners are told: a joiner that forks next waits for std's exit
+        // clean-up of this thread (see `fork::Window`).
+        crate::fork::open_exit_window();
         self.0.finish();
     }
 }

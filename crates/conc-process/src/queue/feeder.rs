@@ -79,8 +79,12 @@ impl Feeder {
             pending.writing = true;
             drop(pending);
             let me = self.clone();
-            let spawned = std::thread::Builder::new()
-                .name("conc-process-queue-feeder".into())
+            // A conc-thread thread (a daemon, as Python's feeder threads are): its
+            // start and end are kept out of the way of forks (see conc-thread's
+            // `fork.rs`), and a feeder is started for each burst of puts.
+            let spawned = conc_thread::Builder::new()
+                .name("conc-process-queue-feeder")
+                .daemon(true)
                 .spawn(move || me.write_pending());
             if spawned.is_err() {
                 // No thread: write on the caller's time, exactly as the thread would

@@ -7,9 +7,9 @@
 
 use std::convert::Infallible;
 
+use crate::sync::Mutex;
+use crate::sync::SpinWait;
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
-use parking_lot::Mutex;
-use parking_lot_core::SpinWait;
 
 use super::shutdown::ShutdownFlag;
 use super::tasks::TaskTracker;
