@@ -23,13 +23,11 @@
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Instant;
 
 const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
-/// Spins before parking: short critical sections often end within them.
-const SPINS: u32 = 40;
 
 /// A binary lock without an owner: any thread may release it. Releasing it unlocked is
 /// reported, not ignored.
@@ -111,14 +109,13 @@ impl RawLock {
 
     #[cold]
     fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
-        for _ in 0..SPINS {
-            if self.state.load(Ordering::Relaxed) & PARKED != 0 {
-                break; // others already wait: queue up behind them
-            }
+        // Spin, then yield, while nobody is parked: short critical sections end soon,
+        // and parking costs a system call on each side.
+        let mut spin = SpinWait::new();
+        while self.state.load(Ordering::Relaxed) & PARKED == 0 && spin.spin() {
             if self.try_take() {
                 return true;
             }
-            std::hint::spin_loop();
         }
         let mut waiting = self.parking.lock().unwrap_or_else(|e| e.into_inner());
         *waiting += 1;
@@ -295,6 +292,10 @@ pub struct Condvar {
     /// Bumped by every notification, so a waiter can tell one happened.
     epoch: std::sync::Mutex<u64>,
     changed: std::sync::Condvar,
+    /// Threads inside a wait. A waiter counts itself before it unlocks the mutex, so a
+    /// notifier that changed the state under that mutex sees it; with none, notifying
+    /// costs one load (a future completing with nobody blocked on it, the common case).
+    waiters: AtomicUsize,
 }
 
 impl Condvar {
@@ -303,6 +304,7 @@ impl Condvar {
         Condvar {
             epoch: std::sync::Mutex::new(0),
             changed: std::sync::Condvar::new(),
+            waiters: AtomicUsize::new(0),
         }
     }
 
@@ -341,6 +343,7 @@ impl Condvar {
         guard: &mut MutexGuard<'_, T>,
         deadline: Option<Instant>,
     ) -> bool {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
         let mut epoch = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
         let seen = *epoch;
         // Unlocked while `epoch` is held: a notifier (who takes `epoch` to notify)
@@ -366,12 +369,16 @@ impl Condvar {
             }
         };
         drop(epoch);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
         guard.mutex.raw.acquire_until(None);
         notified
     }
 
     /// Wakes one waiter (if any).
     pub fn notify_one(&self) {
+        if self.waiters.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let mut epoch = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
         *epoch = epoch.wrapping_add(1);
         self.changed.notify_one();
@@ -379,6 +386,9 @@ impl Condvar {
 
     /// Wakes every waiter.
     pub fn notify_all(&self) {
+        if self.waiters.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let mut epoch = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
         *epoch = epoch.wrapping_add(1);
         self.changed.notify_all();
