@@ -92,12 +92,12 @@ impl<T: Pod> Clone for PodData<T> {
 }
 
 impl<T: Pod> PodData<T> {
-    fn new(values: impl ExactSizeIterator<Item = T>) -> Self {
+    fn try_new(values: impl ExactSizeIterator<Item = T>) -> Result<Self, ProcessError> {
         let len = values.len();
-        let bytes = len
-            .checked_mul(size_of::<T>())
-            .expect("shared array too large for the address space");
-        let shared = ShmBox::new(bytes, align_of::<T>(), |h: &PodHeader, tail| {
+        let bytes = len.checked_mul(size_of::<T>()).ok_or_else(|| {
+            ProcessError::InvalidArgument("shared array too large for the address space".into())
+        })?;
+        let shared = ShmBox::try_new(bytes, align_of::<T>(), |h: &PodHeader, tail| {
             h.len.store(len as u64, Relaxed);
             h.elem_size.store(size_of::<T>() as u64, Relaxed);
             let tail = tail.cast::<T>();
@@ -106,11 +106,12 @@ impl<T: Pod> PodData<T> {
                 // `align_of::<T>()`), and nobody else can see the segment yet.
                 unsafe { tail.add(i).write(v) };
             }
-        });
-        PodData {
+            Ok(())
+        })?;
+        Ok(PodData {
             shared,
             _type: PhantomData,
-        }
+        })
     }
 
     /// Validates a segment received from another process.
@@ -244,7 +245,26 @@ impl<T: Pod> Value<T> {
     /// assert_eq!(v.get(), Ok(2.5));
     /// ```
     pub fn new(value: T) -> Value<T> {
-        Value::with_lock(value, Lock::new())
+        Value::try_new(value).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`new`](Self::new), with a refusal of the OS as an error rather than a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the shared memory or the lock cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = conc_process::Value::try_new(7u32).unwrap();
+    /// assert_eq!(v.get(), Ok(7));
+    /// ```
+    pub fn try_new(value: T) -> Result<Value<T>, ProcessError> {
+        Ok(Value {
+            lock: Lock::try_new()?,
+            data: PodData::try_new(std::iter::once(value))?,
+        })
     }
 
     /// A new shared value protected by `lock` (a handle: several values can share one
@@ -267,7 +287,7 @@ impl<T: Pod> Value<T> {
     pub fn with_lock(value: T, lock: Lock) -> Value<T> {
         Value {
             lock,
-            data: PodData::new(std::iter::once(value)),
+            data: PodData::try_new(std::iter::once(value)).unwrap_or_else(|err| panic!("{err}")),
         }
     }
 
@@ -471,7 +491,27 @@ impl<T: Pod> Array<T> {
     /// assert_eq!(a.get(1), Ok(2));
     /// ```
     pub fn new(values: &[T]) -> Array<T> {
-        Array::with_lock(values, Lock::new())
+        Array::try_new(values).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`new`](Self::new), with a refusal of the OS as an error rather than a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the shared memory or the lock cannot be made;
+    /// [`ProcessError::InvalidArgument`] if the elements do not fit in the address space.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = conc_process::Array::try_new(&[1u16, 2]).unwrap();
+    /// assert_eq!(a.to_vec(), Ok(vec![1, 2]));
+    /// ```
+    pub fn try_new(values: &[T]) -> Result<Array<T>, ProcessError> {
+        Ok(Array {
+            lock: Lock::try_new()?,
+            data: PodData::try_new(values.iter().copied())?,
+        })
     }
 
     /// A shared array of `len` copies of `value` (Python: `Array('i', 10)` is
@@ -490,7 +530,8 @@ impl<T: Pod> Array<T> {
     pub fn filled(value: T, len: usize) -> Array<T> {
         Array {
             lock: Lock::new(),
-            data: PodData::new(std::iter::repeat_n(value, len)),
+            data: PodData::try_new(std::iter::repeat_n(value, len))
+                .unwrap_or_else(|err| panic!("{err}")),
         }
     }
 
@@ -509,7 +550,7 @@ impl<T: Pod> Array<T> {
     pub fn with_lock(values: &[T], lock: Lock) -> Array<T> {
         Array {
             lock,
-            data: PodData::new(values.iter().copied()),
+            data: PodData::try_new(values.iter().copied()).unwrap_or_else(|err| panic!("{err}")),
         }
     }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::ProcessError;
@@ -233,5 +234,179 @@ impl Context {
         R: Serialize + for<'de> Deserialize<'de> + Send + 'static,
     {
         crate::Process::from_closure(f).start_method(self.method)
+    }
+
+    /// A pair of connected [`Connection`](crate::Connection)s (Python's `ctx.Pipe()`):
+    /// as [`pipe`](crate::pipe). Every object a context makes works with children of
+    /// every start method; a context only decides how its processes start.
+    ///
+    /// # Errors
+    ///
+    /// As for [`pipe`](crate::pipe).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{get_context, StartMethod};
+    ///
+    /// let ctx = get_context(StartMethod::Fork);
+    /// let (a, b) = ctx.pipe::<u8>(true).unwrap();
+    /// a.send(1).unwrap();
+    /// assert_eq!(b.recv(), Ok(1));
+    /// ```
+    pub fn pipe<T>(
+        &self,
+        duplex: bool,
+    ) -> Result<(crate::Connection<T>, crate::Connection<T>), ProcessError>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        crate::pipe(duplex)
+    }
+
+    /// A [`Queue`](crate::Queue) of at most `maxsize` items, 0 for unbounded (Python's
+    /// `ctx.Queue(maxsize)`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Queue::new`](crate::Queue::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{get_context, StartMethod};
+    ///
+    /// let q = get_context(StartMethod::Spawn).queue::<String>(0).unwrap();
+    /// q.put("item".to_owned()).unwrap();
+    /// assert_eq!(q.get().unwrap(), "item");
+    /// ```
+    pub fn queue<T>(&self, maxsize: usize) -> Result<crate::Queue<T>, ProcessError>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        crate::Queue::new(maxsize)
+    }
+
+    /// A [`JoinableQueue`](crate::JoinableQueue) (Python's `ctx.JoinableQueue(maxsize)`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`JoinableQueue::new`](crate::JoinableQueue::new).
+    pub fn joinable_queue<T>(&self, maxsize: usize) -> Result<crate::JoinableQueue<T>, ProcessError>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        crate::JoinableQueue::new(maxsize)
+    }
+
+    /// A [`SimpleQueue`](crate::SimpleQueue) (Python's `ctx.SimpleQueue()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`SimpleQueue::new`](crate::SimpleQueue::new).
+    pub fn simple_queue<T>(&self) -> Result<crate::SimpleQueue<T>, ProcessError>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        crate::SimpleQueue::new()
+    }
+
+    /// A [`Lock`](crate::Lock) (Python's `ctx.Lock()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Lock::try_new`](crate::Lock::try_new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = conc_process::get_context(conc_process::StartMethod::Fork).lock().unwrap();
+    /// assert!(!lock.locked());
+    /// ```
+    pub fn lock(&self) -> Result<crate::Lock, ProcessError> {
+        crate::Lock::try_new()
+    }
+
+    /// An [`RLock`](crate::RLock) (Python's `ctx.RLock()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`RLock::try_new`](crate::RLock::try_new).
+    pub fn rlock(&self) -> Result<crate::RLock, ProcessError> {
+        crate::RLock::try_new()
+    }
+
+    /// A [`Semaphore`](crate::Semaphore) starting at `value` (Python's
+    /// `ctx.Semaphore(value)`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Semaphore::try_new`](crate::Semaphore::try_new).
+    pub fn semaphore(&self, value: usize) -> Result<crate::Semaphore, ProcessError> {
+        crate::Semaphore::try_new(value)
+    }
+
+    /// A [`BoundedSemaphore`](crate::BoundedSemaphore) (Python's
+    /// `ctx.BoundedSemaphore(value)`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`BoundedSemaphore::try_new`](crate::BoundedSemaphore::try_new).
+    pub fn bounded_semaphore(&self, value: usize) -> Result<crate::BoundedSemaphore, ProcessError> {
+        crate::BoundedSemaphore::try_new(value)
+    }
+
+    /// An [`Event`](crate::Event) (Python's `ctx.Event()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Event::try_new`](crate::Event::try_new).
+    pub fn event(&self) -> Result<crate::Event, ProcessError> {
+        crate::Event::try_new()
+    }
+
+    /// A [`Condition`](crate::Condition) over a new `RLock` (Python's `ctx.Condition()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Condition::try_new`](crate::Condition::try_new).
+    pub fn condition(&self) -> Result<crate::Condition, ProcessError> {
+        crate::Condition::try_new()
+    }
+
+    /// A [`Barrier`](crate::Barrier) for `parties` processes (Python's
+    /// `ctx.Barrier(parties)`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Barrier::new`](crate::Barrier::new).
+    pub fn barrier(&self, parties: usize) -> Result<crate::Barrier, ProcessError> {
+        crate::Barrier::new(parties)
+    }
+
+    /// A shared [`Value`](crate::Value) with its lock (Python's `ctx.Value(type, v)`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Value::try_new`](crate::Value::try_new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = conc_process::get_context(conc_process::StartMethod::Fork).value(1.5f64).unwrap();
+    /// assert_eq!(v.get(), Ok(1.5));
+    /// ```
+    pub fn value<T: crate::Pod>(&self, value: T) -> Result<crate::Value<T>, ProcessError> {
+        crate::Value::try_new(value)
+    }
+
+    /// A shared [`Array`](crate::Array) holding a copy of `values` (Python's
+    /// `ctx.Array(type, values)`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Array::try_new`](crate::Array::try_new).
+    pub fn array<T: crate::Pod>(&self, values: &[T]) -> Result<crate::Array<T>, ProcessError> {
+        crate::Array::try_new(values)
     }
 }

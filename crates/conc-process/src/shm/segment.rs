@@ -33,6 +33,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use ipc_channel::ipc::IpcSharedMemory;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::ProcessError;
+
 /// A block of process-shared memory. Cheap to clone (an `Arc`), `Send + Sync`, and
 /// serializable through an `ipc_channel` channel to another process, which then maps
 /// the same memory.
@@ -70,15 +72,28 @@ impl Drop for Inner {
 }
 
 impl Segment {
-    /// A new zero-filled segment of `len` bytes.
+    /// A new zero-filled segment of `len` bytes, or why the OS refused it.
     ///
-    /// # Panics
-    ///
-    /// If `len` is zero, or if the OS refuses to create or map the memory (ipc-channel
-    /// asserts on `memfd_create`/`mmap` failure).
-    pub(crate) fn new(len: usize) -> Segment {
-        assert!(len > 0, "a shared memory segment cannot be empty");
-        Segment::from_shm(IpcSharedMemory::from_byte(0, len))
+    /// ipc-channel asserts (panics) when `memfd_create` or `mmap` fails, so the same
+    /// steps are tried first here, where a failure is an error (descriptor limit,
+    /// address space, `vm.max_map_count`); a failure that still happens between the
+    /// probe and ipc-channel's own attempt is caught as its panic.
+    pub(crate) fn try_new(len: usize) -> Result<Segment, ProcessError> {
+        if len == 0 {
+            return Err(ProcessError::InvalidArgument(
+                "a shared memory segment cannot be empty".into(),
+            ));
+        }
+        crate::sys::probe_shared_memory(len)
+            .map_err(|e| ProcessError::os("cannot create shared memory", e))?;
+        let shm =
+            std::panic::catch_unwind(|| IpcSharedMemory::from_byte(0, len)).map_err(|panic| {
+                ProcessError::os(
+                    "cannot create shared memory",
+                    std::io::Error::other(conc_thread::panic_message(&*panic)),
+                )
+            })?;
+        Ok(Segment::from_shm(shm))
     }
 
     fn from_shm(mut shm: IpcSharedMemory) -> Segment {
@@ -238,13 +253,29 @@ impl<T: ShmLayout> ShmBox<T> {
     ///
     /// If the OS refuses the memory, or `tail_align` is not a power of two.
     pub(crate) fn new(tail_len: usize, tail_align: usize, init: impl FnOnce(&T, *mut u8)) -> Self {
+        Self::try_new(tail_len, tail_align, |value, tail| {
+            init(value, tail);
+            Ok(())
+        })
+        .unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`new`](Self::new), with the refusals (of the OS, or of `init`) as errors.
+    ///
+    /// # Panics
+    ///
+    /// If `tail_align` is not a power of two (a bug of this crate).
+    pub(crate) fn try_new(
+        tail_len: usize,
+        tail_align: usize,
+        init: impl FnOnce(&T, *mut u8) -> Result<(), ProcessError>,
+    ) -> Result<Self, ProcessError> {
         assert!(tail_align.is_power_of_two());
         let tail_offset = (value_offset::<T>() + size_of::<T>()).next_multiple_of(tail_align);
-        let seg = Segment::new(
-            tail_offset
-                .checked_add(tail_len)
-                .expect("segment too large"),
-        );
+        let len = tail_offset
+            .checked_add(tail_len)
+            .ok_or_else(|| ProcessError::InvalidArgument("shared memory size overflows".into()))?;
+        let seg = Segment::try_new(len)?;
         let boxed = ShmBox {
             seg,
             tail_offset,
@@ -254,14 +285,14 @@ impl<T: ShmLayout> ShmBox<T> {
         // SAFETY: in bounds (the segment covers the tail) and only this thread knows the
         // segment yet.
         let tail = unsafe { boxed.seg.as_ptr().add(tail_offset) };
-        init(boxed.get(), tail);
+        init(boxed.get(), tail)?;
         let header = boxed.header();
         header
             .tail_offset
             .store(tail_offset as u64, Ordering::Relaxed);
         header.tail_len.store(tail_len as u64, Ordering::Relaxed);
         header.magic.store(T::MAGIC, Ordering::Release);
-        boxed
+        Ok(boxed)
     }
 
     fn header(&self) -> &Header {
@@ -415,7 +446,7 @@ mod tests {
 
     #[test]
     fn ptr_at_checks_bounds() {
-        let seg = Segment::new(16);
+        let seg = Segment::try_new(16).unwrap();
         let _ok: *mut u64 = seg.ptr_at(8);
         let r = std::panic::catch_unwind(|| seg.ptr_at::<u64>(12));
         assert!(r.is_err());

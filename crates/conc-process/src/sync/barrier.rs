@@ -73,11 +73,8 @@ impl Barrier {
     ///
     /// # Errors
     ///
-    /// [`ProcessError::InvalidArgument`] if `parties` is zero (Python: `ValueError`).
-    ///
-    /// # Panics
-    ///
-    /// If the OS refuses to create shared memory or a mutex.
+    /// [`ProcessError::InvalidArgument`] if `parties` is zero (Python: `ValueError`);
+    /// [`ProcessError::Os`] if the OS refuses to create shared memory or a mutex.
     ///
     /// # Examples
     ///
@@ -91,11 +88,12 @@ impl Barrier {
             ));
         }
         Ok(Barrier {
-            shared: ShmBox::new(0, 1, |s: &BarrierState, _| {
+            shared: ShmBox::try_new(0, 1, |s: &BarrierState, _| {
                 // SAFETY: `init` runs once, on memory nobody else can see yet.
-                unsafe { s.m.init() }.expect("initializing a process-shared mutex");
+                unsafe { s.m.init() }?;
                 s.parties.store(parties as u64, Relaxed);
-            }),
+                Ok(())
+            })?,
             timeout: None,
         })
     }

@@ -166,7 +166,23 @@ impl Condition<RLock> {
     /// assert!(!cond.inner_lock().locked());
     /// ```
     pub fn new() -> Self {
-        Condition::with_lock(RLock::new())
+        Condition::try_new().unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`new`](Self::new), with a refusal of the OS as an error rather than a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the shared memory or the lock cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = conc_process::Condition::try_new().unwrap();
+    /// drop(cond.lock().unwrap());
+    /// ```
+    pub fn try_new() -> Result<Self, ProcessError> {
+        Condition::try_with_lock(RLock::try_new()?)
     }
 }
 
@@ -194,10 +210,26 @@ impl<L: ConditionLock> Condition<L> {
     /// assert!(lock.locked());
     /// ```
     pub fn with_lock(lock: L) -> Self {
-        Condition {
+        Condition::try_with_lock(lock).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`with_lock`](Self::with_lock), with a refusal of the OS as an error.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the shared memory cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = conc_process::Condition::try_with_lock(conc_process::Lock::new()).unwrap();
+    /// assert!(!cond.inner_lock().locked());
+    /// ```
+    pub fn try_with_lock(lock: L) -> Result<Self, ProcessError> {
+        Ok(Condition {
             lock,
-            shared: ShmBox::new(0, 1, |_, _| {}),
-        }
+            shared: ShmBox::try_new(0, 1, |_, _| Ok(()))?,
+        })
     }
 
     /// The lock the condition uses.

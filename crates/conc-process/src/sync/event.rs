@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::raw::{RawCondvar, RawMutex};
 use super::{deadline_after, lock_internal, unlock_internal, wait_internal};
+use crate::ProcessError;
 use crate::shm::{ShmBox, ShmLayout};
 
 #[repr(C)]
@@ -59,12 +60,29 @@ impl Event {
     /// assert!(!conc_process::Event::new().is_set());
     /// ```
     pub fn new() -> Event {
-        Event {
-            shared: ShmBox::new(0, 1, |s: &EventState, _| {
+        Event::try_new().unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`new`](Self::new), with a refusal of the OS as an error rather than a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the shared memory or the process-shared mutex cannot be
+    /// made (descriptor limit, address space, `vm.max_map_count`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let made = conc_process::Event::try_new();
+    /// assert!(made.is_ok());
+    /// ```
+    pub fn try_new() -> Result<Event, ProcessError> {
+        Ok(Event {
+            shared: ShmBox::try_new(0, 1, |s: &EventState, _| {
                 // SAFETY: `init` runs once, on memory nobody else can see yet.
-                unsafe { s.m.init() }.expect("initializing a process-shared mutex")
-            }),
-        }
+                unsafe { s.m.init() }
+            })?,
+        })
     }
 
     fn state(&self) -> &EventState {

@@ -62,12 +62,29 @@ impl RLock {
     /// assert!(!rlock.locked());
     /// ```
     pub fn new() -> RLock {
-        RLock {
-            shared: ShmBox::new(0, 1, |s: &RLockState, _| {
+        RLock::try_new().unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`new`](Self::new), with a refusal of the OS as an error rather than a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the shared memory or the process-shared mutex cannot be
+    /// made (descriptor limit, address space, `vm.max_map_count`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let made = conc_process::RLock::try_new();
+    /// assert!(made.is_ok());
+    /// ```
+    pub fn try_new() -> Result<RLock, ProcessError> {
+        Ok(RLock {
+            shared: ShmBox::try_new(0, 1, |s: &RLockState, _| {
                 // SAFETY: `init` runs once, on memory nobody else can see yet.
-                unsafe { s.m.init() }.expect("initializing a process-shared mutex")
-            }),
-        }
+                unsafe { s.m.init() }
+            })?,
+        })
     }
 
     fn state(&self) -> &RLockState {

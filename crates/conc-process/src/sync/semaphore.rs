@@ -42,15 +42,16 @@ struct Core {
 }
 
 impl Core {
-    fn new(value: usize, bound: u64) -> Core {
-        Core {
-            shared: ShmBox::new(0, 1, |s: &SemState, _| {
+    fn try_new(value: usize, bound: u64) -> Result<Core, ProcessError> {
+        Ok(Core {
+            shared: ShmBox::try_new(0, 1, |s: &SemState, _| {
                 // SAFETY: `init` runs once, on memory nobody else can see yet.
-                unsafe { s.m.init() }.expect("initializing a process-shared mutex");
+                unsafe { s.m.init() }?;
                 s.value.store(value as u64, Relaxed);
                 s.bound.store(bound, Relaxed);
-            }),
-        }
+                Ok(())
+            })?,
+        })
     }
 
     fn state(&self) -> &SemState {
@@ -130,9 +131,26 @@ impl Semaphore {
     /// assert_eq!(conc_process::Semaphore::new(3).value(), 3);
     /// ```
     pub fn new(value: usize) -> Semaphore {
-        Semaphore {
-            core: Core::new(value, u64::MAX),
-        }
+        Semaphore::try_new(value).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`new`](Self::new), with a refusal of the OS as an error rather than a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the shared memory or the process-shared mutex cannot be
+    /// made (descriptor limit, address space, `vm.max_map_count`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = conc_process::Semaphore::try_new(2).unwrap();
+    /// assert_eq!(sem.value(), 2);
+    /// ```
+    pub fn try_new(value: usize) -> Result<Semaphore, ProcessError> {
+        Ok(Semaphore {
+            core: Core::try_new(value, u64::MAX)?,
+        })
     }
 
     /// Takes a permit, blocking until one is available (Python: `acquire()`).
@@ -283,10 +301,27 @@ impl BoundedSemaphore {
     /// assert_eq!(conc_process::BoundedSemaphore::new(2).initial_value(), 2);
     /// ```
     pub fn new(value: usize) -> BoundedSemaphore {
-        BoundedSemaphore {
-            core: Core::new(value, value as u64),
+        BoundedSemaphore::try_new(value).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// As [`new`](Self::new), with a refusal of the OS as an error rather than a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the shared memory or the process-shared mutex cannot be
+    /// made (descriptor limit, address space, `vm.max_map_count`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = conc_process::BoundedSemaphore::try_new(1).unwrap();
+    /// assert!(sem.release(1).is_err()); // above its initial value
+    /// ```
+    pub fn try_new(value: usize) -> Result<BoundedSemaphore, ProcessError> {
+        Ok(BoundedSemaphore {
+            core: Core::try_new(value, value as u64)?,
             initial: value,
-        }
+        })
     }
 
     /// Takes a permit, blocking until one is available.
