@@ -6,8 +6,8 @@
 //! and signals are only sent while no status is recorded: an unreaped child keeps its
 //! pid, so a signal can never hit a recycled pid.
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use crate::sys::{self, Backoff, Pid};
@@ -45,6 +45,9 @@ pub(crate) struct Child {
     owner: Pid,
     status: Mutex<Option<i32>>,
     exited: Condvar,
+    /// A served child's sentinel: an eventfd made on first request, written when the
+    /// exit is recorded (both under `status`).
+    exit_event: OnceLock<OwnedFd>,
 }
 
 impl Child {
@@ -58,6 +61,7 @@ impl Child {
             owner: sys::getpid(),
             status: Mutex::new(None),
             exited: Condvar::new(),
+            exit_event: OnceLock::new(),
         }
     }
 
@@ -76,7 +80,40 @@ impl Child {
         if status.is_none() {
             *status = Some(code);
         }
+        if let Some(event) = self.exit_event.get() {
+            sys::eventfd_signal(event);
+        }
         self.exited.notify_all();
+    }
+
+    /// A descriptor that becomes readable when the child ends (Python's `sentinel`):
+    /// the pidfd of a direct child, an eventfd the listener writes for a served one.
+    pub(crate) fn sentinel(&self) -> std::io::Result<BorrowedFd<'_>> {
+        if !self.is_ours() {
+            return Err(std::io::Error::other(
+                "a sentinel belongs to the process that started the child",
+            ));
+        }
+        match self.reaper {
+            Reaper::Direct => self.pidfd.as_ref().map(AsFd::as_fd).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "no pidfd for this child (pidfd_open needs Linux 5.3+)",
+                )
+            }),
+            Reaper::Server(_) => {
+                let status = self.status();
+                if self.exit_event.get().is_none() {
+                    let event = sys::eventfd()?;
+                    if status.is_some() {
+                        sys::eventfd_signal(&event);
+                    }
+                    let _ = self.exit_event.set(event);
+                }
+                drop(status);
+                Ok(self.exit_event.get().expect("set above").as_fd())
+            }
+        }
     }
 
     /// The exit code if the child has ended (reaping it if it is ours), without blocking.

@@ -1,6 +1,7 @@
 //! `Process`: a Rust function running in a child process.
 
 use std::fmt;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -175,11 +176,14 @@ pub struct Process<R> {
     method: Option<StartMethod>,
     job: Mutex<Option<Box<dyn Job<R>>>>,
     running: OnceLock<Running<R>>,
+    /// Set by [`close`](Process::close): the handle is spent.
+    closed: AtomicBool,
 }
 
 impl<R> fmt::Debug for Process<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.running.get() {
+        let state = match self.started() {
+            None if self.closed.load(Ordering::Relaxed) => "closed".to_owned(),
             None => "initial".to_owned(),
             Some(r) => match r.child.poll() {
                 None => "started".to_owned(),
@@ -257,6 +261,7 @@ where
             method: None,
             job: Mutex::new(Some(job)),
             running: OnceLock::new(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -326,6 +331,7 @@ where
     /// p.join().unwrap();
     /// ```
     pub fn start(&self) -> Result<(), ProcessError> {
+        self.check_open()?;
         if current::is_daemon() {
             return Err(ProcessError::InvalidState(
                 "daemonic processes are not allowed to have children",
@@ -571,6 +577,7 @@ where
     }
 
     fn running(&self) -> Result<&Running<R>, ProcessError> {
+        self.check_open()?;
         self.running.get().ok_or(ProcessError::InvalidState(
             "can only join a started process",
         ))
@@ -614,7 +621,7 @@ impl<R> Process<R> {
     /// assert_eq!(p.result().unwrap(), pid);
     /// ```
     pub fn pid(&self) -> Option<u32> {
-        self.running.get().map(|r| r.child.pid as u32)
+        self.started().map(|r| r.child.pid as u32)
     }
 
     /// Whether the child was started and has not ended yet (Python's `is_alive()`).
@@ -631,8 +638,7 @@ impl<R> Process<R> {
     /// assert!(!p.is_alive());
     /// ```
     pub fn is_alive(&self) -> bool {
-        self.running
-            .get()
+        self.started()
             .is_some_and(|r| check_owner(r.owner).is_ok() && r.child.poll().is_none())
     }
 
@@ -655,8 +661,7 @@ impl<R> Process<R> {
     /// assert_eq!(p.exitcode(), Some(3));
     /// ```
     pub fn exitcode(&self) -> Option<i32> {
-        self.running
-            .get()
+        self.started()
             .filter(|r| check_owner(r.owner).is_ok())
             .and_then(|r| r.child.poll())
     }
@@ -709,6 +714,7 @@ impl<R> Process<R> {
     }
 
     fn signal(&self, sig: libc::c_int) -> Result<(), ProcessError> {
+        self.check_open()?;
         let running = self
             .running
             .get()
@@ -734,7 +740,101 @@ impl<R> Process<R> {
     /// assert_eq!(p.handle().unwrap().wait(None), Some(0));
     /// ```
     pub fn handle(&self) -> Option<ChildProcess> {
-        self.running.get().map(|r| ChildProcess(r.child.clone()))
+        self.started().map(|r| ChildProcess(r.child.clone()))
+    }
+
+    /// A file descriptor that becomes readable when the child ends (Python's
+    /// `sentinel`), to wait for several children and other descriptors at once with
+    /// `poll`/`epoll` (or an event loop). It stays valid while this `Process` lives;
+    /// reading it is not needed, and its readiness stays once the child ended.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::InvalidState`] before [`start`](Process::start), after
+    /// [`close`](Process::close), or in a process that did not start the child;
+    /// [`ProcessError::Os`] if the descriptor cannot be made (or, for a `fork`/`spawn`
+    /// child, the kernel has no pidfds: Linux before 5.3).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use conc_process::{Process, StartMethod};
+    ///
+    /// let p = Process::new(|_: ()| (), ()).start_method(StartMethod::Fork);
+    /// p.start().unwrap();
+    /// let fd = p.sentinel().unwrap();
+    /// let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    /// // SAFETY: one valid pollfd; waits until the child has ended.
+    /// assert_eq!(unsafe { libc::poll(&mut pfd, 1, -1) }, 1);
+    /// p.join().unwrap();
+    /// ```
+    pub fn sentinel(&self) -> Result<BorrowedFd<'_>, ProcessError> {
+        self.check_open()?;
+        let running = self
+            .running
+            .get()
+            .ok_or(ProcessError::InvalidState("the process was not started"))?;
+        check_owner(running.owner)?;
+        sentinel_of(&running.child)
+    }
+
+    /// Releases what this handle holds (the result channel; the child's record once
+    /// reaped) and makes it unusable, as Python's `close()`: afterwards `start`, `join`,
+    /// `result`, `terminate`, `kill` and `sentinel` fail with
+    /// [`ProcessError::InvalidState`], and `pid`, `exitcode` and `handle` are `None`.
+    /// A process never started can be closed too. Closing twice is allowed.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::InvalidState`] while the child is still running (join or
+    /// terminate it first), as Python raises `ValueError`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Process, ProcessError, StartMethod};
+    ///
+    /// let p = Process::new(|x: u8| x, 1).start_method(StartMethod::Fork);
+    /// p.start().unwrap();
+    /// p.join().unwrap();
+    /// p.close().unwrap();
+    /// assert!(matches!(p.result(), Err(ProcessError::InvalidState(_))));
+    /// assert_eq!(p.exitcode(), None);
+    /// ```
+    pub fn close(&self) -> Result<(), ProcessError> {
+        if let Some(running) = self.running.get()
+            && running.owner == sys::getpid()
+            && running.child.poll().is_none()
+        {
+            return Err(ProcessError::InvalidState(
+                "cannot close a process while it is still running; join or terminate it first",
+            ));
+        }
+        self.closed.store(true, Ordering::Relaxed);
+        if let Some(running) = self.running.get() {
+            // Drops the result channel (and any result not taken).
+            *running.received.lock() = Received::Taken;
+        }
+        drop(self.job.lock().unwrap_or_else(|e| e.into_inner()).take());
+        Ok(())
+    }
+
+    /// The running state, unless the handle was closed.
+    fn started(&self) -> Option<&Running<R>> {
+        if self.closed.load(Ordering::Relaxed) {
+            None
+        } else {
+            self.running.get()
+        }
+    }
+
+    fn check_open(&self) -> Result<(), ProcessError> {
+        if self.closed.load(Ordering::Relaxed) {
+            Err(ProcessError::InvalidState("process object is closed"))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -754,6 +854,16 @@ fn ship_args(
         }
         _ => Ok(()),
     }
+}
+
+/// A child's sentinel, its refusal as a `ProcessError`.
+fn sentinel_of(child: &Child) -> Result<BorrowedFd<'_>, ProcessError> {
+    child.sentinel().map_err(|e| match e.kind() {
+        std::io::ErrorKind::Other => {
+            ProcessError::InvalidState("a sentinel belongs to the process that started the child")
+        }
+        _ => ProcessError::os("cannot make the child's sentinel", e),
+    })
 }
 
 /// Only the process that started a child may wait for it or signal it.
@@ -849,6 +959,28 @@ impl ChildProcess {
     /// The exit code once it has ended (see [`Process::exitcode`]).
     pub fn exitcode(&self) -> Option<i32> {
         self.0.poll()
+    }
+
+    /// A descriptor that becomes readable when the child ends (see
+    /// [`Process::sentinel`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Process::sentinel`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Process, StartMethod};
+    ///
+    /// let p = Process::new(|_: ()| (), ()).start_method(StartMethod::Fork);
+    /// p.start().unwrap();
+    /// let handle = p.handle().unwrap();
+    /// assert!(handle.sentinel().is_ok());
+    /// p.join().unwrap();
+    /// ```
+    pub fn sentinel(&self) -> Result<BorrowedFd<'_>, ProcessError> {
+        sentinel_of(&self.0)
     }
 
     /// Waits for the child to end, at most `timeout` if given; its exit code, or `None`

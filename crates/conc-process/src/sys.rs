@@ -155,6 +155,26 @@ pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     None
 }
 
+/// A new event file descriptor (close-on-exec), readable once [`eventfd_signal`] wrote
+/// to it.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd takes an initial count and flags and returns a new fd or -1.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Makes an [`eventfd`] readable (for good: nobody reads the count back).
+pub(crate) fn eventfd_signal(fd: &OwnedFd) {
+    let one: u64 = 1;
+    // SAFETY: writes the 8 bytes of `one` to an eventfd we own; a full counter (not
+    // reachable with one write per event) would only make the write fail.
+    unsafe { libc::write(fd.as_raw_fd(), (&raw const one).cast(), 8) };
+}
+
 /// Sends `sig` through a pidfd: unlike `kill`, it can never reach a recycled pid.
 pub(crate) fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
     #[cfg(target_os = "linux")]

@@ -71,7 +71,10 @@ fn try_new_succeeds_when_resources_allow() {
     assert!(!Lock::try_new().unwrap().locked());
     assert_eq!(Semaphore::try_new(3).unwrap().value(), 3);
     assert_eq!(Value::try_new(5i32).unwrap().get(), Ok(5));
-    assert_eq!(Array::try_new(&[1u32, 2, 3]).unwrap().to_vec(), Ok(vec![1, 2, 3]));
+    assert_eq!(
+        Array::try_new(&[1u32, 2, 3]).unwrap().to_vec(),
+        Ok(vec![1, 2, 3])
+    );
     assert!(!Event::try_new().unwrap().is_set());
 }
 
@@ -80,7 +83,8 @@ fn child_uses_context_objects(
 ) -> u32 {
     sem.acquire();
     *v.lock().unwrap() += 1;
-    q.put(format!("from {}", conc_process::current_process().name())).unwrap();
+    q.put(format!("from {}", conc_process::current_process().name()))
+        .unwrap();
     ev.set();
     v.get().unwrap()
 }
@@ -95,7 +99,10 @@ fn context_factories_make_objects_children_share() {
     let sem = ctx.semaphore(0).unwrap();
     sem.release(1);
     let p = ctx
-        .process(child_uses_context_objects, (q.clone(), v.clone(), ev.clone(), sem))
+        .process(
+            child_uses_context_objects,
+            (q.clone(), v.clone(), ev.clone(), sem),
+        )
         .name("ctx-child");
     p.start().unwrap();
     assert_eq!(p.result(), Ok(42));
