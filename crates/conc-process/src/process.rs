@@ -714,14 +714,7 @@ impl<R> Process<R> {
     }
 
     fn signal(&self, sig: libc::c_int) -> Result<(), ProcessError> {
-        self.check_open()?;
-        let running = self
-            .running
-            .get()
-            .ok_or(ProcessError::InvalidState("the process was not started"))?;
-        check_owner(running.owner)?;
-        running
-            .child
+        self.owned_child()?
             .signal(sig)
             .map_err(|e| ProcessError::os("cannot signal the child", e))
     }
@@ -770,13 +763,18 @@ impl<R> Process<R> {
     /// p.join().unwrap();
     /// ```
     pub fn sentinel(&self) -> Result<BorrowedFd<'_>, ProcessError> {
+        sentinel_of(self.owned_child()?)
+    }
+
+    /// The started child, if this handle is open and this process started it.
+    fn owned_child(&self) -> Result<&Child, ProcessError> {
         self.check_open()?;
         let running = self
             .running
             .get()
             .ok_or(ProcessError::InvalidState("the process was not started"))?;
         check_owner(running.owner)?;
-        sentinel_of(&running.child)
+        Ok(&running.child)
     }
 
     /// Releases what this handle holds (the result channel; the child's record once
