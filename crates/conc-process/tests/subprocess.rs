@@ -1098,3 +1098,32 @@ fn start_new_session_makes_the_child_a_session_leader() {
     ));
     assert!(!child_says_open(PopenBuilder::shell(leader)));
 }
+
+/// Python's test_restore_signals: with SIGXFSZ ignored here (as a parent may hand it
+/// down), `restore_signals` (the default) starts the child with it at its default
+/// action; turned off, the child inherits "ignored". Read from the child's own
+/// `/proc/self/status` (`SigIgn`, a hex mask: SIGXFSZ is bit 24, value 0x0100_0000).
+#[test]
+fn restore_signals_resets_an_ignored_sigxfsz_in_the_child() {
+    // SAFETY: ignoring SIGXFSZ in this test process only changes what a file-size limit
+    // does to it, which no test here reaches.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let ignored_in_child = |restore: bool| {
+        let mut proc = piped(&["sh", "-c", "grep SigIgn /proc/self/status"])
+            .restore_signals(restore)
+            .spawn()
+            .unwrap();
+        let (out, _) = proc.communicate(None, None).unwrap();
+        let text = String::from_utf8(out.unwrap()).unwrap();
+        let mask = u64::from_str_radix(text.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        mask & (1 << (libc::SIGXFSZ - 1)) != 0
+    };
+    assert!(
+        !ignored_in_child(true),
+        "restore_signals left SIGXFSZ ignored"
+    );
+    assert!(
+        ignored_in_child(false),
+        "without restore_signals the child inherits it"
+    );
+}

@@ -60,6 +60,8 @@ pub struct PopenBuilder {
     pass_fds: Vec<RawFd>,
     /// Start the child in a new session (`setsid`).
     start_new_session: bool,
+    /// Reset SIGPIPE and SIGXFSZ to their default actions in the child.
+    restore_signals: bool,
 }
 
 impl PopenBuilder {
@@ -95,6 +97,7 @@ impl PopenBuilder {
             close_fds: true,
             pass_fds: Vec::new(),
             start_new_session: false,
+            restore_signals: true,
         }
     }
 
@@ -289,9 +292,8 @@ impl PopenBuilder {
     /// Starts the child with each of `signals` at its default action, whatever this
     /// process does with them. A process started from a background shell (or by `nohup`)
     /// inherits SIGINT and SIGQUIT *ignored*, and passes that on to its children; a child
-    /// that should die of `send_signal(libc::SIGINT)` then needs this. Python's
-    /// `restore_signals=True` does the same for SIGPIPE, SIGXFZ and SIGXFSZ, which this
-    /// crate always restores (SIGPIPE) or never touches.
+    /// that should die of `send_signal(libc::SIGINT)` then needs this. (SIGPIPE and
+    /// SIGXFSZ are [`restore_signals`](Self::restore_signals)' business.)
     ///
     /// # Examples
     ///
@@ -307,6 +309,25 @@ impl PopenBuilder {
     /// ```
     pub fn default_signals(mut self, signals: &[i32]) -> Self {
         self.default_signals.extend_from_slice(signals);
+        self
+    }
+
+    /// Whether the child starts with SIGPIPE and SIGXFSZ at their default actions
+    /// (Python: `restore_signals`, on by default). Rust programs ignore SIGPIPE, and
+    /// std already restores it for children; SIGXFSZ is reset only when this process
+    /// has it ignored (inherited), so the default costs nothing otherwise. Off: the
+    /// child inherits this process's SIGXFSZ and, through std, a default SIGPIPE.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::PopenBuilder;
+    ///
+    /// let mut proc = PopenBuilder::new(["true"]).restore_signals(false).spawn().unwrap();
+    /// assert_eq!(proc.wait(None).unwrap(), 0);
+    /// ```
+    pub fn restore_signals(mut self, restore: bool) -> Self {
+        self.restore_signals = restore;
         self
     }
 
@@ -459,13 +480,17 @@ impl PopenBuilder {
                 )));
             }
         }
-        let needs_code_in_child = !self.default_signals.is_empty()
+        let mut default_signals = self.default_signals.clone();
+        if self.restore_signals && sys::signal_ignored(libc::SIGXFSZ) {
+            default_signals.push(libc::SIGXFSZ);
+        }
+        let needs_code_in_child = !default_signals.is_empty()
             || self.start_new_session
             || self.close_fds
             || !self.pass_fds.is_empty();
         if needs_code_in_child {
             let in_child = InChild {
-                signals: self.default_signals.clone(),
+                signals: default_signals,
                 new_session: self.start_new_session,
                 close_fds: self.close_fds || !self.pass_fds.is_empty(),
                 pass_fds: self.pass_fds.clone(),

@@ -446,6 +446,21 @@ impl Run {
         self
     }
 
+    /// Whether the child starts with SIGPIPE and SIGXFSZ at their default actions
+    /// ([`PopenBuilder::restore_signals`]; on by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::subprocess::Run;
+    ///
+    /// assert_eq!(Run::new(["true"]).restore_signals(false).run().unwrap().returncode, 0);
+    /// ```
+    pub fn restore_signals(mut self, restore: bool) -> Self {
+        self.popen = self.popen.restore_signals(restore);
+        self
+    }
+
     /// Starts the child, sends the input, collects the output, waits for the child and
     /// applies the check (Python: `subprocess.run`).
     ///

@@ -93,3 +93,13 @@ pub(super) fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Res
         Err(err)
     }
 }
+
+/// Whether `signal`'s current action in this process is "ignore" (inherited by a
+/// child across `exec`, unlike a handler).
+pub(super) fn signal_ignored(signal: i32) -> bool {
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only reads the current one into `current`.
+    let rc = unsafe { libc::sigaction(signal, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: filled by a successful sigaction (zeroed otherwise).
+    rc == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
