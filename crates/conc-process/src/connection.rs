@@ -270,6 +270,74 @@ where
     }
 }
 
+impl Connection<Vec<u8>> {
+    /// Sends the bytes of `buf` as one message (Python's `send_bytes(buf)`; slice the
+    /// buffer for its `offset` and `size`). The other end gets them back whole from
+    /// [`recv_bytes`](Self::recv_bytes) (or `recv`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`send`](Self::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = conc_process::pipe::<Vec<u8>>(true).unwrap();
+    /// let data = b"header:payload";
+    /// a.send_bytes(&data[7..]).unwrap(); // Python: send_bytes(data, 7)
+    /// assert_eq!(b.recv_bytes().unwrap(), b"payload");
+    /// ```
+    pub fn send_bytes(&self, buf: &[u8]) -> Result<(), ProcessError> {
+        self.send(buf.to_vec())
+    }
+
+    /// Receives one whole message of bytes (Python's `recv_bytes()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`recv`](Self::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = conc_process::pipe::<Vec<u8>>(false).unwrap();
+    /// b.send_bytes(&[1, 2, 3]).unwrap();
+    /// assert_eq!(a.recv_bytes(), Ok(vec![1, 2, 3]));
+    /// ```
+    pub fn recv_bytes(&self) -> Result<Vec<u8>, ProcessError> {
+        self.recv()
+    }
+
+    /// Receives one message of at most `maxlength` bytes (Python's
+    /// `recv_bytes(maxlength)`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::InvalidArgument`] naming both lengths if the message is longer
+    /// (Python: `OSError("bad message length")`); the message is consumed and the
+    /// connection stays usable. Otherwise as for [`recv`](Self::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = conc_process::pipe::<Vec<u8>>(false).unwrap();
+    /// b.send_bytes(&[0; 10]).unwrap();
+    /// assert!(a.recv_bytes_max(4).is_err());
+    /// b.send_bytes(&[7]).unwrap();
+    /// assert_eq!(a.recv_bytes_max(4), Ok(vec![7]));
+    /// ```
+    pub fn recv_bytes_max(&self, maxlength: usize) -> Result<Vec<u8>, ProcessError> {
+        let bytes = self.recv()?;
+        if bytes.len() > maxlength {
+            return Err(ProcessError::InvalidArgument(format!(
+                "bad message length: {} bytes received, at most {maxlength} allowed",
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
 impl<T> Connection<T> {
     /// Whether this end can receive (false for the sending end of a one-way pipe).
     ///

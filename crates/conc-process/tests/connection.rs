@@ -169,3 +169,38 @@ fn closed_connection_errors() {
     drop(a);
     assert_eq!(b.recv_timeout(PATIENCE), Err(ProcessError::Eof));
 }
+
+/// Python's `send_bytes`/`recv_bytes` between processes: a child echoes each message
+/// of bytes reversed until it receives an empty one.
+fn reverse_bytes(conn: Connection<Vec<u8>>) -> usize {
+    let mut n = 0;
+    loop {
+        let bytes = conn.recv_bytes().unwrap();
+        if bytes.is_empty() {
+            return n;
+        }
+        let reversed: Vec<u8> = bytes.iter().rev().copied().collect();
+        conn.send_bytes(&reversed).unwrap();
+        n += 1;
+    }
+}
+
+each_method! {
+    fn send_bytes_and_recv_bytes_cross_processes(method: StartMethod) {
+        let (here, there) = pipe::<Vec<u8>>(true).unwrap();
+        let p = get_context(method).process(reverse_bytes, there);
+        p.start().unwrap();
+        let big: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+        here.send_bytes(b"abc").unwrap();
+        assert_eq!(here.recv_bytes().unwrap(), b"cba");
+        here.send_bytes(&big[1..]).unwrap();
+        let back = here.recv_bytes_max(big.len()).unwrap();
+        assert_eq!(back.len(), big.len() - 1);
+        assert!(back.iter().rev().eq(big[1..].iter()));
+        here.send_bytes(&[1, 2, 3, 4, 5]).unwrap();
+        let err = here.recv_bytes_max(2).unwrap_err();
+        assert!(err.to_string().contains("bad message length"), "{err}");
+        here.send_bytes(&[]).unwrap();
+        assert_eq!(p.result(), Ok(3));
+    }
+}
