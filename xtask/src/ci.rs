@@ -170,8 +170,58 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     }
 }
 
+/// The crates `cargo package` verifies against each other.
+const PUBLISHED: &[&str] = &["conc-thread", "conc-coro", "conc-process", "conc-futures"];
+
+/// Removes the sources cargo unpacked from earlier `cargo package` runs of this
+/// workspace's own crates.
+///
+/// `cargo package --workspace` verifies each crate against the others' freshly packed
+/// `.crate` files through a temporary local registry, and unpacks them under
+/// `$CARGO_HOME/registry/src/-<hash>/<name>-<version>`; an unpacked directory already
+/// there is reused, not refreshed. A crate changed without a version bump (the usual
+/// case between releases) was then verified against its stale copy, and the package
+/// step failed for code that no longer exists. Only those local registries (their
+/// directory names start with `-`; crates.io's do not) and only our crates are touched.
+fn forget_packaged_sources() {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(src) = cargo_home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for unpacked in crates.flatten() {
+            if is_unpacked_published(&unpacked.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_dir_all(unpacked.path());
+            }
+        }
+    }
+}
+
+/// Whether `dir` names an unpacked version of one of our crates (`<name>-<version>`).
+fn is_unpacked_published(dir: &str) -> bool {
+    PUBLISHED.iter().any(|krate| {
+        dir.strip_prefix(krate)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
 /// Runs one step with inherited stdio, under its time limit; `Err` says why it failed.
 fn run_step(root: &Path, step: &Step) -> Result<(), String> {
+    if step.name == "package" {
+        forget_packaged_sources();
+    }
     let args = step_args(step);
     if args != step.args {
         println!(
@@ -280,6 +330,28 @@ mod tests {
         let test = STEPS.iter().find(|s| s.name == "test").unwrap();
         assert_eq!(test.args[..2], ["nextest", "run"]);
         assert_eq!(TEST_WITHOUT_NEXTEST[0], "test");
+    }
+
+    #[test]
+    fn only_our_unpacked_crates_are_forgotten() {
+        assert!(is_unpacked_published("conc-thread-0.1.1"));
+        assert!(is_unpacked_published("conc-futures-1.0.0-rc.1"));
+        assert!(!is_unpacked_published("conc-threadpool-0.1.0"));
+        assert!(!is_unpacked_published("conc-thread-extras-0.1.0"));
+        assert!(!is_unpacked_published("serde-1.0.0"));
+    }
+
+    #[test]
+    fn the_published_crates_are_the_workspace_crates() {
+        let crates = crate::project_root().join("crates");
+        let mut found: Vec<String> = std::fs::read_dir(crates)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        found.sort();
+        let mut published = PUBLISHED.to_vec();
+        published.sort();
+        assert_eq!(found, published);
     }
 
     #[test]
