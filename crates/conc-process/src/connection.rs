@@ -1,4 +1,9 @@
-//! `Pipe()` and `Connection`: typed two-way channels between processes.
+//! `Pipe()` and `Connection`: typed two-way channels between processes, and `wait`
+//! for several of them (Python's `multiprocessing.connection`).
+
+mod wait;
+
+pub use wait::{Readiness, Waitable, wait};
 
 use std::fmt;
 use std::time::Duration;

@@ -116,7 +116,7 @@ compile_error!(
 
 mod bootstrap;
 mod child;
-mod connection;
+pub mod connection;
 mod current;
 mod error;
 mod fork_lock;

@@ -77,3 +77,54 @@ fn a_process_never_started_can_be_closed() {
     p.close().unwrap();
     assert!(matches!(p.start(), Err(ProcessError::InvalidState(_))));
 }
+
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// Python's pattern `wait([p.sentinel for p in procs] + [conn])`: the children end one
+/// after the other (held by events), each wait returns exactly what became ready.
+#[test]
+fn wait_returns_the_sentinels_and_connections_that_are_ready() {
+    use conc_process::connection::{Waitable, wait};
+    let events: Vec<Event> = (0..3).map(|_| Event::new()).collect();
+    let procs: Vec<Process<u8>> = [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::Forkserver,
+    ]
+    .into_iter()
+    .zip(&events)
+    .map(|(method, ev)| {
+        let p = Process::new(wait_then_return, ev.clone()).start_method(method);
+        p.start().unwrap();
+        p
+    })
+    .collect();
+    let (conn, peer) = conc_process::pipe::<u8>(true).unwrap();
+    let sentinels: Vec<_> = procs.iter().map(|p| p.sentinel().unwrap()).collect();
+    let mut objects: Vec<&dyn Waitable> = sentinels.iter().map(|s| s as &dyn Waitable).collect();
+    objects.push(&conn);
+    assert!(
+        wait(&objects, Some(Duration::from_millis(20)))
+            .unwrap()
+            .is_empty()
+    );
+    events[1].set();
+    assert_eq!(wait(&objects, Some(PATIENCE)).unwrap(), [1]);
+    peer.send(5).unwrap();
+    assert_eq!(wait(&objects, Some(PATIENCE)).unwrap(), [1, 3]);
+    assert_eq!(conn.recv(), Ok(5));
+    events[0].set();
+    events[2].set();
+    for p in &procs {
+        assert_eq!(p.result(), Ok(7));
+    }
+    assert_eq!(wait(&objects, None).unwrap(), [0, 1, 2]);
+    // A sleeping child's sentinel ends a wait without a timeout.
+    let p = Process::new(sleep_ms, 50).start_method(StartMethod::Fork);
+    p.start().unwrap();
+    let s = p.sentinel().unwrap();
+    assert_eq!(wait(&[&s as &dyn Waitable], None).unwrap(), [0]);
+    p.join().unwrap();
+}
