@@ -20,7 +20,7 @@
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Mutex, MutexGuard};
 
 /// Where a fork lock sits in the crate's one lock order (taken lowest first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -84,7 +84,8 @@ impl<R: Ord + Copy, T: Copy> Ranked<R, T> {
 
 static FORK_LOCKS: Ranked<ForkLockRank, TakeLock> = Ranked::new();
 static EXIT_HOOKS: Ranked<ExitStage, fn()> = Ranked::new();
-static AT_EXIT: Once = Once::new();
+/// Whether the `atexit` handler is installed (inherited by fork children with it).
+static AT_EXIT: AtomicBool = AtomicBool::new(false);
 
 /// Registers, once per `registered` flag, the function that takes a subsystem's lock
 /// across the engine's forks. Call it before taking the lock for the first time.
@@ -141,10 +142,12 @@ fn hold_in(list: &'static Ranked<ForkLockRank, TakeLock>) -> ForkLocks {
 /// function again is a no-op). In the main program the first registration installs
 /// the `atexit` handler.
 pub(crate) fn register_exit_hook(stage: ExitStage, hook: fn()) {
-    AT_EXIT.call_once(|| {
+    // A flag, not a `Once`: a fork while another thread was inside the `Once` would
+    // leave the child one that never completes.
+    if !AT_EXIT.swap(true, Ordering::AcqRel) {
         // SAFETY: `run_at_exit` is an `extern "C" fn()` that never unwinds.
         unsafe { libc::atexit(run_at_exit) };
-    });
+    }
     add_hook(&EXIT_HOOKS, stage, hook);
 }
 

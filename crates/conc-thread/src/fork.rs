@@ -20,9 +20,9 @@
 //! lock the program itself holds.
 
 use std::any::Any;
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, Once, PoisonError};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Takes one registered lock and returns its guard, to be dropped after the fork.
 pub(crate) type Locker = fn() -> Box<dyn Any>;
@@ -42,6 +42,9 @@ struct Held {
 
 thread_local! {
     static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+    /// How many `prepare` calls of this fork are running or done (more than one only
+    /// when the handlers were registered twice).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Registers a lock to be held across every fork, and installs the fork handlers on
@@ -62,23 +65,67 @@ pub(crate) fn register(registered: &AtomicBool, locker: Locker) {
     }
 }
 
-/// Installs the `pthread_atfork` handlers (once per process).
+/// The pid of the process one of whose threads installs (or installed) the handlers.
+static INSTALLER: AtomicU32 = AtomicU32::new(0);
+/// Set once the handlers are registered; a fork child inherits the registration and
+/// the flag together.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the `pthread_atfork` handlers, once per process tree.
+///
+/// Not a `Once`: `pthread_atfork` waits for glibc's fork lock, so a thread registering
+/// while another forks is inside the `Once` at the fork, and the child would inherit a
+/// `Once` that never completes (its first `spawn` hung: seen once in about 60 runs of
+/// the fork churn test). Instead one thread per process is elected by pid; a child
+/// that finds an election by another pid and no registration (the installer does not
+/// exist there) installs itself. Registering twice (the parent's registration landed
+/// just before the fork, its flag just after) is harmless: `prepare` and the release
+/// handlers nest.
 fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: the handlers are `extern "C"` functions with no arguments, valid for
-        // the life of the process; registering them has no other precondition.
-        let rc =
-            unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release_in_child)) };
-        if rc != 0 {
-            log::warn!("pthread_atfork failed ({rc}): a forked child may find a lock held");
+    if INSTALLED.load(Ordering::Acquire) {
+        return;
+    }
+    let me = std::process::id();
+    loop {
+        match INSTALLER.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(pid) if pid == me => {
+                // Another thread of this process is registering: wait for it.
+                while !INSTALLED.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
+                return;
+            }
+            Err(pid) => {
+                if INSTALLER
+                    .compare_exchange(pid, me, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    break;
+                }
+            }
         }
-    });
+    }
+    // SAFETY: the handlers are `extern "C"` functions with no arguments, valid for the
+    // life of the process; registering them has no other precondition.
+    let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release_in_child)) };
+    if rc != 0 {
+        log::warn!("pthread_atfork failed ({rc}): a forked child may find a lock held");
+    }
+    INSTALLED.store(true, Ordering::Release);
 }
 
 /// Takes every registered lock (the `pthread_atfork` prepare handler), after closing
 /// the thread gate.
 pub(crate) extern "C" fn prepare() {
+    // Nested when the handlers were registered twice (see `install`): only the
+    // outermost call takes anything.
+    let Ok(depth) = DEPTH.try_with(|d| d.replace(d.get() + 1)) else {
+        return;
+    };
+    if depth > 0 {
+        return;
+    }
     let gate = close_gate();
     let list = LOCKERS.lock().unwrap_or_else(PoisonError::into_inner);
     let guards = list.iter().map(|locker| locker()).collect();
@@ -94,13 +141,30 @@ pub(crate) extern "C" fn prepare() {
 
 /// Releases what `prepare` took, in the parent.
 pub(crate) extern "C" fn release() {
+    if !outermost_release() {
+        return;
+    }
     // `try_with`: a fork from a thread-local destructor finds no slot, and held nothing.
     let _ = HELD.try_with(|h| drop(h.borrow_mut().take()));
+}
+
+/// Counts a release handler down; whether it is the outermost one (which releases).
+fn outermost_release() -> bool {
+    DEPTH
+        .try_with(|d| {
+            let depth = d.get().saturating_sub(1);
+            d.set(depth);
+            depth == 0
+        })
+        .unwrap_or(false)
 }
 
 /// Releases what `prepare` took, in the child, where the forking thread is the only
 /// one: no other thread is inside a window or forking any more.
 pub(crate) extern "C" fn release_in_child() {
+    if !outermost_release() {
+        return;
+    }
     let _ = HELD.try_with(|h| {
         if let Some(mut held) = h.borrow_mut().take() {
             *held._gate.0 = Gate::default();
@@ -273,6 +337,66 @@ mod tests {
         let mut status = 0;
         // SAFETY: waits for our own child, which exits at once.
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
+    }
+
+    /// The installer election of a fork child: an election inherited from a thread that
+    /// does not exist in the child (it was registering at the fork) is taken over, and
+    /// the handlers registered a second time nest, so a fork still takes and releases
+    /// each lock once (a double take would deadlock right here).
+    #[test]
+    fn a_child_takes_over_an_orphaned_installation_and_double_handlers_nest() {
+        // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        install();
+        // SAFETY: the child only runs the code below and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // As if the parent's installer was caught mid-registration at the fork.
+            INSTALLED.store(false, Ordering::SeqCst);
+            INSTALLER.store(u32::MAX, Ordering::SeqCst);
+            install(); // registers the handlers a second time
+            let ok = INSTALLED.load(Ordering::SeqCst)
+                && INSTALLER.load(Ordering::SeqCst) == std::process::id();
+            // A fork with the handlers registered twice, then a thread in its child.
+            // SAFETY: the grandchild only spawns and joins a thread, then `_exit`s.
+            let grandchild = unsafe { libc::fork() };
+            if grandchild == 0 {
+                let joined = crate::spawn(|| 1).join() == Ok(1);
+                // SAFETY: ends the grandchild at once.
+                unsafe { libc::_exit(i32::from(!joined)) };
+            }
+            let mut status = 0;
+            // SAFETY: waits for our own child.
+            let reaped = unsafe { libc::waitpid(grandchild, &mut status, 0) } == grandchild;
+            let fine = ok && reaped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            // The lock list is free again in this process after the nested release.
+            let free = LOCKERS.try_lock().is_ok() && gate().forks == 0;
+            // SAFETY: ends the child without running the parent's test harness.
+            unsafe { libc::_exit(i32::from(!(fine && free))) };
+        }
+        let mut status = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            // SAFETY: waits for our own child; `status` is a valid out-pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // SAFETY: kills and reaps our own hung child before failing.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                panic!("the child hung: nested fork handlers deadlocked");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert!(
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
             "{status}"
