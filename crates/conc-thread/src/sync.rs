@@ -31,6 +31,15 @@ const PARKED: u8 = 2;
 
 /// A binary lock without an owner: any thread may release it. Releasing it unlocked is
 /// reported, not ignored.
+///
+/// ```
+/// use conc_thread::sync::{RawLock, ReleaseUnlocked};
+///
+/// let lock = RawLock::new();
+/// assert!(lock.try_acquire());
+/// std::thread::scope(|s| s.spawn(|| lock.release()).join().unwrap()).unwrap();
+/// assert_eq!(lock.release(), Err(ReleaseUnlocked));
+/// ```
 #[derive(Default)]
 pub struct RawLock {
     state: AtomicU8,
@@ -177,6 +186,18 @@ impl std::fmt::Debug for RawLock {
 
 /// A mutex around a `T` whose `lock` can give up at a deadline
 /// ([`try_lock_until`](Mutex::try_lock_until)).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use conc_thread::sync::Mutex;
+///
+/// let m = Mutex::new(1);
+/// let held = m.lock();
+/// assert!(m.try_lock_until(Instant::now() + Duration::from_millis(5)).is_none());
+/// drop(held);
+/// *m.lock() += 1;
+/// assert_eq!(m.into_inner(), 2);
+/// ```
 #[derive(Default)]
 pub struct Mutex<T: ?Sized> {
     raw: RawLock,
@@ -287,6 +308,26 @@ impl WaitTimeoutResult {
 
 /// A condition variable for [`Mutex`]. Waits may wake spuriously: wait in a loop on
 /// the condition.
+///
+/// ```
+/// use std::sync::Arc;
+/// use conc_thread::sync::{Condvar, Mutex};
+///
+/// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+/// let setter = {
+///     let pair = pair.clone();
+///     std::thread::spawn(move || {
+///         *pair.0.lock() = true;
+///         pair.1.notify_all();
+///     })
+/// };
+/// let mut ready = pair.0.lock();
+/// while !*ready {
+///     pair.1.wait(&mut ready);
+/// }
+/// drop(ready);
+/// setter.join().unwrap();
+/// ```
 #[derive(Default)]
 pub struct Condvar {
     /// Bumped by every notification, so a waiter can tell one happened.
