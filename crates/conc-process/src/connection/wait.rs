@@ -52,7 +52,8 @@ const MAX_SLICE: Duration = Duration::from_millis(10);
 /// Waits until at least one of `objects` is ready, or `timeout` passes (`None`: no
 /// limit), and returns the indices of the ready ones, in order (Python's
 /// `multiprocessing.connection.wait(object_list, timeout)`, which returns the objects
-/// themselves). An empty result means the timeout passed.
+/// themselves). An empty result means the timeout passed. Objects of one type are
+/// passed as they are (`&[&conn_a, &conn_b]`); a mix as `&dyn Waitable`.
 ///
 /// Descriptors are waited for with one `poll(2)`; while a [`Connection`] is among the
 /// objects the wait is cut into slices of at most 10 ms to ask it again, so a message
@@ -83,8 +84,8 @@ const MAX_SLICE: Duration = Duration::from_millis(10);
 /// p.join().unwrap();
 /// assert_eq!(wait(&objects[2..], Some(Duration::ZERO)).unwrap(), [0]);
 /// ```
-pub fn wait(
-    objects: &[&dyn Waitable],
+pub fn wait<W: Waitable + ?Sized>(
+    objects: &[&W],
     timeout: Option<Duration>,
 ) -> Result<Vec<usize>, ProcessError> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -165,14 +166,20 @@ mod tests {
 
     #[test]
     fn an_empty_list_times_out_and_a_readable_pipe_is_ready() {
-        assert_eq!(
-            wait(&[], Some(Duration::from_millis(5))).unwrap(),
-            Vec::<usize>::new()
+        let none: [&dyn Waitable; 0] = [];
+        assert!(
+            wait(&none, Some(Duration::from_millis(5)))
+                .unwrap()
+                .is_empty()
         );
         let (read, write) = std::io::pipe().unwrap();
-        let objects: [&dyn Waitable; 1] = [&read];
-        assert!(wait(&objects, Some(Duration::ZERO)).unwrap().is_empty());
+        assert!(wait(&[&read], Some(Duration::ZERO)).unwrap().is_empty());
         drop(write); // end of file: readable
-        assert_eq!(wait(&objects, Some(Duration::ZERO)).unwrap(), [0]);
+        assert_eq!(wait(&[&read], Some(Duration::ZERO)).unwrap(), [0]);
+        // Connections alone, without `dyn`.
+        let (a, b) = crate::pipe::<u8>(true).unwrap();
+        let (c, _d) = crate::pipe::<u8>(true).unwrap();
+        b.send(1).unwrap();
+        assert_eq!(wait(&[&a, &c], None).unwrap(), [0]);
     }
 }
