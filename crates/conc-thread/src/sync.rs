@@ -135,18 +135,11 @@ impl RawLock {
             if self.try_take() {
                 break true;
             }
-            match deadline {
-                None => waiting = self.wake.wait(waiting).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break self.try_take();
-                    }
-                    waiting = self
-                        .wake
-                        .wait_timeout(waiting, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+            match sleep_once(&self.wake, waiting, deadline) {
+                Ok(woken) => waiting = woken,
+                Err(late) => {
+                    waiting = late;
+                    break self.try_take();
                 }
             }
         };
@@ -182,6 +175,26 @@ impl std::fmt::Debug for RawLock {
             .field("locked", &self.locked())
             .finish()
     }
+}
+
+/// Sleeps once on `cv` (releasing `guard` meanwhile), at most until `deadline`: `Ok`
+/// after a wake-up (perhaps spurious), `Err` without sleeping once the deadline passed.
+fn sleep_once<'a, T>(
+    cv: &std::sync::Condvar,
+    guard: std::sync::MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+) -> Result<std::sync::MutexGuard<'a, T>, std::sync::MutexGuard<'a, T>> {
+    let Some(deadline) = deadline else {
+        return Ok(cv.wait(guard).unwrap_or_else(|e| e.into_inner()));
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(guard);
+    }
+    Ok(cv
+        .wait_timeout(guard, left)
+        .unwrap_or_else(|e| e.into_inner())
+        .0)
 }
 
 /// A mutex around a `T` whose `lock` can give up at a deadline
@@ -394,18 +407,11 @@ impl Condvar {
             if *epoch != seen {
                 break true;
             }
-            match deadline {
-                None => epoch = self.changed.wait(epoch).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break false;
-                    }
-                    epoch = self
-                        .changed
-                        .wait_timeout(epoch, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+            match sleep_once(&self.changed, epoch, deadline) {
+                Ok(woken) => epoch = woken,
+                Err(late) => {
+                    epoch = late;
+                    break false;
                 }
             }
         };
