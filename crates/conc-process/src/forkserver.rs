@@ -157,7 +157,6 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     // `reap_soon` sleeps in 10 µs steps; the default 50 µs timer slack would stretch
     // each to 60 µs and delay every exit report.
-    #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_TIMERSLACK takes a number of nanoseconds; no memory involved.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);

@@ -132,8 +132,6 @@ mod sharedctypes;
 mod shm;
 mod spawn;
 mod start_method;
-#[cfg(unix)]
-#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub mod subprocess;
 mod sync;
 mod sys;

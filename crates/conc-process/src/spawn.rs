@@ -166,9 +166,9 @@ pub(crate) fn take_child_ticket() -> Option<Ticket> {
     let (ppid, server_name) = value.split_once(':')?;
     // Only for us: a program this child starts later must not take the variable as its
     // own. `init` runs before any thread exists (checked), so removing it is sound.
-    // On Linux the variable only exists when the parent forced the watchdog: then it
-    // replaces the death signal here too.
-    if crate::watchdog::take_from_env() && cfg!(target_os = "linux") {
+    // The variable only exists when the parent forced the watchdog: then it replaces
+    // the death signal here too.
+    if crate::watchdog::take_from_env() {
         crate::watchdog::force();
     }
     if sys::thread_count() == Some(1) {

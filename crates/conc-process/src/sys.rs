@@ -140,19 +140,12 @@ pub(crate) fn kill(pid: Pid, sig: libc::c_int) -> io::Result<()> {
 }
 
 /// A file descriptor that becomes readable when process `pid` ends (Linux 5.3+).
-/// `None` where pidfds do not exist; callers then poll `waitpid`.
+/// `None` on older kernels; callers then poll `waitpid`.
 pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: pidfd_open takes a pid and a flags word and returns a new fd or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd >= 0 {
-            // SAFETY: the kernel just returned this fd to us; nobody else owns it.
-            return Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
-    }
-    let _ = pid;
-    None
+    // SAFETY: pidfd_open takes a pid and a flags word and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// A new event file descriptor (close-on-exec), readable once [`eventfd_signal`] wrote
@@ -177,28 +170,20 @@ pub(crate) fn eventfd_signal(fd: &OwnedFd) {
 
 /// Sends `sig` through a pidfd: unlike `kill`, it can never reach a recycled pid.
 pub(crate) fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: the fd is a live pidfd owned by the caller; the info pointer may be null.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                pidfd.as_raw_fd(),
-                sig,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (pidfd, sig);
-        Err(io::Error::from(io::ErrorKind::Unsupported))
+    // SAFETY: the fd is a live pidfd owned by the caller; the info pointer may be null.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -243,7 +228,6 @@ pub(crate) fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> io::Result<
 ///
 /// Only async-signal-safe calls: this runs between `fork` and `exec`.
 pub(crate) fn die_with_parent(expected_parent: Pid, death_signal: bool) {
-    #[cfg(target_os = "linux")]
     if death_signal {
         // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; no pointers involved.
         unsafe {

@@ -9,9 +9,9 @@
 //!                                               = the parent died ──── SIGKILL self
 //! ```
 //!
-//! On Linux `PR_SET_PDEATHSIG` does the job without a thread per child, so the
-//! watchdog runs where that is missing, or when forced (the crate's own tests force it
-//! to check it works, with the death signal off).
+//! Linux's `PR_SET_PDEATHSIG` does the job without a thread per child, so the watchdog
+//! runs only when forced: the crate's own tests force it (with the death signal off)
+//! to keep it proven, for the day a target without that signal is supported.
 
 use std::any::Any;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -29,9 +29,10 @@ static FORCED: AtomicBool = AtomicBool::new(false);
 /// This process's pipe for its own children: (owner pid, read end, write end).
 static PIPE: Mutex<Option<(Pid, OwnedFd, OwnedFd)>> = Mutex::new(None);
 
-/// Whether children watch their parent through the pipe.
+/// Whether children watch their parent through the pipe: only when forced (tests do,
+/// so the fallback stays proven); Linux's `PR_SET_PDEATHSIG` does the job otherwise.
 pub(crate) fn enabled() -> bool {
-    !cfg!(target_os = "linux") || FORCED.load(Ordering::SeqCst)
+    FORCED.load(Ordering::SeqCst)
 }
 
 /// Whether `PR_SET_PDEATHSIG` should be armed (off when the watchdog is forced, so that
