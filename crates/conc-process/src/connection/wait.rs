@@ -182,4 +182,12 @@ mod tests {
         b.send(1).unwrap();
         assert_eq!(wait(&[&a, &c], None).unwrap(), [0]);
     }
+
+    #[test]
+    fn a_closed_connection_counts_as_ready() {
+        let (a, _b) = crate::pipe::<u8>(true).unwrap();
+        let (c, _d) = crate::pipe::<u8>(true).unwrap();
+        a.close();
+        assert_eq!(wait(&[&a, &c], Some(Duration::ZERO)).unwrap(), [0]);
+    }
 }
