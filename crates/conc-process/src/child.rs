@@ -52,12 +52,17 @@ pub(crate) struct Child {
 
 impl Child {
     pub(crate) fn new(pid: Pid, name: String, daemon: bool, reaper: Reaper) -> Self {
+        // A served child is reaped and signalled by the server: no pidfd needed.
+        let pidfd = match reaper {
+            Reaper::Direct => sys::pidfd_open(pid),
+            Reaper::Server(_) => None,
+        };
         Child {
             pid,
             name,
             daemon,
             reaper,
-            pidfd: sys::pidfd_open(pid),
+            pidfd,
             owner: sys::getpid(),
             status: Mutex::new(None),
             exited: Condvar::new(),
