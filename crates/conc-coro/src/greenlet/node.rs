@@ -82,6 +82,12 @@ impl Msg {
         self.0.special() == 0
     }
 
+    /// The value, if this is one (not an error or a kill).
+    #[inline]
+    pub(crate) fn as_value(&self) -> Option<&Value> {
+        self.is_value().then_some(&self.0)
+    }
+
     #[inline]
     pub(crate) fn open(self) -> Opened {
         match self.0.special() {

@@ -119,7 +119,7 @@ unsafe fn transfer(
 
 /// The main greenlet switches to `target`: the common case (an alive greenlet that
 /// switches straight back) without the root loop's general dispatch, everything else
-/// through [`run_root`].
+/// through [`from_main_unusual`].
 ///
 /// # Safety
 ///
@@ -130,8 +130,22 @@ unsafe fn from_main(st: &State, main: NonNull<Node>, target: NonNull<Node>, msg:
     let t = unsafe { target.as_ref() };
     if t.life.get() != Life::Alive || t.role != Role::User {
         // SAFETY: per the contract.
-        return unsafe { run_root(st, main, target, msg) };
+        return unsafe { from_main_unusual(st, main, target, msg) };
     }
+    // SAFETY: per the contract; `target` is an alive user greenlet.
+    unsafe { resume_for_main(st, main, target, msg) }
+}
+
+/// Resumes an alive user greenlet for the main greenlet: straight back when it
+/// switches back to main (or ends with main as heir), else through the root loop.
+///
+/// # Safety
+///
+/// As for [`run_root`]; `target` is an alive, suspended user greenlet.
+#[inline(always)]
+unsafe fn resume_for_main(st: &State, main: NonNull<Node>, target: NonNull<Node>, msg: Msg) -> Msg {
+    // SAFETY: the caller keeps `target` alive.
+    let t = unsafe { target.as_ref() };
     st.current.set(target);
     // SAFETY: as in `run_root`: an alive, suspended user greenlet owns its coroutine.
     match unsafe { t.coroutine() }.resume(msg) {
@@ -147,13 +161,73 @@ unsafe fn from_main(st: &State, main: NonNull<Node>, target: NonNull<Node>, msg:
             // SAFETY: `next` is kept alive by the suspended `target`'s handle.
             unsafe { run_root(st, target, next, back) }
         }
-        CoroutineResult::Return(exit) => {
-            // SAFETY: `target` just finished here, as on the root loop.
-            let (next, back) = unsafe { finished(st, target, exit) };
-            // SAFETY: `next` is held by `finished`'s hand-over.
-            unsafe { run_root(st, st.main, next, back) }
-        }
+        // SAFETY: `target` just finished here.
+        CoroutineResult::Return(exit) => unsafe { finish_for_main(st, main, target, exit) },
     }
+}
+
+/// A greenlet resumed by the main greenlet returned: bury it, and hand its outcome
+/// straight back when main is its heir.
+///
+/// # Safety
+///
+/// `target` has just returned from its coroutine and is kept alive by the caller.
+#[inline(never)]
+unsafe fn finish_for_main(
+    st: &State,
+    main: NonNull<Node>,
+    target: NonNull<Node>,
+    exit: Exit,
+) -> Msg {
+    // SAFETY: per the contract, as on the root loop.
+    let (next, back) = unsafe { finished(st, target, exit) };
+    if next == main && st.attention.get() & GRAVEYARD == 0 {
+        st.current.set(main);
+        return back;
+    }
+    // SAFETY: `next` is held by `finished`'s hand-over.
+    unsafe { run_root(st, st.main, next, back) }
+}
+
+/// The main greenlet switches to a greenlet that is not an alive user greenlet: an
+/// unstarted one is started and run here when that is the plain case, everything else
+/// goes through the root loop.
+///
+/// # Safety
+///
+/// As for [`run_root`].
+#[inline(never)]
+unsafe fn from_main_unusual(
+    st: &State,
+    main: NonNull<Node>,
+    target: NonNull<Node>,
+    msg: Msg,
+) -> Msg {
+    // SAFETY: per the contract.
+    if unsafe { start_for_main(st, target, &msg) } {
+        // SAFETY: just started: an alive, suspended user greenlet.
+        return unsafe { resume_for_main(st, main, target, msg) };
+    }
+    // SAFETY: per the contract.
+    unsafe { run_root(st, main, target, msg) }
+}
+
+/// Starts a greenlet that never ran, for the main greenlet's switch to it, when that is
+/// the plain case (an unstarted user greenlet given a value of its argument type, a
+/// stack available); `false` leaves everything else (wrong types, errors, no stack) to
+/// the root loop, which reports it.
+///
+/// # Safety
+///
+/// As for [`run_root`]: `target` is kept alive by the caller.
+#[inline]
+unsafe fn start_for_main(st: &State, target: NonNull<Node>, msg: &Msg) -> bool {
+    // SAFETY: per the contract.
+    let t = unsafe { target.as_ref() };
+    t.life.get() == Life::NotStarted
+        && t.role == Role::User
+        && msg.as_value().is_some_and(|v| (t.accepts)(v))
+        && start(st, target).is_ok()
 }
 
 /// A kill arrived in a suspended greenlet's `switch`: it unwinds from there.
