@@ -15,6 +15,11 @@
 //! while taking the other, so their order does not matter). Both are `std` locks, whose
 //! release in the child is a store and at most a futex wake-up. This module names no
 //! subsystem.
+//!
+//! Two more things are kept out of a fork's way here: std's own thread start-up and
+//! exit, which take a global lock of std (the thread gate, below), and the installation
+//! of the handlers itself (elected by pid, not a `Once`, see [`install`]).
+//!
 //! conc-thread's other locks belong to individual threads, queues and primitives: after
 //! a fork the child can only reach those it shares with the forking thread, as with any
 //! lock the program itself holds.
@@ -30,10 +35,9 @@ pub(crate) type Locker = fn() -> Box<dyn Any>;
 /// The registered lockers, in registration order.
 static LOCKERS: Mutex<Vec<Locker>> = Mutex::new(Vec::new());
 
-/// What `prepare` holds until `release` (same thread: the forking one): the list itself,
-/// so no registration can slip in between, then each lock's guard.
-/// What `prepare` holds across the fork, released in this order: the registered
-/// locks, their list, then the gate.
+/// What `prepare` holds until `release` (same thread: the forking one), released in
+/// this order: each registered lock's guard; the list itself, so no registration can
+/// slip in between; then the thread gate.
 struct Held {
     _guards: Vec<Box<dyn Any>>,
     _list: MutexGuard<'static, Vec<Locker>>,
