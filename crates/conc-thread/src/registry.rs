@@ -246,17 +246,33 @@ fn registry() -> MutexGuard<'static, Registry> {
         .unwrap_or_else(PoisonError::into_inner);
     let pid = std::process::id();
     if guard.pid != pid {
-        // First use (pid 0: the program's main thread is listed), or the first use in
-        // a fork child (the parent's threads are not ours).
+        // First use (pid 0): the program's main thread is listed. First use in a fork
+        // child: the parent's threads do not exist here, only the thread that forked
+        // (Python's `threading._after_fork` keeps exactly that one).
         let first_use = guard.pid == 0;
         guard.pid = pid;
         guard.threads.clear();
-        if first_use {
-            let main = main_thread();
-            guard.threads.insert(main.ident(), main);
+        let survivor = if first_use {
+            Some(main_thread())
+        } else {
+            forking_thread()
+        };
+        if let Some(thread) = survivor {
+            guard.threads.insert(thread.ident(), thread);
         }
     }
     guard
+}
+
+/// In a fork child, the `Thread` of the one thread there (the one that forked), if it
+/// is known without registering anything: a thread conc-thread started or adopted, or
+/// the main thread (a child's only thread has the process's id as its thread id).
+fn forking_thread() -> Option<Thread> {
+    CURRENT
+        .try_with(|c| c.get().cloned())
+        .ok()
+        .flatten()
+        .or_else(|| crate::sys::is_main_thread().then(main_thread))
 }
 
 pub(crate) fn register(thread: &Thread) {
@@ -542,5 +558,39 @@ mod fork_tests {
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
             "child status {status}"
         );
+    }
+
+    /// Python's `threading._after_fork`: in a child only the thread that forked is left,
+    /// so `active_count()` is 1 and `enumerate()` lists exactly it (it was 0 and empty).
+    #[test]
+    fn a_fork_child_lists_exactly_the_thread_that_forked() {
+        // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        let forker = crate::Builder::new()
+            .name("the-forker")
+            .spawn(|| {
+                let others = crate::spawn(|| std::thread::sleep(Duration::from_millis(300)));
+                assert!(crate::active_count() >= 3);
+                // SAFETY: the child only reads the registry and `_exit`s.
+                let pid = unsafe { libc::fork() };
+                if pid == 0 {
+                    let names: Vec<String> = crate::enumerate()
+                        .iter()
+                        .map(|t| t.name().to_owned())
+                        .collect();
+                    let ok = crate::active_count() == 1
+                        && names == ["the-forker"]
+                        && crate::current_thread().name() == "the-forker";
+                    // SAFETY: ends the child without running the parent's test harness.
+                    unsafe { libc::_exit(i32::from(!ok)) };
+                }
+                let mut status = 0;
+                // SAFETY: waits for our own child, which exits at once.
+                let reaped = unsafe { libc::waitpid(pid, &mut status, 0) } == pid;
+                others.join().unwrap();
+                reaped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+            })
+            .unwrap();
+        assert_eq!(forker.join(), Ok(true));
     }
 }
