@@ -340,6 +340,10 @@ fn adopt_foreign_thread() -> Thread {
 
 /// The main thread, the one the process started with (Python: `threading.main_thread()`).
 ///
+/// In a child created by `fork()` from another thread this is still the parent's main
+/// thread, which does not exist there; Python makes the forking thread the child's main
+/// thread. [`enumerate`] and [`current_thread`] there show the thread that forked.
+///
 /// # Examples
 ///
 /// ```
