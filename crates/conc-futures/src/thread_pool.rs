@@ -46,6 +46,9 @@ struct PoolShared {
     workers: Mutex<Vec<JoinHandle<()>>>,
     name_prefix: String,
     initializer: Option<Initializer>,
+    /// The process the workers run in: in a fork child the pool has none (they stayed
+    /// in the parent), so it refuses work there instead of queueing it forever.
+    owner: u32,
 }
 
 /// A pool of threads running submitted closures, like Python's
@@ -187,6 +190,7 @@ impl ThreadPoolBuilder {
                 workers: Mutex::new(Vec::new()),
                 name_prefix,
                 initializer: self.initializer,
+                owner: conc_thread::sync::process_id(),
             }),
         })
     }
@@ -322,6 +326,13 @@ impl Executor for ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        if conc_thread::sync::process_id() != self.shared.owner {
+            return Err(FutureError::BrokenExecutor(
+                "this pool was created by the process this one was forked from; its workers \
+                 do not exist here: create a new pool in the child"
+                    .into(),
+            ));
+        }
         let future = Future::new();
         let handle = future.clone();
         let item: WorkItem = Box::new(move |action| run_item(&handle, task, action));

@@ -40,6 +40,18 @@ pub enum ThreadError {
     /// A thread tried to join itself, which would deadlock (Python: `RuntimeError("cannot join current thread")`).
     #[error("cannot join current thread")]
     JoinSelf,
+
+    /// Joined in a child created by `fork()`: the thread belongs to the process it was
+    /// started in and does not exist in the child (Python's `join` returns at once
+    /// there; there is no value to return here).
+    #[error(
+        "thread '{thread}' was started by the process this one was forked from: it does not \
+         exist here, and has no result to give"
+    )]
+    NotInThisProcess {
+        /// The thread's name.
+        thread: String,
+    },
     /// The operating system refused to start a thread.
     #[error("failed to spawn thread: {0}")]
     Spawn(String),

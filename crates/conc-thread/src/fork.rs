@@ -69,6 +69,23 @@ pub(crate) fn register(registered: &AtomicBool, locker: Locker) {
     }
 }
 
+/// This process's id, cached (0: not known yet); cleared in every fork child.
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// This process's id without a system call each time (`getpid` is not cached by
+/// glibc), correct in fork children: the handlers, installed before the id is first
+/// cached, clear it in every child.
+pub fn process_id() -> u32 {
+    let pid = PID.load(Ordering::Relaxed);
+    if pid != 0 {
+        return pid;
+    }
+    install();
+    let pid = std::process::id();
+    PID.store(pid, Ordering::Relaxed);
+    pid
+}
+
 /// The pid of the process one of whose threads installs (or installed) the handlers.
 static INSTALLER: AtomicU32 = AtomicU32::new(0);
 /// Set once the handlers are registered; a fork child inherits the registration and
@@ -166,6 +183,7 @@ fn outermost_release() -> bool {
 /// Releases what `prepare` took, in the child, where the forking thread is the only
 /// one: no other thread is inside a window or forking any more.
 pub(crate) extern "C" fn release_in_child() {
+    PID.store(0, Ordering::Relaxed);
     if !outermost_release() {
         return;
     }

@@ -9,7 +9,7 @@
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -41,6 +41,9 @@ struct ThreadInner {
     daemon: bool,
     alive: AtomicBool,
     finished: Event,
+    /// The process the thread runs in. In a fork child only the thread that forked
+    /// exists (its record is moved to the child's pid); the others are gone there.
+    pid: AtomicU32,
 }
 
 impl Thread {
@@ -53,6 +56,7 @@ impl Thread {
                 daemon,
                 alive: AtomicBool::new(true),
                 finished: Event::new(),
+                pid: AtomicU32::new(crate::fork::process_id()),
             }),
         }
     }
@@ -124,7 +128,20 @@ impl Thread {
     /// assert!(!t.is_alive());
     /// ```
     pub fn is_alive(&self) -> bool {
-        self.inner.alive.load(Ordering::Acquire)
+        self.inner.alive.load(Ordering::Acquire) && self.lives_here()
+    }
+
+    /// Whether the thread exists in this process: false in a fork child for every
+    /// thread but the one that forked (Python's `_after_fork` marks them stopped).
+    pub(crate) fn lives_here(&self) -> bool {
+        let here = crate::fork::process_id();
+        if self.inner.pid.load(Ordering::Acquire) == here {
+            return true;
+        }
+        // The first registry use in a fork child moves the forking thread's record to
+        // the child's pid.
+        drop(registry());
+        self.inner.pid.load(Ordering::Acquire) == here
     }
 
     /// Waits up to `timeout` (forever with `None`) for the thread to finish; returns
@@ -140,6 +157,10 @@ impl Thread {
     /// assert_eq!(h.join().unwrap(), 5);
     /// ```
     pub fn wait_finished(&self, timeout: Option<Duration>) -> bool {
+        if !self.lives_here() {
+            // A thread of the process this one was forked from: it will never run here.
+            return true;
+        }
         match timeout {
             None => {
                 self.inner.finished.wait();
@@ -244,7 +265,7 @@ fn registry() -> MutexGuard<'static, Registry> {
     let mut guard = registry_lock()
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let pid = std::process::id();
+    let pid = crate::fork::process_id();
     if guard.pid != pid {
         // First use (pid 0): the program's main thread is listed. First use in a fork
         // child: the parent's threads do not exist here, only the thread that forked
@@ -258,6 +279,7 @@ fn registry() -> MutexGuard<'static, Registry> {
             forking_thread()
         };
         if let Some(thread) = survivor {
+            thread.inner.pid.store(pid, Ordering::Release);
             guard.threads.insert(thread.ident(), thread);
         }
     }
@@ -596,5 +618,62 @@ mod fork_tests {
             })
             .unwrap();
         assert_eq!(forker.join(), Ok(true));
+    }
+
+    /// Every thread of the parent but the one that forked is gone in the child: not
+    /// alive, waited for at once, joined with `NotInThisProcess` (not a hang).
+    #[test]
+    fn a_parents_thread_is_gone_in_a_fork_child() {
+        // SAFETY: resetting SIGCHLD's action to the default has no preconditions.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        let gate = std::sync::Arc::new(crate::Event::new());
+        let blocked = {
+            let gate = gate.clone();
+            crate::Builder::new()
+                .name("blocked")
+                .spawn(move || gate.wait_timeout(Duration::from_secs(30)))
+                .unwrap()
+        };
+        assert!(blocked.is_alive());
+        // SAFETY: the child only inspects the handle and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let started = Instant::now();
+            let gone = !blocked.is_alive()
+                && blocked.thread().wait_finished(None)
+                && !crate::enumerate().iter().any(|t| t.name() == "blocked");
+            let joined = matches!(
+                blocked.join(),
+                Err(crate::ThreadError::NotInThisProcess { thread }) if thread == "blocked"
+            );
+            let prompt = started.elapsed() < Duration::from_secs(5);
+            // SAFETY: ends the child without running the parent's test harness.
+            unsafe { libc::_exit(i32::from(!(gone && joined && prompt))) };
+        }
+        let mut status = 0;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // SAFETY: waits for our own child; `status` is a valid out-pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if Instant::now() > deadline {
+                // SAFETY: kills and reaps our own hung child before failing.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                panic!("the child hung on a thread of its parent");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
+        gate.set();
+        assert_eq!(blocked.join(), Ok(true));
     }
 }

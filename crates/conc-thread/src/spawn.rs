@@ -136,10 +136,7 @@ impl Builder {
         let body = {
             let thread = thread.clone();
             let packet = packet.clone();
-            move || {
-                drop(start_window);
-                run_thread(thread, packet, f)
-            }
+            move || run_thread(thread, packet, f, start_window)
         };
         match std_builder.spawn(body) {
             Ok(native) => Ok(JoinHandle {
@@ -196,7 +193,7 @@ enum PacketState<T> {
     Taken,
 }
 
-fn run_thread<F, T>(thread: Thread, packet: Arc<Packet<T>>, f: F)
+fn run_thread<F, T>(thread: Thread, packet: Arc<Packet<T>>, f: F, start: crate::fork::Window)
 where
     F: FnOnce() -> T,
 {
@@ -204,6 +201,8 @@ where
     let _finish = FinishOnDrop(&thread);
     thread.set_native_id();
     registry::set_current(thread.clone());
+    // Started: its native id is known, so a fork from now on copies a complete record.
+    drop(start);
     let outcome = catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload));
     let unobserved_panic = {
         let mut state = packet.state.lock();
@@ -309,6 +308,14 @@ impl<T> JoinHandle<T> {
         if !self.thread.wait_finished(timeout) {
             return Err(ThreadError::Timeout);
         }
+        if !self.thread.lives_here() {
+            // Not joinable from here: forget the OS handle (its thread is in another
+            // process; joining or detaching it here would act on a stranger's state).
+            std::mem::forget(self.native.take());
+            return Err(ThreadError::NotInThisProcess {
+                thread: self.thread.name().to_owned(),
+            });
+        }
         if let Some(native) = self.native.take() {
             // The closure has returned; this only reclaims the OS thread, and cannot
             // report a panic because `run_thread` catches them all.
@@ -398,6 +405,10 @@ impl<T> JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        if self.native.is_some() && !self.thread.lives_here() {
+            // See `join_inner`: the OS thread is not this process's to detach.
+            std::mem::forget(self.native.take());
+        }
         let mut state = self.packet.state.lock();
         match std::mem::replace(&mut *state, PacketState::Detached) {
             PacketState::Done(Err(message)) => {

@@ -21,6 +21,8 @@
 //! `wake`; a release that finds `PARKED` set clears `LOCKED` under that same mutex and
 //! wakes one waiter, so no wake-up is lost between a waiter's last check and its sleep.
 
+pub use crate::fork::process_id;
+
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
