@@ -208,6 +208,46 @@ fn forget_packaged_sources() {
     }
 }
 
+/// Removes the debug build artifacts of our crates, so `cargo package` verifies each
+/// crate against freshly compiled copies of the others.
+///
+/// The verification builds the other crates from the temporary registry into the
+/// workspace's target directory, and cargo takes a registry package as immutable: an
+/// artifact built from an earlier packing of the same version is reused without a look
+/// at the sources (a crate verified against a copy of its dependency that lacked a new
+/// function failed the step). Only our four crates are rebuilt afterwards.
+fn forget_packaged_builds(root: &Path) {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let debug = target.join("debug");
+    for (dir, prefix_of) in [
+        (
+            debug.join(".fingerprint"),
+            (|k: &str| format!("{k}-")) as fn(&str) -> String,
+        ),
+        (debug.join("deps"), |k: &str| {
+            format!("lib{}-", k.replace('-', "_"))
+        }),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let prefixes: Vec<String> = PUBLISHED.iter().map(|k| prefix_of(k)).collect();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(path)
+                } else {
+                    std::fs::remove_file(path)
+                };
+            }
+        }
+    }
+}
+
 /// Whether `dir` names an unpacked version of one of our crates (`<name>-<version>`).
 fn is_unpacked_published(dir: &str) -> bool {
     PUBLISHED.iter().any(|krate| {
@@ -221,6 +261,7 @@ fn is_unpacked_published(dir: &str) -> bool {
 fn run_step(root: &Path, step: &Step) -> Result<(), String> {
     if step.name == "package" {
         forget_packaged_sources();
+        forget_packaged_builds(root);
     }
     let args = step_args(step);
     if args != step.args {
