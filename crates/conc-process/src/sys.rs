@@ -11,39 +11,11 @@ use std::time::{Duration, Instant};
 /// Process id, as the kernel counts them.
 pub(crate) type Pid = libc::pid_t;
 
-/// This process's pid, cached: 0 until first asked, and again in a child after a
-/// `fork()` (a `pthread_atfork` child handler clears it). The engine asks on every queue
-/// `put` and lock of a queue's feeder slot; a system call each time was most of their
-/// cost.
-static PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-/// `getpid()`, from the cache.
+/// `getpid()`, from conc-thread's cache (cleared in every fork child by a handler
+/// installed before the first value is cached, so a child never sees its parent's id).
 #[inline]
 pub(crate) fn getpid() -> Pid {
-    match PID.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => refresh_pid(),
-        pid => pid,
-    }
-}
-
-#[cold]
-fn refresh_pid() -> Pid {
-    static HANDLER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !HANDLER.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        // SAFETY: registers an `extern "C"` function without arguments, valid for the
-        // life of the process. (A swap, not a `Once`: a `Once` another thread was
-        // running at a fork would block the child forever.)
-        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
-    }
-    // SAFETY: getpid has no preconditions and cannot fail.
-    let pid = unsafe { libc::getpid() };
-    PID.store(pid, std::sync::atomic::Ordering::Relaxed);
-    pid
-}
-
-/// The `pthread_atfork` child handler: the cached pid is the parent's.
-extern "C" fn forget_pid() {
-    PID.store(0, std::sync::atomic::Ordering::Relaxed);
+    conc_thread::sync::process_id() as Pid
 }
 
 /// `getppid()`.
