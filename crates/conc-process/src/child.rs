@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
+use crate::ProcessError;
 use crate::sys::{self, Backoff, Pid};
 
 /// Exit code recorded when the child was reaped by someone else (for example a
@@ -93,23 +94,24 @@ impl Child {
 
     /// A descriptor that becomes readable when the child ends (Python's `sentinel`):
     /// the pidfd of a direct child, an eventfd the listener writes for a served one.
-    pub(crate) fn sentinel(&self) -> std::io::Result<BorrowedFd<'_>> {
+    pub(crate) fn sentinel(&self) -> Result<BorrowedFd<'_>, ProcessError> {
         if !self.is_ours() {
-            return Err(std::io::Error::other(
+            return Err(ProcessError::InvalidState(
                 "a sentinel belongs to the process that started the child",
             ));
         }
+        let refused = |e| ProcessError::os("cannot make the child's sentinel", e);
         match self.reaper {
             Reaper::Direct => self.pidfd.as_ref().map(AsFd::as_fd).ok_or_else(|| {
-                std::io::Error::new(
+                refused(std::io::Error::new(
                     std::io::ErrorKind::Unsupported,
                     "no pidfd for this child (pidfd_open needs Linux 5.3+)",
-                )
+                ))
             }),
             Reaper::Server(_) => {
                 let status = self.status();
                 if self.exit_event.get().is_none() {
-                    let event = sys::eventfd()?;
+                    let event = sys::eventfd().map_err(refused)?;
                     if status.is_some() {
                         sys::eventfd_signal(&event);
                     }

@@ -763,7 +763,7 @@ impl<R> Process<R> {
     /// p.join().unwrap();
     /// ```
     pub fn sentinel(&self) -> Result<BorrowedFd<'_>, ProcessError> {
-        sentinel_of(self.owned_child()?)
+        self.owned_child()?.sentinel()
     }
 
     /// The started child, if this handle is open and this process started it.
@@ -852,16 +852,6 @@ fn ship_args(
         }
         _ => Ok(()),
     }
-}
-
-/// A child's sentinel, its refusal as a `ProcessError`.
-fn sentinel_of(child: &Child) -> Result<BorrowedFd<'_>, ProcessError> {
-    child.sentinel().map_err(|e| match e.kind() {
-        std::io::ErrorKind::Other => {
-            ProcessError::InvalidState("a sentinel belongs to the process that started the child")
-        }
-        _ => ProcessError::os("cannot make the child's sentinel", e),
-    })
 }
 
 /// Only the process that started a child may wait for it or signal it.
@@ -978,7 +968,7 @@ impl ChildProcess {
     /// p.join().unwrap();
     /// ```
     pub fn sentinel(&self) -> Result<BorrowedFd<'_>, ProcessError> {
-        sentinel_of(&self.0)
+        self.0.sentinel()
     }
 
     /// Waits for the child to end, at most `timeout` if given; its exit code, or `None`

@@ -75,6 +75,10 @@ static PID: AtomicU32 = AtomicU32::new(0);
 /// This process's id without a system call each time (`getpid` is not cached by
 /// glibc), correct in fork children: the handlers, installed before the id is first
 /// cached, clear it in every child.
+///
+/// ```
+/// assert_eq!(conc_thread::sync::process_id(), std::process::id());
+/// ```
 pub fn process_id() -> u32 {
     let pid = PID.load(Ordering::Relaxed);
     if pid != 0 {
@@ -290,6 +294,7 @@ fn close_gate() -> ClosedGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fork_test_support::expect_child_success;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -401,27 +406,6 @@ mod tests {
             // SAFETY: ends the child without running the parent's test harness.
             unsafe { libc::_exit(i32::from(!(fine && free))) };
         }
-        let mut status = 0;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            // SAFETY: waits for our own child; `status` is a valid out-pointer.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r == pid {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                // SAFETY: kills and reaps our own hung child before failing.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                panic!("the child hung: nested fork handlers deadlocked");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "{status}"
-        );
+        expect_child_success(pid, "the child hung: nested fork handlers deadlocked");
     }
 }

@@ -68,6 +68,8 @@ mod error;
 mod event;
 mod excepthook;
 mod fork;
+#[cfg(test)]
+mod fork_test_support;
 mod local;
 mod lock;
 mod panic_message;

@@ -521,6 +521,7 @@ impl Drop for ExitGuard {
 #[cfg(test)]
 mod fork_tests {
     use super::*;
+    use crate::fork_test_support::expect_child_success;
     use std::time::{Duration, Instant};
 
     #[test]
@@ -562,28 +563,7 @@ mod fork_tests {
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }
         holder.join().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut status = 0;
-        loop {
-            // SAFETY: waits for our own child; `status` is a valid out-pointer.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r == pid {
-                break;
-            }
-            if Instant::now() > deadline {
-                // SAFETY: kills and reaps our own hung child before failing.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                panic!("the forked child hung in its first spawn");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "child status {status}"
-        );
+        expect_child_success(pid, "the forked child hung in its first spawn");
     }
 
     /// Python's `threading._after_fork`: in a child only the thread that forked is left,
@@ -651,28 +631,7 @@ mod fork_tests {
             // SAFETY: ends the child without running the parent's test harness.
             unsafe { libc::_exit(i32::from(!(gone && joined && prompt))) };
         }
-        let mut status = 0;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            // SAFETY: waits for our own child; `status` is a valid out-pointer.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r == pid {
-                break;
-            }
-            if Instant::now() > deadline {
-                // SAFETY: kills and reaps our own hung child before failing.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                panic!("the child hung on a thread of its parent");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "{status}"
-        );
+        expect_child_success(pid, "the child hung on a thread of its parent");
         gate.set();
         assert_eq!(blocked.join(), Ok(true));
     }

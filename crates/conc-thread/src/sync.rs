@@ -452,6 +452,12 @@ impl std::fmt::Debug for Condvar {
 
 /// A short wait before blocking: a few growing spins, then a few yields, then done.
 /// For waits that usually end within microseconds of another thread's work.
+///
+/// ```
+/// let ready = std::sync::atomic::AtomicBool::new(true);
+/// let mut spin = conc_thread::sync::SpinWait::new();
+/// while !ready.load(std::sync::atomic::Ordering::Acquire) && spin.spin() {}
+/// ```
 #[derive(Debug, Default)]
 pub struct SpinWait {
     rounds: u32,

@@ -17,6 +17,22 @@ use crate::ProcessError;
 /// pipes, the sentinels of [`Process::sentinel`](crate::Process::sentinel)), which are
 /// ready when readable or hung up, and for [`Connection`], ready when
 /// [`poll`](Connection::poll) says so (a message, or the end of file).
+///
+/// An object with no descriptor of its own can take part by answering now:
+///
+/// ```
+/// use std::time::Duration;
+/// use conc_process::connection::{Readiness, Waitable, wait};
+///
+/// struct Flag(bool);
+/// impl Waitable for Flag {
+///     fn readiness(&self) -> Readiness<'_> {
+///         Readiness::Now(self.0)
+///     }
+/// }
+/// let ready = wait(&[&Flag(false), &Flag(true)], Some(Duration::ZERO)).unwrap();
+/// assert_eq!(ready, [1]);
+/// ```
 pub trait Waitable {
     /// How readiness is found: a descriptor to `poll(2)`, or an answer now.
     fn readiness(&self) -> Readiness<'_>;
