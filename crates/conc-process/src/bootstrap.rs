@@ -11,12 +11,12 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use ipc_channel::ipc::{IpcReceiver, IpcSender, OpaqueIpcReceiver, OpaqueIpcSender};
 use serde::{Deserialize, Serialize};
 
 use crate::current::{self, Identity};
-use crate::hooks;
-use crate::sys;
+use crate::ipc::{Receiver, Sender};
+use crate::wire::Descriptor;
+use crate::{ProcessError, hooks, sys};
 
 /// How the child's function ended, as sent back to the parent.
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,14 +37,14 @@ pub(crate) struct Bootstrap {
     pub(crate) entry: isize,
     /// Offset of the user's `fn(A) -> R` from `anchor`.
     pub(crate) func: isize,
-    /// Where the arguments (`A`) arrive.
-    pub(crate) args: OpaqueIpcReceiver,
-    /// Where the [`Outcome<R>`] goes.
-    pub(crate) outcome: OpaqueIpcSender,
+    /// Where the arguments (`A`) arrive: a [`Receiver<A>`]'s socket.
+    pub(crate) args: Descriptor,
+    /// Where the [`Outcome<R>`] goes: a [`Sender`]'s socket.
+    pub(crate) outcome: Descriptor,
 }
 
 /// The signature every `entry::<A, R>` shares once its types are erased.
-type Entry = fn(usize, OpaqueIpcReceiver, OpaqueIpcSender) -> i32;
+type Entry = fn(usize, Descriptor, Descriptor) -> i32;
 
 /// The reference point for code offsets. `#[inline(never)]` and a body of its own keep
 /// it a distinct function with a stable address.
@@ -93,13 +93,13 @@ where
 }
 
 /// Runs in the child: receives `A`, calls the user's function, sends the [`Outcome`].
-fn entry<A, R>(func: usize, args: OpaqueIpcReceiver, outcome: OpaqueIpcSender) -> i32
+fn entry<A, R>(func: usize, args: Descriptor, outcome: Descriptor) -> i32
 where
     A: Serialize + for<'de> Deserialize<'de>,
     R: Serialize + for<'de> Deserialize<'de>,
 {
-    let outcome: IpcSender<Outcome<R>> = outcome.to();
-    let args: IpcReceiver<A> = args.to();
+    let outcome = Sender::<Outcome<R>>::from_fd(outcome.0);
+    let mut args = Receiver::<A>::from_fd(args.0);
     let args = match args.recv() {
         Ok(args) => args,
         Err(e) => {
@@ -119,7 +119,7 @@ where
 
 /// Runs `f`, catching a panic, and sends how it ended; returns the child's exit code
 /// (0, or 1 after a panic, as Python exits 1 after an uncaught exception).
-pub(crate) fn run_and_report<R, F>(f: F, outcome: &IpcSender<Outcome<R>>) -> i32
+pub(crate) fn run_and_report<R, F>(f: F, outcome: &Sender<Outcome<R>>) -> i32
 where
     F: FnOnce() -> R,
     R: Serialize + for<'de> Deserialize<'de>,
@@ -127,7 +127,7 @@ where
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(value) => match outcome.send(Outcome::Returned(value)) {
             Ok(()) => 0,
-            Err(ipc_channel::IpcError::SerializationError(e)) => {
+            Err(ProcessError::Serialization(e)) => {
                 let _ = outcome.send(Outcome::Failed(format!(
                     "the child could not serialize its result: {e}"
                 )));

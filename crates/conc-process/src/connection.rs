@@ -6,20 +6,23 @@ mod wait;
 pub use wait::{Readiness, Waitable, wait};
 
 use std::fmt;
-use std::time::Duration;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ProcessError;
+use crate::ipc::{self, FrameReader};
+use crate::wire::Descriptor;
 
-/// The receiving half and a message `poll` already took off the channel.
+/// What has been read off the socket and not yet returned.
 struct Inbox<T> {
-    rx: IpcReceiver<T>,
+    reader: FrameReader,
+    /// A message `poll` already decoded.
     peeked: Option<T>,
-    /// The channel reported end of file once; later reads report it again at once.
-    eof: bool,
 }
 
 /// One end of a [`pipe`]: sends and receives values of type `T` to and from the other
@@ -47,11 +50,16 @@ struct Inbox<T> {
 /// assert!(!a.poll(Some(Duration::from_millis(10))).unwrap());
 /// ```
 pub struct Connection<T> {
-    tx: Option<IpcSender<T>>,
-    inbox: conc_thread::sync::Mutex<Option<Inbox<T>>>,
+    /// The socket (one end of a Unix stream socket pair); `None` once closed. Calls
+    /// in flight keep their own `Arc`, so `close` never pulls a descriptor from under
+    /// them.
+    socket: conc_thread::sync::Mutex<Option<Arc<OwnedFd>>>,
+    inbox: conc_thread::sync::Mutex<Inbox<T>>,
+    /// Held while a message is written, so that two threads' messages never interleave.
+    send_lock: conc_thread::sync::Mutex<()>,
     readable: bool,
     writable: bool,
-    closed: std::sync::atomic::AtomicBool,
+    closed: AtomicBool,
 }
 
 impl<T> fmt::Debug for Connection<T> {
@@ -71,7 +79,7 @@ impl<T> fmt::Debug for Connection<T> {
 ///
 /// # Errors
 ///
-/// [`ProcessError::Os`] if the operating system refuses to create the channels.
+/// [`ProcessError::Os`] if the operating system refuses to create the sockets.
 ///
 /// # Examples
 ///
@@ -87,19 +95,19 @@ where
 {
     // A closed stdin would let a socket take fd 0, which a child then replaces.
     crate::sys::ensure_std_fds_open();
-    let channel = || ipc::channel::<T>().map_err(|e| ProcessError::os("cannot create a pipe", e));
-    let (to_first, first_rx) = channel()?;
-    if duplex {
-        let (to_second, second_rx) = channel()?;
-        Ok((
-            Connection::new(Some(to_second), Some(first_rx)),
-            Connection::new(Some(to_first), Some(second_rx)),
-        ))
-    } else {
-        Ok((
-            Connection::new(None, Some(first_rx)),
-            Connection::new(Some(to_first), None),
-        ))
+    let (first, second) = ipc::socket_pair()?;
+    Ok((
+        Connection::from_parts(first, true, duplex, Inbox::default()),
+        Connection::from_parts(second, duplex, true, Inbox::default()),
+    ))
+}
+
+impl<T> Default for Inbox<T> {
+    fn default() -> Self {
+        Inbox {
+            reader: FrameReader::default(),
+            peeked: None,
+        }
     }
 }
 
@@ -107,47 +115,74 @@ impl<T> Connection<T>
 where
     T: Serialize + DeserializeOwned,
 {
-    fn new(tx: Option<IpcSender<T>>, rx: Option<IpcReceiver<T>>) -> Self {
-        Connection {
-            readable: rx.is_some(),
-            writable: tx.is_some(),
-            tx,
-            inbox: conc_thread::sync::Mutex::new(rx.map(|rx| Inbox {
-                rx,
-                peeked: None,
-                eof: false,
-            })),
-            closed: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
     /// Sends `value` to the other end. It does not wait for the other end to read it
-    /// unless the operating system's buffer is full (then it waits for room).
+    /// unless the operating system's buffer is full (then it waits for room, as long as
+    /// it takes; see [`send_timeout`](Self::send_timeout)). A send never outlives the
+    /// other end: once every process holding it has closed it or died, a waiting send
+    /// fails at once.
     ///
     /// # Errors
     ///
-    /// - [`ProcessError::Eof`] if the other end is closed (Python: `BrokenPipeError`).
+    /// - [`ProcessError::BrokenPipe`] if the other end is closed (Python:
+    ///   `BrokenPipeError`).
     /// - [`ProcessError::Closed`] after [`close`](Self::close).
     /// - [`ProcessError::InvalidState`] on the receive-only end of a one-way pipe.
-    /// - [`ProcessError::Serialization`] if `value` cannot be encoded.
+    /// - [`ProcessError::Serialization`] if `value` cannot be encoded (nothing is sent).
+    /// - [`ProcessError::InvalidArgument`] if it encodes to more than 4 GiB.
     ///
     /// # Examples
     ///
     /// ```
     /// let (a, b) = conc_process::pipe::<Vec<u8>>(true).unwrap();
     /// drop(b);
-    /// assert_eq!(a.send(vec![1]), Err(conc_process::ProcessError::Eof));
+    /// assert_eq!(a.send(vec![1]), Err(conc_process::ProcessError::BrokenPipe));
     /// ```
     pub fn send(&self, value: T) -> Result<(), ProcessError> {
+        self.send_until(&value, None)
+    }
+
+    /// Sends `value`, waiting at most `timeout` for room in the operating system's
+    /// buffer (no Python counterpart: its `send` can only block).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Timeout`] if the other end did not make room in time. A message
+    /// too big to fit may be partly written by then: the connection is then shut down
+    /// for sending in every process that shares it (the other end gets
+    /// [`ProcessError::BadMessage`] for the cut message, and later sends fail with
+    /// [`ProcessError::BrokenPipe`]), because a stream with half a message in it cannot
+    /// carry another. Otherwise those of [`send`](Self::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (a, _b) = conc_process::pipe::<Vec<u8>>(true).unwrap();
+    /// // Nobody reads `_b`: small messages fill the buffer, then a send times out.
+    /// let err = loop {
+    ///     if let Err(e) = a.send_timeout(vec![0; 1024], Duration::from_millis(20)) {
+    ///         break e;
+    ///     }
+    /// };
+    /// assert_eq!(err, conc_process::ProcessError::Timeout);
+    /// ```
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), ProcessError> {
+        self.send_until(&value, Some(deadline_after(timeout)))
+    }
+
+    fn send_until<V: Serialize + ?Sized>(
+        &self,
+        value: &V,
+        deadline: Option<Instant>,
+    ) -> Result<(), ProcessError> {
         self.check_open()?;
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or(ProcessError::InvalidState("connection is read-only"))?;
-        tx.send(value).map_err(|e| match ProcessError::from(e) {
-            ProcessError::Os { .. } => ProcessError::Eof,
-            other => other,
-        })
+        if !self.writable {
+            return Err(ProcessError::InvalidState("connection is read-only"));
+        }
+        let socket = self.socket()?;
+        let _one_at_a_time = self.send_lock.lock();
+        ipc::send_value(socket.as_fd(), value, deadline)
     }
 
     /// Receives the next value, waiting as long as it takes.
@@ -156,9 +191,13 @@ where
     ///
     /// - [`ProcessError::Eof`] when nothing is left and every sender of the other end is
     ///   gone (closed, dropped, or its process died) — never a hang (Python: `EOFError`).
+    /// - [`ProcessError::BadMessage`] if bytes arrive that are not a message (garbage,
+    ///   a length prefix over the 4 GiB limit, a message cut short); the connection is
+    ///   closed after it.
     /// - [`ProcessError::Closed`] after [`close`](Self::close).
     /// - [`ProcessError::InvalidState`] on the send-only end of a one-way pipe.
-    /// - [`ProcessError::Serialization`] if the message cannot be decoded as `T`.
+    /// - [`ProcessError::Serialization`] if the message cannot be decoded as `T` (it is
+    ///   consumed; the connection stays usable).
     ///
     /// # Examples
     ///
@@ -170,15 +209,17 @@ where
     /// assert_eq!(b.recv(), Err(conc_process::ProcessError::Eof));
     /// ```
     pub fn recv(&self) -> Result<T, ProcessError> {
-        self.recv_inner(None)?.ok_or(ProcessError::Timeout)
+        self.recv_until(None)
     }
 
-    /// Receives the next value, waiting at most `timeout`.
+    /// Receives the next value, waiting at most `timeout`, however the bytes arrive:
+    /// a message that comes in pieces, or stops coming halfway, is waited for only
+    /// until the deadline (what arrived is kept for the next call).
     ///
     /// # Errors
     ///
-    /// [`ProcessError::Timeout`] if nothing arrived in time; otherwise those of
-    /// [`recv`](Self::recv).
+    /// [`ProcessError::Timeout`] if no whole message arrived in time; otherwise those
+    /// of [`recv`](Self::recv).
     ///
     /// # Examples
     ///
@@ -192,36 +233,23 @@ where
     /// );
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, ProcessError> {
-        self.recv_inner(Some(timeout))?.ok_or(ProcessError::Timeout)
+        self.recv_until(Some(deadline_after(timeout)))
     }
 
-    fn recv_inner(&self, timeout: Option<Duration>) -> Result<Option<T>, ProcessError> {
-        self.check_open()?;
-        let mut guard = self.inbox.lock();
-        let inbox = guard
-            .as_mut()
-            .ok_or(ProcessError::InvalidState("connection is write-only"))?;
-        if let Some(value) = inbox.peeked.take() {
-            return Ok(Some(value));
-        }
-        if inbox.eof {
-            return Err(ProcessError::Eof);
-        }
-        let received = match timeout {
-            None => inbox.rx.recv().map(Some).map_err(ProcessError::from),
-            Some(t) => match inbox.rx.try_recv_timeout(t) {
-                Ok(value) => Ok(Some(value)),
-                Err(ipc_channel::TryRecvError::Empty) => Ok(None),
-                Err(ipc_channel::TryRecvError::IpcError(e)) => Err(e.into()),
-            },
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, ProcessError> {
+        let socket = self.socket_for_reading()?;
+        let mut inbox = match deadline {
+            None => self.inbox.lock(),
+            Some(d) => self.inbox.try_lock_until(d).ok_or(ProcessError::Timeout)?,
         };
-        if matches!(received, Err(ProcessError::Eof)) {
-            inbox.eof = true;
+        if let Some(value) = inbox.peeked.take() {
+            return Ok(value);
         }
-        if self.is_closed() {
-            // `close` ran while we waited: finish closing now.
-            *guard = None;
-        }
+        let received = inbox
+            .reader
+            .read(socket.as_fd(), deadline)
+            .and_then(ipc::decode);
+        self.after_read(&socket, &received);
         received
     }
 
@@ -234,7 +262,8 @@ where
     ///
     /// [`ProcessError::Closed`] after [`close`](Self::close);
     /// [`ProcessError::InvalidState`] on a send-only end; [`ProcessError::Serialization`]
-    /// if the waiting message cannot be decoded.
+    /// if the waiting message cannot be decoded; [`ProcessError::BadMessage`] as for
+    /// [`recv`](Self::recv).
     ///
     /// # Examples
     ///
@@ -248,29 +277,41 @@ where
     /// assert_eq!(b.recv().unwrap(), "hi");
     /// ```
     pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, ProcessError> {
-        self.check_open()?;
-        let mut guard = self.inbox.lock();
-        let inbox = guard
-            .as_mut()
-            .ok_or(ProcessError::InvalidState("connection is write-only"))?;
-        if inbox.peeked.is_some() || inbox.eof {
+        let socket = self.socket_for_reading()?;
+        let deadline = timeout.map(deadline_after);
+        let mut inbox = match deadline {
+            None => self.inbox.lock(),
+            Some(d) => match self.inbox.try_lock_until(d) {
+                Some(inbox) => inbox,
+                // Another thread is reading: nothing for us to take yet.
+                None => return Ok(false),
+            },
+        };
+        if inbox.peeked.is_some() || inbox.reader.at_eof() {
             return Ok(true);
         }
-        let received = match timeout {
-            None => inbox.rx.recv().map_err(ipc_channel::TryRecvError::IpcError),
-            Some(t) => inbox.rx.try_recv_timeout(t),
-        };
+        let received = inbox
+            .reader
+            .read(socket.as_fd(), deadline)
+            .and_then(ipc::decode::<T>);
+        self.after_read(&socket, &received);
         match received {
             Ok(value) => {
                 inbox.peeked = Some(value);
                 Ok(true)
             }
-            Err(ipc_channel::TryRecvError::Empty) => Ok(false),
-            Err(ipc_channel::TryRecvError::IpcError(ipc_channel::IpcError::Disconnected)) => {
-                inbox.eof = true;
-                Ok(true)
-            }
-            Err(ipc_channel::TryRecvError::IpcError(e)) => Err(e.into()),
+            Err(ProcessError::Timeout) => Ok(false),
+            Err(ProcessError::Eof) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a read: a stream that delivered a malformed message cannot be trusted;
+    /// it is shut down (for every process sharing it) and this end closed.
+    fn after_read<V>(&self, socket: &OwnedFd, received: &Result<V, ProcessError>) {
+        if matches!(received, Err(ProcessError::BadMessage(_))) {
+            ipc::shut_down(socket);
+            self.close();
         }
     }
 }
@@ -293,7 +334,8 @@ impl Connection<Vec<u8>> {
     /// assert_eq!(b.recv_bytes().unwrap(), b"payload");
     /// ```
     pub fn send_bytes(&self, buf: &[u8]) -> Result<(), ProcessError> {
-        self.send(buf.to_vec())
+        // A slice encodes exactly as the `Vec<u8>` the other end decodes.
+        self.send_until(buf, None)
     }
 
     /// Receives one whole message of bytes (Python's `recv_bytes()`).
@@ -344,6 +386,17 @@ impl Connection<Vec<u8>> {
 }
 
 impl<T> Connection<T> {
+    fn from_parts(socket: OwnedFd, readable: bool, writable: bool, inbox: Inbox<T>) -> Self {
+        Connection {
+            socket: conc_thread::sync::Mutex::new(Some(Arc::new(socket))),
+            inbox: conc_thread::sync::Mutex::new(inbox),
+            send_lock: conc_thread::sync::Mutex::new(()),
+            readable,
+            writable,
+            closed: AtomicBool::new(false),
+        }
+    }
+
     /// Whether this end can receive (false for the sending end of a one-way pipe).
     ///
     /// # Examples
@@ -363,30 +416,51 @@ impl<T> Connection<T> {
         self.writable
     }
 
-    /// Whether [`close`](Self::close) was called.
+    /// Whether [`close`](Self::close) was called (or a malformed message closed it).
     pub fn is_closed(&self) -> bool {
-        self.closed.load(std::sync::atomic::Ordering::Acquire)
+        self.closed.load(Ordering::Acquire)
     }
 
-    /// Closes the receiving side of this end at once; the sending side closes when the
-    /// `Connection` is dropped (Python's `close()`, which also happens on drop). Later
-    /// calls fail with [`ProcessError::Closed`].
+    /// The descriptor of this end's socket (Python's `fileno()`), for `poll`, `select`
+    /// or an event loop; it stays valid until this end is closed or dropped. Only
+    /// readiness should be asked of it: bytes read or written directly bypass the
+    /// message framing (the next `recv` on either end would then report a
+    /// [`ProcessError::BadMessage`] and close the connection).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] after [`close`](Self::close).
     ///
     /// # Examples
     ///
     /// ```
     /// let (a, _b) = conc_process::pipe::<u8>(true).unwrap();
+    /// assert!(a.fileno().unwrap() >= 0);
+    /// a.close();
+    /// assert!(a.fileno().is_err());
+    /// ```
+    pub fn fileno(&self) -> Result<RawFd, ProcessError> {
+        self.check_open()?;
+        Ok(self.socket()?.as_raw_fd())
+    }
+
+    /// Closes this end (Python's `close()`, which also happens on drop): once every
+    /// process holding it has closed it, the other end's `recv` reports
+    /// [`ProcessError::Eof`] and its `send` [`ProcessError::BrokenPipe`]. Later calls
+    /// here fail with [`ProcessError::Closed`]. A call already waiting in another
+    /// thread keeps the socket until it returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = conc_process::pipe::<u8>(true).unwrap();
     /// a.close();
     /// assert_eq!(a.send(1), Err(conc_process::ProcessError::Closed("connection")));
+    /// assert_eq!(b.recv(), Err(conc_process::ProcessError::Eof));
     /// ```
     pub fn close(&self) {
-        self.closed
-            .store(true, std::sync::atomic::Ordering::Release);
-        // Another thread may be blocked in `recv` holding the inbox: then it is closed
-        // when that thread comes back (it checks the flag), not waited for here.
-        if let Some(mut inbox) = self.inbox.try_lock() {
-            inbox.take();
-        }
+        self.closed.store(true, Ordering::Release);
+        self.socket.lock().take();
     }
 
     fn check_open(&self) -> Result<(), ProcessError> {
@@ -396,15 +470,42 @@ impl<T> Connection<T> {
             Ok(())
         }
     }
+
+    fn socket(&self) -> Result<Arc<OwnedFd>, ProcessError> {
+        self.socket
+            .lock()
+            .clone()
+            .ok_or(ProcessError::Closed("connection"))
+    }
+
+    fn socket_for_reading(&self) -> Result<Arc<OwnedFd>, ProcessError> {
+        self.check_open()?;
+        if !self.readable {
+            return Err(ProcessError::InvalidState("connection is write-only"));
+        }
+        self.socket()
+    }
 }
 
-/// What crosses when a `Connection` is sent to another process.
+/// `timeout` from now; a timeout too long to represent waits without limit.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// What crosses when a `Connection` is sent to another process: the socket, and what
+/// this end had already read of it.
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "T: Serialize + DeserializeOwned")]
 struct Wire<T> {
-    tx: Option<IpcSender<T>>,
-    rx: Option<IpcReceiver<T>>,
+    socket: Descriptor,
+    readable: bool,
+    writable: bool,
     peeked: Option<T>,
+    /// Bytes of the stream read but not yet returned, and descriptors with them.
+    buffered: Vec<u8>,
+    buffered_fds: Vec<Descriptor>,
     eof: bool,
 }
 
@@ -412,33 +513,32 @@ impl<T> Serialize for Connection<T>
 where
     T: Serialize + DeserializeOwned,
 {
-    /// Works only inside an ipc-channel message (how conc-process sends arguments,
-    /// results, and values on pipes): the file descriptors travel beside the bytes.
-    /// The receiving side moves with the message; use the `Connection` you sent no more.
+    /// Works only inside a conc-process message (a value on a `Connection`, a
+    /// process's argument or result): the socket travels beside the bytes. The end
+    /// moves with the message: the `Connection` you sent is closed.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::Error;
         crate::wire::refuse_in_plain::<S::Error>("a Connection")?;
-        if self.is_closed() {
-            return Err(S::Error::custom("a closed Connection cannot be sent"));
-        }
-        let mut guard = self.inbox.lock();
-        let inbox = guard.take();
-        let (rx, peeked, eof) = match inbox {
-            Some(i) => (Some(i.rx), i.peeked, i.eof),
-            None => (None, None, false),
-        };
+        let socket = self.socket().map_err(|_| {
+            crate::wire::ser_error::<S::Error>("a closed Connection cannot be sent")
+        })?;
+        let mut inbox = self.inbox.lock();
+        let (buffered, buffered_fds, eof) = inbox.reader.take_buffered();
         let wire = Wire {
-            tx: self.tx.clone(),
-            rx,
-            peeked,
+            socket: Descriptor(socket.try_clone().map_err(|e| {
+                crate::wire::ser_error::<S::Error>(format!("cannot duplicate a socket: {e}"))
+            })?),
+            readable: self.readable,
+            writable: self.writable,
+            peeked: inbox.peeked.take(),
+            buffered,
+            buffered_fds: buffered_fds.into_iter().map(Descriptor).collect(),
             eof,
         };
+        drop(inbox);
         let result = wire.serialize(serializer);
-        // Serializing moved the receiver's descriptor into the message: keep the
-        // emptied shell so that this end now reports itself closed.
-        drop(wire);
-        self.closed
-            .store(true, std::sync::atomic::Ordering::Release);
+        // The message holds its own copies of the descriptors: this end is now the
+        // other process's, and closes here.
+        self.close();
         result
     }
 }
@@ -449,11 +549,19 @@ where
 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = Wire::<T>::deserialize(deserializer)?;
-        let mut conn = Connection::new(wire.tx, wire.rx);
-        if let Some(inbox) = conn.inbox.get_mut().as_mut() {
-            inbox.peeked = wire.peeked;
-            inbox.eof = wire.eof;
-        }
-        Ok(conn)
+        let reader = FrameReader::from_buffered(
+            wire.buffered,
+            wire.buffered_fds.into_iter().map(|d| d.0).collect(),
+            wire.eof,
+        );
+        Ok(Connection::from_parts(
+            wire.socket.0,
+            wire.readable,
+            wire.writable,
+            Inbox {
+                reader,
+                peeked: wire.peeked,
+            },
+        ))
     }
 }

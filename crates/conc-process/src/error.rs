@@ -57,6 +57,15 @@ pub enum ProcessError {
     /// more has closed it or died (Python: `EOFError`).
     #[error("end of file: the other end is closed")]
     Eof,
+    /// A send found the other end of its connection closed: every process that could
+    /// have read it has closed it or died (Python: `BrokenPipeError`).
+    #[error("Broken pipe: the other end of the connection is closed")]
+    BrokenPipe,
+    /// Bytes arrived that are not a well-formed message (garbage, a length over the
+    /// limit, a message cut short by the sender's end); the connection is closed after
+    /// it, as its stream can no longer be trusted.
+    #[error("bad message: {0}")]
+    BadMessage(String),
     /// A process died while holding a process-shared lock. The caller now holds it;
     /// the state it protects may be half-updated (Python deadlocks here instead).
     #[error("the previous owner of the lock died while holding it")]
@@ -123,21 +132,18 @@ pub(crate) fn describe_exitcode(exitcode: i32) -> String {
     }
 }
 
-impl From<ipc_channel::IpcError> for ProcessError {
-    fn from(err: ipc_channel::IpcError) -> Self {
-        use ipc_channel::IpcError;
-        match err {
-            IpcError::Disconnected => ProcessError::Eof,
-            IpcError::SerializationError(e) => ProcessError::Serialization(
-                std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string()),
-            ),
-            IpcError::Io(e) => ProcessError::os("ipc channel", e),
-        }
-    }
-}
-
 impl From<postcard::Error> for ProcessError {
     fn from(err: postcard::Error) -> Self {
-        ProcessError::Serialization(err.to_string())
+        use postcard::Error::{SerdeDeCustom, SerdeSerCustom};
+        let message = match err {
+            // postcard drops the text of custom errors: this crate remembers its own.
+            SerdeSerCustom | SerdeDeCustom => crate::wire::take_message().unwrap_or_else(|| {
+                format!(
+                    "{err} (raised by a Serialize or Deserialize impl; its message is not kept)"
+                )
+            }),
+            other => other.to_string(),
+        };
+        ProcessError::Serialization(message)
     }
 }

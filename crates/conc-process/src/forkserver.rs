@@ -11,27 +11,29 @@
 //!
 //! The server was forked while the program had one thread, so it holds no foreign
 //! locks and every child it forks starts clean, whatever threads the program runs by
-//! then. It waits with `IpcReceiverSet::select` on the request channel and on one
-//! "alive" channel per child, whose only sender the child holds: when the child ends the
-//! kernel closes it and the server reaps the child and reports the status. The server
+//! then. It waits with `poll` on the request channel and on one "alive" socket per
+//! child, whose other end only the child holds: when the child ends the kernel closes
+//! it and the server reaps the child and reports the status. The server
 //! exits when the program's end of the request channel closes (the program ended), and
 //! the kernel kills it if the program's main thread dies first (`PR_SET_PDEATHSIG`); its
 //! children get the same signal from the server.
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ipc_channel::ipc::{self, IpcReceiver, IpcReceiverSet, IpcSelectionResult, IpcSender};
+use rustix::event::{PollFd, PollFlags};
 use serde::{Deserialize, Serialize};
 
 use crate::ProcessError;
 use crate::bootstrap::{self, Bootstrap};
 use crate::child::{Child, Reaper, UNKNOWN_EXIT};
 use crate::hooks::{self, ForkLockRank};
+use crate::ipc::{self, Receiver, Sender};
 use crate::sys::{self, Pid};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -72,9 +74,9 @@ struct Book {
 pub(crate) struct Client {
     /// The server's pid, to reap it if it dies.
     server: Pid,
-    requests: IpcSender<Request>,
+    requests: Sender<Request>,
     /// Taken by the listener thread when the first child is requested.
-    events: Option<IpcReceiver<Event>>,
+    events: Option<Receiver<Event>>,
     book: Arc<Mutex<Book>>,
 }
 
@@ -83,8 +85,8 @@ pub(crate) struct Client {
 static CLIENT: Mutex<Option<(Pid, Client)>> = Mutex::new(None);
 /// Why `init` could not start a server, reported at the first request.
 static UNAVAILABLE: Mutex<Option<&'static str>> = Mutex::new(None);
-/// In a served child: the sender whose closing tells the server this child ended.
-static ALIVE: Mutex<Option<IpcSender<()>>> = Mutex::new(None);
+/// In a served child: the socket whose closing tells the server this child ended.
+static ALIVE: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
 fn client() -> MutexGuard<'static, Option<(Pid, Client)>> {
     static REGISTERED: AtomicBool = AtomicBool::new(false);
@@ -148,7 +150,7 @@ fn fork_server() -> Result<Client, &'static str> {
 }
 
 /// The server's loop. Never returns.
-fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
+fn serve(mut requests: Receiver<Request>, events: Sender<Event>) -> ! {
     let me = sys::getpid();
     let death_signal = crate::watchdog::death_signal_wanted();
     // With SIGCHLD ignored (inherited from the program) the kernel would reap our
@@ -162,112 +164,172 @@ fn serve(requests: IpcReceiver<Request>, events: IpcSender<Event>) -> ! {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
     }
     let mut last_sweep = std::time::Instant::now();
-    let Ok(mut set) = IpcReceiverSet::new() else {
-        sys::exit_now(1)
-    };
-    let Ok(requests_id) = set.add(requests) else {
-        sys::exit_now(1)
-    };
-    // Receiver id in `set` → the child whose "alive" channel it is.
-    let mut alive: HashMap<u64, Pid> = HashMap::new();
-    // Children whose channel closed but that had not exited yet when we looked.
+    // Each child's "alive" socket, which reads as closed once the child has ended.
+    let mut alive: Vec<(OwnedFd, Pid)> = Vec::new();
+    // Children whose socket closed but that had not exited yet when we looked.
     let mut closing: Vec<Pid> = Vec::new();
     loop {
-        // Wake at least every SWEEP to look for children whose exit the channels did
-        // not announce (their "alive" sender leaked into a process that outlives them).
+        // Wake at least every SWEEP to look for children whose exit the sockets did
+        // not announce (their end leaked into a process that outlives them).
         let wait = if closing.is_empty() {
             SWEEP
         } else {
             Duration::from_millis(1)
         };
-        let selected = match set.try_select_timeout(wait) {
-            Ok(r) => Ok(r),
-            Err(ipc_channel::TrySelectError::Empty) => Ok(Vec::new()),
-            Err(_) => Err(()),
+        let (request_ready, ended) = if requests.has_buffered() {
+            (true, Vec::new())
+        } else {
+            match wait_for_work(&requests, &alive, wait) {
+                Ok(ready) => ready,
+                Err(()) => sys::exit_now(1),
+            }
         };
         if last_sweep.elapsed() >= SWEEP {
             last_sweep = std::time::Instant::now();
-            alive.retain(|_, &mut pid| still_running(pid, &events));
+            alive.retain(|(_, pid)| still_running(*pid, &events));
         }
-        let Ok(selected) = selected else {
-            sys::exit_now(1)
-        };
-        for result in selected {
-            match result {
-                IpcSelectionResult::MessageReceived(id, message) if id == requests_id => {
-                    let (token, boot) = match message.to::<Request>() {
-                        Ok(Request::Start { token, boot }) => (token, boot),
-                        Ok(Request::Signal { pid, sig }) => {
-                            // Unreaped (still watched or closing): the pid is still ours.
-                            if alive.values().chain(&closing).any(|&p| p == pid) {
-                                let _ = sys::kill(pid, sig);
-                            }
-                            continue;
-                        }
-                        Err(_) => continue,
-                    };
-                    let Ok((alive_tx, alive_rx)) = ipc::channel::<()>() else {
-                        let _ = events.send(Event::Failed {
-                            token,
-                            message: "cannot create a channel".into(),
-                        });
-                        continue;
-                    };
-                    // Where the watchdog is used, its children watch the server.
-                    crate::watchdog::read_end_for_children();
-                    // SAFETY: the server is single-threaded (but for an idle watchdog
-                    // thread blocked in `read`), so the child inherits no held lock.
-                    match unsafe { sys::fork() } {
-                        Ok(0) => {
-                            // Close the server's channels in the child; keep `alive_tx`
-                            // open until the child ends.
-                            drop((set, events, alive_rx));
-                            *ALIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(alive_tx);
-                            sys::die_with_parent(me, death_signal);
-                            bootstrap::run_bootstrap(boot)
-                        }
-                        Ok(pid) => {
-                            drop((alive_tx, boot));
-                            match set.add(alive_rx) {
-                                Ok(alive_id) => {
-                                    alive.insert(alive_id, pid);
-                                }
-                                // Cannot watch it: fall back to polling for its exit.
-                                Err(_) => closing.push(pid),
-                            }
-                            let _ = events.send(Event::Started { token, pid });
-                        }
-                        Err(e) => {
-                            let _ = events.send(Event::Failed {
-                                token,
-                                message: format!("fork failed: {e}"),
-                            });
-                        }
+        // Children whose socket closed: reap them (from the back, so that the indices
+        // stay valid).
+        for index in ended.into_iter().rev() {
+            if index < alive.len() {
+                let (_, pid) = alive.swap_remove(index);
+                // The kernel closes a dying process's files a moment before it becomes
+                // reapable: wait that moment out here rather than in the 1 ms polling.
+                match reap_soon(pid) {
+                    Some(code) => {
+                        let _ = events.send(Event::Exited { pid, code });
                     }
+                    None => closing.push(pid),
                 }
-                IpcSelectionResult::ChannelClosed(id) if id == requests_id => {
-                    // The program ended: so does the server. Its children receive
-                    // SIGKILL from `PR_SET_PDEATHSIG`.
-                    sys::exit_now(0)
+            }
+        }
+        if request_ready {
+            let request = match requests.recv_until(Some(std::time::Instant::now())) {
+                Ok(request) => Some(request),
+                Err(ProcessError::Timeout | ProcessError::Serialization(_)) => None,
+                // The program ended (or its channel broke): so does the server. Its
+                // children receive their death signal from `PR_SET_PDEATHSIG`.
+                Err(_) => sys::exit_now(0),
+            };
+            match request {
+                Some(Request::Start { token, boot }) => start_child(
+                    token,
+                    boot,
+                    me,
+                    death_signal,
+                    &requests,
+                    &events,
+                    &mut alive,
+                ),
+                // Unreaped (still watched or closing): the pid is still ours.
+                Some(Request::Signal { pid, sig })
+                    if alive
+                        .iter()
+                        .map(|(_, p)| p)
+                        .chain(&closing)
+                        .any(|&p| p == pid) =>
+                {
+                    let _ = sys::kill(pid, sig);
                 }
-                IpcSelectionResult::ChannelClosed(id) => {
-                    if let Some(pid) = alive.remove(&id) {
-                        // The kernel closes a dying process's files a moment before it
-                        // becomes reapable: wait that moment out here rather than in
-                        // the 1 ms polling below.
-                        match reap_soon(pid) {
-                            Some(code) => {
-                                let _ = events.send(Event::Exited { pid, code });
-                            }
-                            None => closing.push(pid),
-                        }
-                    }
-                }
-                IpcSelectionResult::MessageReceived(..) => {}
+                Some(Request::Signal { .. }) | None => {}
             }
         }
         // Reap at once the children that already exited (the usual case).
         closing.retain(|&pid| still_running(pid, &events));
+    }
+}
+
+/// Waits up to `wait` for a request or for children's "alive" sockets to close:
+/// whether the request channel is readable, and the indices (into `alive`) of the
+/// closed sockets.
+fn wait_for_work(
+    requests: &Receiver<Request>,
+    alive: &[(OwnedFd, Pid)],
+    wait: Duration,
+) -> Result<(bool, Vec<usize>), ()> {
+    let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(alive.len() + 1);
+    fds.push(PollFd::new(requests, PollFlags::IN));
+    fds.extend(alive.iter().map(|(fd, _)| PollFd::new(fd, PollFlags::IN)));
+    let timeout = rustix::event::Timespec::try_from(wait).map_err(|_| ())?;
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(_) => {}
+        Err(rustix::io::Errno::INTR) => return Ok((false, Vec::new())),
+        Err(_) => return Err(()),
+    }
+    let request_ready = !fds[0].revents().is_empty();
+    let ended = fds[1..]
+        .iter()
+        .enumerate()
+        .filter(|(_, fd)| !fd.revents().is_empty())
+        .map(|(i, _)| i)
+        .collect();
+    Ok((request_ready, ended))
+}
+
+/// Forks a child for `boot` and reports it (`Started` or `Failed`).
+fn start_child(
+    token: u64,
+    boot: Bootstrap,
+    me: Pid,
+    death_signal: bool,
+    requests: &Receiver<Request>,
+    events: &Sender<Event>,
+    alive: &mut Vec<(OwnedFd, Pid)>,
+) {
+    let Ok((alive_here, alive_there)) = ipc::socket_pair() else {
+        let _ = events.send(Event::Failed {
+            token,
+            message: "cannot create a socket".into(),
+        });
+        return;
+    };
+    // Where the watchdog is used, its children watch the server.
+    crate::watchdog::read_end_for_children();
+    // SAFETY: the server is single-threaded (but for an idle watchdog thread blocked in
+    // `read`), so the child inherits no held lock.
+    match unsafe { sys::fork() } {
+        Ok(0) => {
+            // Close the server's sockets in the child; keep `alive_there` open until
+            // the child ends.
+            close_in_child(requests, events, alive, alive_here);
+            *ALIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(alive_there);
+            sys::die_with_parent(me, death_signal);
+            bootstrap::run_bootstrap(boot)
+        }
+        Ok(pid) => {
+            drop((alive_there, boot));
+            alive.push((alive_here, pid));
+            let _ = events.send(Event::Started { token, pid });
+        }
+        Err(e) => {
+            let _ = events.send(Event::Failed {
+                token,
+                message: format!("fork failed: {e}"),
+            });
+        }
+    }
+}
+
+/// In a child of the server: closes the server's descriptors (the child must not keep
+/// the request channel, the event channel or its siblings' "alive" sockets open).
+/// They are borrowed from the server's frame, which the child never returns to, so the
+/// descriptors are closed by number and the objects forgotten.
+fn close_in_child(
+    requests: &Receiver<Request>,
+    events: &Sender<Event>,
+    alive: &[(OwnedFd, Pid)],
+    alive_here: OwnedFd,
+) {
+    use std::os::fd::AsRawFd;
+    drop(alive_here);
+    let fds = [requests.as_fd().as_raw_fd(), events.as_fd().as_raw_fd()]
+        .into_iter()
+        .chain(alive.iter().map(|(fd, _)| fd.as_raw_fd()));
+    for fd in fds {
+        // SAFETY: these descriptors belong to the server's objects, which live in a
+        // frame this child never returns to (it exits from `run_bootstrap`), so
+        // nothing uses or closes them again here.
+        unsafe { libc::close(fd) };
     }
 }
 
@@ -278,7 +340,7 @@ const SWEEP: Duration = Duration::from_millis(100);
 /// Reaps `pid` if it has ended and reports its exit: `true` while it still runs. A pid
 /// that is no longer ours to wait for is reported with [`UNKNOWN_EXIT`], so the program
 /// never waits for it forever.
-fn still_running(pid: Pid, events: &IpcSender<Event>) -> bool {
+fn still_running(pid: Pid, events: &Sender<Event>) -> bool {
     let code = match sys::try_reap(pid) {
         Ok(None) => return true,
         Ok(Some(code)) => code,
@@ -382,7 +444,7 @@ pub(crate) fn signal(pid: Pid, sig: libc::c_int) -> std::io::Result<()> {
 }
 
 /// The program's listener: turns server events into started and exited children.
-fn listen(events: IpcReceiver<Event>, book: Arc<Mutex<Book>>, server: Pid) {
+fn listen(mut events: Receiver<Event>, book: Arc<Mutex<Book>>, server: Pid) {
     let lock = || book.lock().unwrap_or_else(|e| e.into_inner());
     while let Ok(event) = events.recv() {
         match event {

@@ -73,10 +73,10 @@
 //!
 //! | path | format | size limit |
 //! | --- | --- | --- |
-//! | process argument and result, [`Connection`] message | ipc-channel's (bincode-style, with file descriptors beside the bytes) | none beyond memory: large messages travel in shared memory |
+//! | process argument and result, [`Connection`] message | [postcard](https://docs.rs/postcard) in a frame of conc-process's own (a 16-byte header; connections, queues, locks and shared values travel as file descriptors beside the bytes) | [`MAX_MESSAGE_BYTES`] (4 GiB) per message, at most 253 descriptors in one; a longer length prefix arriving is [`ProcessError::BadMessage`] |
 //! | [`Queue`], [`JoinableQueue`], [`SimpleQueue`] item | [postcard](https://docs.rs/postcard), copied into the queue's shared ring | the ring's size: 4 MiB by default, [`Queue::with_buffer`] for more; a larger item is [`ProcessError::InvalidArgument`] at `put` |
 //!
-//! Both formats are compact and *not self-describing*: serde features that need the
+//! Both are postcard: compact and *not self-describing*: serde features that need the
 //! format to say what comes next (`#[serde(untagged)]`, `#[serde(flatten)]`,
 //! `deserialize_any`, `skip_serializing_if` without a matching default) fail to decode,
 //! with [`ProcessError::Serialization`]. Both ends must use the same type definition: the
@@ -123,6 +123,7 @@ mod fork_lock;
 mod forkserver;
 mod hooks;
 mod init;
+mod ipc;
 mod launcher;
 mod process;
 mod queue;
@@ -142,6 +143,7 @@ pub use connection::{Connection, pipe};
 pub use current::{ProcessInfo, cpu_count, current_process, parent_process};
 pub use error::ProcessError;
 pub use init::init;
+pub use ipc::MAX_MESSAGE_BYTES;
 pub use process::{ChildProcess, Process, active_children};
 pub use queue::{DEFAULT_BUFFER, JoinableQueue, Queue, SimpleQueue};
 pub use shared_memory::SharedMemory;

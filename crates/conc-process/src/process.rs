@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use ipc_channel::ipc::{self, IpcReceiver, OpaqueIpcReceiver};
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::{self, Bootstrap, Outcome};
 use crate::child::{Child, Reaper};
 use crate::current::{self, Identity};
+use crate::ipc::{self, Receiver};
+use crate::wire::Descriptor;
 use crate::{ProcessError, StartMethod, forkserver, launcher, registry, spawn, sys};
 
 /// How long `join` waits on the result channel before it also checks whether the child
@@ -33,7 +34,8 @@ trait Job<R>: Send {
 struct Remote {
     entry: isize,
     func: isize,
-    args: OpaqueIpcReceiver,
+    /// The argument channel's receiving socket, for the child.
+    args: Descriptor,
     send_args: Box<dyn FnOnce() -> Result<(), ProcessError> + Send>,
 }
 
@@ -65,14 +67,13 @@ where
                     .into(),
             ));
         }
-        let (tx, rx) = ipc::channel::<A>()
-            .map_err(|e| ProcessError::os("cannot create the argument channel", e))?;
+        let (tx, rx) = ipc::channel::<A>()?;
         let args = self.args;
         Ok(Remote {
             entry: bootstrap::code_offset(entry),
             func: bootstrap::code_offset(func),
-            args: rx.to_opaque(),
-            send_args: Box::new(move || tx.send(args).map_err(ProcessError::from)),
+            args: Descriptor(rx.into_fd()),
+            send_args: Box::new(move || tx.send(args)),
         })
     }
 }
@@ -107,7 +108,7 @@ where
 
 /// The result channel and what came through it.
 enum Received<R> {
-    Waiting(IpcReceiver<Outcome<R>>),
+    Waiting(Receiver<Outcome<R>>),
     Got(Outcome<R>),
     /// The channel closed without a message.
     Nothing,
@@ -370,8 +371,7 @@ where
                 .then(|| std::env::current_dir().ok())
                 .flatten(),
         };
-        let (outcome_tx, outcome_rx) = ipc::channel::<Outcome<R>>()
-            .map_err(|e| ProcessError::os("cannot create the result channel", e))?;
+        let (outcome_tx, outcome_rx) = ipc::channel::<Outcome<R>>()?;
         // Each start method returns its child unregistered; it is registered here, and
         // then (spawn, forkserver) sent its arguments.
         let (child, send_args) = match method {
@@ -394,7 +394,7 @@ where
                     entry: remote.entry,
                     func: remote.func,
                     args: remote.args,
-                    outcome: outcome_tx.to_opaque(),
+                    outcome: Descriptor(outcome_tx.into_fd()),
                 };
                 let child = if method == StartMethod::Spawn {
                     spawn::start(&self.name, self.daemon, boot)?
@@ -545,32 +545,31 @@ where
         };
         // Read the result first: a child blocked sending a large result would never
         // exit while we waited for it to.
-        while let Received::Waiting(rx) = &*received {
+        while let Received::Waiting(rx) = &mut *received {
             let slice = deadline.map_or(RESULT_POLL, |d| {
                 d.saturating_duration_since(Instant::now()).min(RESULT_POLL)
             });
-            match rx.try_recv_timeout(slice) {
-                Ok(outcome) => *received = Received::Got(outcome),
-                Err(ipc_channel::TryRecvError::Empty) => {
+            let next = match rx.recv_until(Instant::now().checked_add(slice)) {
+                Ok(outcome) => Received::Got(outcome),
+                Err(ProcessError::Timeout) => {
                     if running.child.poll().is_some() {
                         // It ended: whatever it sent is already queued.
-                        *received = match rx.try_recv() {
+                        match rx.recv_until(Some(Instant::now())) {
                             Ok(outcome) => Received::Got(outcome),
                             Err(_) => Received::Nothing,
-                        };
+                        }
                     } else if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(ProcessError::Timeout);
+                    } else {
+                        continue;
                     }
                 }
-                Err(ipc_channel::TryRecvError::IpcError(ipc_channel::IpcError::Disconnected)) => {
-                    *received = Received::Nothing;
-                }
-                Err(ipc_channel::TryRecvError::IpcError(e)) => {
-                    *received = Received::Got(Outcome::Failed(format!(
-                        "the result could not be received: {e}"
-                    )));
-                }
-            }
+                Err(ProcessError::Eof) => Received::Nothing,
+                Err(e) => Received::Got(Outcome::Failed(format!(
+                    "the result could not be received: {e}"
+                ))),
+            };
+            *received = next;
         }
         drop(received);
         running.child.wait(deadline).ok_or(ProcessError::Timeout)

@@ -436,7 +436,7 @@ impl<'de> Deserialize<'de> for SharedMemory {
     /// Attaches to the name; fails if it was unlinked meanwhile.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        SharedMemory::attach(&name).map_err(serde::de::Error::custom)
+        SharedMemory::attach(&name).map_err(crate::wire::de_error)
     }
 }
 

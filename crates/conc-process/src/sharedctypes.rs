@@ -179,8 +179,8 @@ fn with_lock<R>(lock: &Lock, f: impl FnOnce() -> R) -> Result<R, ProcessError> {
 
 /// A `T` in shared memory with a lock, like Python's `multiprocessing.Value`.
 ///
-/// Clones, `fork`ed copies and copies sent through an `ipc_channel` channel all see the
-/// same value.
+/// Clones, `fork`ed copies and copies sent in a message (a process argument or result,
+/// a value on a `Connection`) all see the same value.
 ///
 /// # Differences from Python
 ///
@@ -783,4 +783,19 @@ fn assert_not_held(lock: &Lock) {
         "lock() called while this thread holds get_lock(): the lock is not re-entrant; \
          use get()/set() under get_lock(), or drop it first"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A received `Value` of the wrong element type is refused, not misread.
+    #[test]
+    fn value_of_another_type_is_refused() {
+        let v = Value::new(1u8);
+        let (tx, rx) = crate::ipc::channel::<Value<u8>>().unwrap();
+        tx.send(v).unwrap();
+        let mut rx = crate::ipc::Receiver::<Value<u64>>::from_fd(rx.into_fd());
+        assert!(rx.recv().is_err());
+    }
 }

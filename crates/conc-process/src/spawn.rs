@@ -3,43 +3,32 @@
 //! ```text
 //! parent                                   child (/proc/self/exe, same argv)
 //! ------                                   -----
-//! one-shot server "S" ------ env CONC_PROCESS_SPAWN="<ppid>:S" ------> main → init()
-//!                      <--- Hello::Ready { pid, IpcSender<Bootstrap> } --- connect(S)
+//! listen on abstract "S" --- env CONC_PROCESS_SPAWN="<ppid>:S" ------> main → init()
+//! accept (peer pid checked) <-------------------------------------------- connect(S)
 //! Bootstrap ------------------------------------------------------------> run_bootstrap
-//! arguments ------------------------------------------------------------> entry::<A, R>
+//! arguments (on their own channel) -------------------------------------> entry::<A, R>
 //! ```
 //!
-//! `accept` on the one-shot server cannot time out, so it runs on a helper thread while
-//! the caller watches the child: a child that dies before saying hello (it never calls
-//! `init`, or crashes first) is reported as [`ProcessError::Died`] instead of a hang,
-//! and the helper is released by connecting to the server ourselves.
+//! The parent accepts in slices while it watches the child: a child that dies before
+//! connecting (it never calls `init`, or crashes first) is reported as
+//! [`ProcessError::StartFailed`] instead of a hang. Each side checks the other's pid
+//! (`SO_PEERCRED`), so another process connecting to the name gets nothing.
 
 use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::Duration;
-
-use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender};
-use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
 
 use crate::ProcessError;
 use crate::bootstrap::{self, Bootstrap};
 use crate::child::Child;
-use crate::launcher;
 use crate::sys::{self, Pid};
+use crate::{ipc, launcher};
 
 /// The environment variable that tells a re-executed program it is a spawn child.
 pub(crate) const SPAWN_ENV: &str = "CONC_PROCESS_SPAWN";
-
-#[derive(Debug, Serialize, Deserialize)]
-enum Hello {
-    /// The child is running `init` and waits for its bootstrap here.
-    Ready(IpcSender<Bootstrap>),
-    /// Sent by the parent itself to release the accepting thread.
-    Abort,
-}
 
 /// Starts `/proc/self/exe` as a spawn child; returns it, not yet registered, once it
 /// has its bootstrap (the caller registers it and ships its arguments, as for every
@@ -49,9 +38,8 @@ pub(crate) fn start(
     daemon: bool,
     boot: Bootstrap,
 ) -> Result<Arc<Child>, ProcessError> {
-    let (server, server_name) = IpcOneShotServer::<Hello>::new()
-        .map_err(|e| ProcessError::os("cannot create the spawn handshake socket", e))?;
-    let env_value = format!("{}:{}", sys::getpid(), server_name);
+    let (listener, name) = ipc::listen_abstract("conc-process-spawn")?;
+    let env_value = format!("{}:{}", sys::getpid(), name);
     let pid = launcher::run(move || launch(env_value))??;
     let child = Arc::new(Child::new(
         pid,
@@ -59,7 +47,7 @@ pub(crate) fn start(
         daemon,
         crate::child::Reaper::Direct,
     ));
-    let outcome = handshake(&child, child_name, server, server_name, boot);
+    let outcome = handshake(&child, child_name, &listener, boot);
     if outcome.is_err() && child.poll().is_none() {
         let _ = child.signal(libc::SIGKILL);
         child.wait(None);
@@ -67,61 +55,30 @@ pub(crate) fn start(
     outcome.map(|()| child)
 }
 
-/// Waits for the child's hello (or its end), then sends it its bootstrap.
+/// Waits for the child to connect (or to end), then sends it its bootstrap.
 fn handshake(
     child: &Child,
     child_name: &str,
-    server: IpcOneShotServer<Hello>,
-    server_name: String,
+    listener: &OwnedFd,
     boot: Bootstrap,
 ) -> Result<(), ProcessError> {
-    let (accepted_tx, accepted_rx) = mpsc::channel();
-    // A conc-thread thread: its start and end are kept out of the way of forks.
-    let acceptor = conc_thread::Builder::new()
-        .name("conc-process-spawn-accept")
-        .daemon(true)
-        .spawn(move || {
-            let _ = accepted_tx.send(server.accept());
-        })
-        .map_err(|e| {
-            ProcessError::os(
-                "cannot start the spawn handshake thread",
-                std::io::Error::other(e),
-            )
-        })?;
-    let hello = loop {
-        match accepted_rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(result) => break result,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Some(exitcode) = child.poll() {
-                    // Release the acceptor by saying hello ourselves.
-                    if let Ok(tx) = IpcSender::<Hello>::connect(server_name.clone()) {
-                        let _ = tx.send(Hello::Abort);
-                    }
-                    let _ = acceptor.join();
-                    return Err(ProcessError::StartFailed {
-                        name: child_name.to_owned(),
-                        reason: format!(
-                            "it ended ({}) before reaching conc_process::init(); \
-                             is init() the first line of main?",
-                            crate::error::describe_exitcode(exitcode)
-                        ),
-                    });
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(ProcessError::InvalidState(
-                    "the spawn handshake thread ended without an answer",
-                ));
-            }
+    let socket = loop {
+        let slice = Instant::now() + Duration::from_millis(20);
+        if let Some(socket) = ipc::accept_from(listener.as_fd(), child.pid, slice)? {
+            break socket;
+        }
+        if let Some(exitcode) = child.poll() {
+            return Err(ProcessError::StartFailed {
+                name: child_name.to_owned(),
+                reason: format!(
+                    "it ended ({}) before reaching conc_process::init(); \
+                     is init() the first line of main?",
+                    crate::error::describe_exitcode(exitcode)
+                ),
+            });
         }
     };
-    let _ = acceptor.join();
-    match hello {
-        Ok((_, Hello::Ready(boot_tx))) => Ok(boot_tx.send(boot)?),
-        Ok((_, Hello::Abort)) => Err(ProcessError::InvalidState("spawn handshake aborted")),
-        Err(e) => Err(e.into()),
-    }
+    ipc::send_value(socket.as_fd(), &boot, None)
 }
 
 /// Runs on the launcher thread: starts the program again with the handshake variable.
@@ -155,6 +112,7 @@ fn launch(env_value: String) -> Result<Pid, ProcessError> {
 /// server.
 #[derive(Debug)]
 pub(crate) struct Ticket {
+    parent: Pid,
     server_name: String,
 }
 
@@ -183,6 +141,7 @@ pub(crate) fn take_child_ticket() -> Option<Ticket> {
     // variable leaked into a grandchild), do not run someone else's function.
     sys::die_with_parent(ppid, crate::watchdog::death_signal_wanted());
     Some(Ticket {
+        parent: ppid,
         server_name: server_name.to_owned(),
     })
 }
@@ -195,15 +154,10 @@ pub(crate) fn run_child(ticket: Ticket) -> ! {
         eprintln!("conc-process: spawn child {}: {what}: {err}", sys::getpid());
         sys::exit_now(1)
     };
-    let hello = IpcSender::<Hello>::connect(ticket.server_name)
+    let socket = ipc::connect_abstract(&ticket.server_name, ticket.parent)
         .unwrap_or_else(|e| fail("cannot reach the parent", &e));
-    let (boot_tx, boot_rx) =
-        ipc::channel::<Bootstrap>().unwrap_or_else(|e| fail("cannot create a channel", &e));
-    hello
-        .send(Hello::Ready(boot_tx))
-        .unwrap_or_else(|e| fail("cannot greet the parent", &e));
-    drop(hello);
-    let boot = boot_rx
+    let mut boot = ipc::Receiver::<Bootstrap>::from_fd(socket);
+    let boot = boot
         .recv()
         .unwrap_or_else(|e| fail("no bootstrap from the parent", &e));
     bootstrap::run_bootstrap(boot)

@@ -308,49 +308,6 @@ impl Backoff {
     }
 }
 
-/// Tries what creating a shared segment of `len` bytes takes (a memory file of that
-/// size, mapped shared), then undoes it: the error says why it would fail.
-pub(crate) fn probe_shared_memory(len: usize) -> io::Result<()> {
-    let size = libc::off_t::try_from(len)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "size too large"))?;
-    // SAFETY: a constant, NUL-terminated name; the flags are valid.
-    let fd = unsafe { libc::memfd_create(c"conc-process-probe".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just created and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: resizing a memory file we own.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: maps the file we own; no pages are touched; unmapped below.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        let err = io::Error::last_os_error();
-        return Err(if err.raw_os_error() == Some(libc::ENOMEM) {
-            io::Error::new(
-                err.kind(),
-                format!("{err} (address space or `sysctl vm.max_map_count` exhausted)"),
-            )
-        } else {
-            err
-        });
-    }
-    // SAFETY: unmaps exactly the mapping made above.
-    unsafe { libc::munmap(addr, len) };
-    Ok(())
-}
-
 /// Logical CPUs online (Python's `os.cpu_count()`; see also
 /// [`std::thread::available_parallelism`], which counts only the CPUs this process
 /// may use, like Python 3.13's `os.process_cpu_count()`).

@@ -83,7 +83,7 @@ each_method! {
         assert!(mine.poll(Some(Duration::ZERO)).unwrap(), "poll reports EOF as readable");
         let _ = p.join();
         assert_eq!(p.exitcode(), Some(7));
-        assert_eq!(mine.send(2), Err(ProcessError::Eof));
+        assert_eq!(mine.send(2), Err(ProcessError::BrokenPipe), "Python: BrokenPipeError");
     }
 }
 

@@ -135,7 +135,7 @@ fn across_processes() {
     assert_eq!(&buf, b"from child");
 
     // Sending the `SharedMemory` itself attaches on receipt.
-    let (tx, rx) = ipc_channel::ipc::channel::<SharedMemory>().unwrap();
+    let (rx, tx) = conc_process::pipe::<SharedMemory>(false).unwrap();
     tx.send(SharedMemory::attach(shm.name()).unwrap()).unwrap();
     let child = fork(move || {
         let shm = rx.recv().unwrap();

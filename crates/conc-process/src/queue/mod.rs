@@ -137,6 +137,7 @@ impl<T: Serialize + DeserializeOwned> Core<T> {
         // Python 3.8+: a closed queue refuses `get` too.
         self.check_open()?;
         let frame = self.ring.read(deadline)?;
+        crate::wire::forget_message();
         Ok(postcard::from_bytes(&frame)?)
     }
 
@@ -279,8 +280,8 @@ macro_rules! queue_docs_common {
             }
         }
 
-        /// Sends the queue to another process: the ring's shared memory travels with an
-        /// ipc-channel message (a child's argument or result, a value on a pipe); a
+        /// Sends the queue to another process: the ring's shared memory travels with a
+        /// message (a child's argument or result, a value on a pipe); a
         /// `fork` child simply inherits it.
         impl<T> Serialize for $Q<T> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -1,11 +1,10 @@
 //! `Segment`: a fixed-size block of memory shared between processes, and `ShmBox<T>`,
 //! a typed header (plus an optional tail) placed in one.
 //!
-//! The memory is an `ipc_channel::ipc::IpcSharedMemory`: on Linux a `memfd` mapped
-//! `MAP_SHARED`. Three ways reach the *same* memory:
+//! The memory is a `memfd` mapped `MAP_SHARED`. Three ways reach the *same* memory:
 //!
 //! * `fork`: the child inherits the mapping (and `MAP_SHARED` stays shared);
-//! * sending through an `ipc_channel` `IpcSender`: serialization passes the fd, the
+//! * sending in a message (see [`crate::wire`]): serialization passes the fd, the
 //!   receiver maps it again (possibly at another address);
 //! * `Clone` in one process: an `Arc`, the same mapping.
 //!
@@ -26,34 +25,34 @@
 //! leaks its mapping instead of unmapping it.
 
 use std::marker::PhantomData;
-use std::mem::{ManuallyDrop, align_of, size_of};
+use std::mem::{align_of, size_of};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use ipc_channel::ipc::IpcSharedMemory;
+use std::os::fd::{AsFd, OwnedFd};
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ProcessError;
 
 /// A block of process-shared memory. Cheap to clone (an `Arc`), `Send + Sync`, and
-/// serializable through an `ipc_channel` channel to another process, which then maps
-/// the same memory.
+/// serializable in a message to another process, which then maps the same memory.
 #[derive(Clone)]
 pub(crate) struct Segment {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// Kept only to own the mapping and the fd; never dereferenced after construction
-    /// (its `Deref` would make a `&[u8]` over memory other processes write).
-    shm: ManuallyDrop<IpcSharedMemory>,
+    /// The memfd, to send the memory on to other processes.
+    fd: OwnedFd,
+    /// The start of this process's `MAP_SHARED` mapping of `len` bytes of `fd`.
     ptr: *mut u8,
     len: usize,
     /// Robust mutexes in this segment currently held by this process (see module docs).
     holds: AtomicUsize,
 }
 
-// SAFETY: `ptr` points into a mapping owned by `shm`, which lives as long as `Inner`; the
+// SAFETY: `ptr` points into a mapping owned by `Inner` (unmapped on drop); the
 // memory is only ever accessed through atomics, pthread objects, or under the rules of
 // the types placed in it, all of which are designed for concurrent use (by other
 // processes, so a fortiori by other threads).
@@ -64,51 +63,65 @@ unsafe impl Sync for Inner {}
 impl Drop for Inner {
     fn drop(&mut self) {
         if self.holds.load(Ordering::Acquire) == 0 {
-            // SAFETY: dropped exactly once, here; `ptr` is not used after this.
-            unsafe { ManuallyDrop::drop(&mut self.shm) };
+            // SAFETY: the mapping was made by `map` with this address and length and is
+            // unmapped exactly once, here; no reference into it outlives `Inner` (all
+            // access goes through clones of the `Arc` that owns it).
+            let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
         }
         // Otherwise leak the mapping: glibc's robust list may still point into it.
     }
 }
 
 impl Segment {
-    /// A new zero-filled segment of `len` bytes, or why the OS refused it.
-    ///
-    /// ipc-channel asserts (panics) when `memfd_create` or `mmap` fails, so the same
-    /// steps are tried first here, where a failure is an error (descriptor limit,
-    /// address space, `vm.max_map_count`); a failure that still happens between the
-    /// probe and ipc-channel's own attempt is caught as its panic.
+    /// A new zero-filled segment of `len` bytes, or why the OS refused it (descriptor
+    /// limit, memory, address space, `vm.max_map_count`).
     pub(crate) fn try_new(len: usize) -> Result<Segment, ProcessError> {
         if len == 0 {
             return Err(ProcessError::InvalidArgument(
                 "a shared memory segment cannot be empty".into(),
             ));
         }
-        crate::sys::probe_shared_memory(len)
-            .map_err(|e| ProcessError::os("cannot create shared memory", e))?;
-        let shm =
-            std::panic::catch_unwind(|| IpcSharedMemory::from_byte(0, len)).map_err(|panic| {
-                ProcessError::os(
-                    "cannot create shared memory",
-                    std::io::Error::other(conc_thread::panic_message(&*panic)),
-                )
-            })?;
-        Ok(Segment::from_shm(shm))
+        let fail = |e: rustix::io::Errno| {
+            let hint = if e == rustix::io::Errno::NOMEM {
+                " (memory, address space or `sysctl vm.max_map_count` exhausted)"
+            } else {
+                ""
+            };
+            ProcessError::os(
+                "cannot create shared memory",
+                std::io::Error::other(format!("{e}{hint}")),
+            )
+        };
+        let fd = rustix::fs::memfd_create(c"conc-process", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(fail)?;
+        rustix::fs::ftruncate(&fd, len as u64).map_err(fail)?;
+        Segment::map(fd, len).map_err(fail)
     }
 
-    fn from_shm(mut shm: IpcSharedMemory) -> Segment {
-        // SAFETY: we take the address once and never hold the `&mut [u8]`; all later
-        // access goes through the raw pointer under the rules described above.
-        let bytes = unsafe { shm.deref_mut() };
-        let (ptr, len) = (bytes.as_mut_ptr(), bytes.len());
-        Segment {
+    /// Maps `len` bytes of the memfd `fd` (fresh from `memfd_create`, or received).
+    fn map(fd: OwnedFd, len: usize) -> Result<Segment, rustix::io::Errno> {
+        use rustix::mm::{MapFlags, ProtFlags};
+        // SAFETY: a new shared mapping at an address the kernel chooses: it aliases no
+        // Rust object. The memory is only accessed through raw pointers under the rules
+        // of the module docs, and unmapped once, when `Inner` drops.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )
+        }?;
+        Ok(Segment {
             inner: Arc::new(Inner {
-                shm: ManuallyDrop::new(shm),
-                ptr,
+                fd,
+                ptr: ptr.cast(),
                 len,
                 holds: AtomicUsize::new(0),
             }),
-        }
+        })
     }
 
     /// The first byte of this process's mapping. Valid while any clone of `self` lives
@@ -170,23 +183,43 @@ impl std::fmt::Debug for Segment {
 }
 
 impl Serialize for Segment {
-    /// Serializes the memory itself (its fd) for an `ipc_channel` message; other
+    /// Serializes the memory itself (its fd, and its length) into a message; other
     /// serializers cannot carry it.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
         crate::wire::refuse_in_plain::<S::Error>("a lock or shared value")?;
-        self.inner.shm.serialize(serializer)
+        struct Fd<'a>(std::os::fd::BorrowedFd<'a>);
+        impl Serialize for Fd<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                crate::wire::serialize_fd(self.0, serializer)
+            }
+        }
+        let mut tuple = serializer.serialize_tuple(2)?;
+        tuple.serialize_element(&Fd(self.inner.fd.as_fd()))?;
+        tuple.serialize_element(&(self.inner.len as u64))?;
+        tuple.end()
     }
 }
 
 impl<'de> Deserialize<'de> for Segment {
+    /// Maps the memory a message carried, after checking it is as long as it says (a
+    /// shorter file would fault on access past its end).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let shm = IpcSharedMemory::deserialize(deserializer)?;
-        // An empty region has no mapping (a null pointer): never a segment we made.
-        // `IpcSharedMemory`'s `Deref` is fine here: nobody else can see an empty slice.
-        if shm.is_empty() {
-            return Err(serde::de::Error::custom("empty shared memory segment"));
-        }
-        Ok(Segment::from_shm(shm))
+        let (fd, len) = <(crate::wire::Descriptor, u64)>::deserialize(deserializer)?;
+        let size = rustix::fs::fstat(&fd)
+            .map_err(crate::wire::de_error::<D::Error>)?
+            .st_size;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&len| len > 0 && u64::try_from(size).is_ok_and(|size| size >= len as u64))
+            .ok_or_else(|| {
+                crate::wire::de_error::<D::Error>(format!(
+                    "a shared memory segment of {len} bytes arrived backed by {size} bytes"
+                ))
+            })?;
+        Segment::map(fd.0, len).map_err(|e| {
+            crate::wire::de_error::<D::Error>(format!("cannot map shared memory: {e}"))
+        })
     }
 }
 
@@ -332,10 +365,9 @@ impl<T: ShmLayout> Serialize for ShmBox<T> {
 
 impl<'de, T: ShmLayout> Deserialize<'de> for ShmBox<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
         let seg = Segment::deserialize(deserializer)?;
         if seg.len() < value_offset::<T>() + size_of::<T>() {
-            return Err(D::Error::custom(
+            return Err(crate::wire::de_error::<D::Error>(
                 "shared memory segment too small for its type",
             ));
         }
@@ -347,7 +379,9 @@ impl<'de, T: ShmLayout> Deserialize<'de> for ShmBox<T> {
         };
         let header = boxed.header();
         if header.magic.load(Ordering::Acquire) != T::MAGIC {
-            return Err(D::Error::custom("shared memory segment holds another type"));
+            return Err(crate::wire::de_error::<D::Error>(
+                "shared memory segment holds another type",
+            ));
         }
         let offset = header.tail_offset.load(Ordering::Relaxed);
         let len = header.tail_len.load(Ordering::Relaxed);
@@ -357,7 +391,9 @@ impl<'de, T: ShmLayout> Deserialize<'de> for ShmBox<T> {
                 .checked_add(len)
                 .is_none_or(|end| end > boxed.seg.len() as u64)
         {
-            return Err(D::Error::custom("shared memory segment header is corrupt"));
+            return Err(crate::wire::de_error::<D::Error>(
+                "shared memory segment header is corrupt",
+            ));
         }
         (boxed.tail_offset, boxed.tail_len) = (offset as usize, len as usize);
         Ok(boxed)
@@ -399,7 +435,7 @@ mod tests {
     #[test]
     fn through_a_channel_maps_the_same_memory() {
         let a = ShmBox::<Counter>::new(0, 1, |_, _| {});
-        let (tx, rx) = ipc_channel::ipc::channel().unwrap();
+        let (tx, mut rx) = crate::ipc::channel().unwrap();
         tx.send(a.clone()).unwrap();
         let b: ShmBox<Counter> = rx.recv().unwrap();
         assert!(!a.segment().same_mapping(b.segment()));
@@ -416,7 +452,7 @@ mod tests {
         let (ptr, len) = a.tail();
         a.header().tail_len.store(u64::MAX / 2, Ordering::Relaxed);
         assert_eq!(a.tail(), (ptr, len), "the header was re-read");
-        let (tx, rx) = ipc_channel::ipc::channel::<ShmBox<Counter>>().unwrap();
+        let (tx, mut rx) = crate::ipc::channel::<ShmBox<Counter>>().unwrap();
         tx.send(a.clone()).unwrap();
         assert!(rx.recv().is_err(), "a corrupt header must be refused");
         a.header().tail_len.store(64, Ordering::Relaxed);
@@ -436,12 +472,25 @@ mod tests {
             const MAGIC: u64 = 0x7465_7374_0000_0002;
         }
         let a = ShmBox::<Counter>::new(0, 1, |_, _| {});
-        let (tx, rx) = ipc_channel::ipc::channel::<ShmBox<Counter>>().unwrap();
+        let (tx, rx) = crate::ipc::channel::<ShmBox<Counter>>().unwrap();
         tx.send(a).unwrap();
-        // Receive the same bytes as the wrong type through an opaque route.
-        let bytes = rx.to_opaque();
-        let rx = bytes.to::<ShmBox<Other>>();
+        // Receive the same bytes as the wrong type through an untyped route.
+        let mut rx = crate::ipc::Receiver::<ShmBox<Other>>::from_fd(rx.into_fd());
         assert!(rx.recv().is_err());
+    }
+
+    /// A received segment shorter than it claims is refused (it would fault past its
+    /// end), not mapped.
+    #[test]
+    fn a_segment_shorter_than_it_claims_is_refused() {
+        let seg = Segment::try_new(4096).unwrap();
+        let (tx, mut rx) = crate::ipc::channel::<Segment>().unwrap();
+        tx.send(seg.clone()).unwrap();
+        let _ok = rx.recv().unwrap();
+        rustix::fs::ftruncate(&seg.inner.fd, 16).unwrap();
+        tx.send(seg.clone()).unwrap();
+        let err = rx.recv().unwrap_err();
+        assert!(err.to_string().contains("backed by 16 bytes"), "{err}");
     }
 
     #[test]

@@ -29,7 +29,8 @@ unsafe impl ShmLayout for LockState {
 /// A non-recursive lock shared between processes, like Python's `multiprocessing.Lock`.
 ///
 /// Handles are cheap to clone; every clone, every `fork`ed copy and every copy received
-/// through an `ipc_channel` channel is the same lock.
+/// in a message (a process argument or result, a value on a `Connection`) is the same
+/// lock.
 ///
 /// # Differences from Python
 ///

@@ -2,9 +2,8 @@
 //!
 //! Each primitive is a handle to a small block of shared memory (see
 //! [`crate::shm`]): `Clone` shares it within a process, `fork` shares it with the child,
-//! and sending it through an `ipc_channel` channel (which is how `spawn` and
-//! `forkserver` children receive their arguments) maps the same memory in the
-//! receiver.
+//! and sending it in a message (which is how `spawn` and `forkserver` children receive
+//! their arguments) maps the same memory in the receiver.
 //!
 //! # When a process dies holding a lock
 //!

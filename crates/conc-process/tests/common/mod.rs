@@ -35,14 +35,14 @@ pub fn keep_child_statuses() {
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
 }
 
-/// Forks a child that receives `value` through an `ipc_channel` channel (so it gets a
-/// freshly mapped copy, as a `spawn`ed child would) and runs `f` on it.
+/// Forks a child that receives `value` through a `Connection` (so it gets a freshly
+/// mapped copy, as a `spawn`ed child would) and runs `f` on it.
 pub fn fork_with<T, F>(value: &T, f: F) -> libc::pid_t
 where
     T: Serialize + DeserializeOwned + Clone,
     F: FnOnce(T) -> i32,
 {
-    let (tx, rx) = ipc_channel::ipc::channel::<T>().unwrap();
+    let (rx, tx) = conc_process::pipe::<T>(false).unwrap();
     tx.send(value.clone()).unwrap();
     let pid = fork(move || {
         let value = rx.recv().expect("receiving the test value");
