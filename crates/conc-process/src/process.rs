@@ -1,7 +1,7 @@
 //! `Process`: a Rust function running in a child process.
 
 use std::fmt;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -68,12 +68,18 @@ where
             ));
         }
         let (tx, rx) = ipc::channel::<A>()?;
-        let args = self.args;
+        // Encoded now, so that a value that cannot cross fails `start` before a child
+        // exists; and written now as far as the socket takes it (all of it, but for
+        // large arguments), so that the child finds it waiting instead of waiting for
+        // another round trip.
+        let mut frame = ipc::encode(&self.args)?;
+        let tx = tx.into_fd();
+        frame.write(tx.as_fd(), Some(Instant::now()))?;
         Ok(Remote {
             entry: bootstrap::code_offset(entry),
             func: bootstrap::code_offset(func),
             args: Descriptor(rx.into_fd()),
-            send_args: Box::new(move || tx.send(args)),
+            send_args: Box::new(move || frame.write(tx.as_fd(), None).map(drop)),
         })
     }
 }
@@ -406,7 +412,10 @@ where
         };
         registry::register(child.clone());
         if let Some(send_args) = send_args {
-            ship_args(&child, send_args)?;
+            // The rest of large arguments (encoded before the start: nothing can fail
+            // to encode now). An error means the child died while reading; `join`
+            // reports how.
+            let _ = send_args();
         }
         let _ = self.running.set(Running {
             owner: sys::getpid(),
@@ -832,24 +841,6 @@ impl<R> Process<R> {
         } else {
             Ok(())
         }
-    }
-}
-
-/// Sends a started child its arguments. If they cannot be encoded, the child (waiting
-/// for them) is killed and reaped and the error returned, so `start` fails as Python's
-/// does when the arguments cannot be pickled. Any other error means the child died
-/// while reading; `join` reports how.
-fn ship_args(
-    child: &Child,
-    send_args: Box<dyn FnOnce() -> Result<(), ProcessError> + Send>,
-) -> Result<(), ProcessError> {
-    match send_args() {
-        Err(err @ ProcessError::Serialization(_)) => {
-            let _ = child.signal(libc::SIGKILL);
-            child.wait(None);
-            Err(err)
-        }
-        _ => Ok(()),
     }
 }
 

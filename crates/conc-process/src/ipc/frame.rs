@@ -107,19 +107,93 @@ pub(crate) fn send_frame(
     fds: &[BorrowedFd<'_>],
     deadline: Option<Instant>,
 ) -> Result<(), ProcessError> {
+    let header = header(payload, fds.len())?;
+    let mut sent = 0;
+    if write_some(socket, &header, payload, fds, &mut sent, deadline)? {
+        return Ok(());
+    }
+    if sent > 0 {
+        let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Write);
+    }
+    Err(ProcessError::Timeout)
+}
+
+/// A frame to be written in several goes: what fits now, the rest later (a process's
+/// arguments go into its channel before the child exists, so that it finds them there
+/// at once).
+#[derive(Debug)]
+pub(crate) struct OutgoingFrame {
+    header: [u8; HEADER],
+    payload: Vec<u8>,
+    fds: Vec<OwnedFd>,
+    sent: usize,
+}
+
+impl OutgoingFrame {
+    /// A frame of `payload` and `fds`.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::InvalidArgument`] for a payload over [`MAX_MESSAGE_BYTES`].
+    pub(crate) fn new(payload: Vec<u8>, fds: Vec<OwnedFd>) -> Result<Self, ProcessError> {
+        Ok(OutgoingFrame {
+            header: header(&payload, fds.len())?,
+            payload,
+            fds,
+            sent: 0,
+        })
+    }
+
+    /// Writes what `socket` takes until `deadline`: `true` once the whole frame is out.
+    /// Nothing is shut down at the deadline: the rest can follow later.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::BrokenPipe`] if the other end is closed.
+    pub(crate) fn write(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ProcessError> {
+        let fds: Vec<BorrowedFd<'_>> = self.fds.iter().map(AsFd::as_fd).collect();
+        write_some(
+            socket,
+            &self.header,
+            &self.payload,
+            &fds,
+            &mut self.sent,
+            deadline,
+        )
+    }
+}
+
+/// The header of a frame of `payload` with `fds` descriptors.
+fn header(payload: &[u8], fds: usize) -> Result<[u8; HEADER], ProcessError> {
     let len = payload.len() as u64;
     if len > MAX_MESSAGE_BYTES {
         return Err(ProcessError::InvalidArgument(format!(
             "a message of {len} bytes is over the limit of {MAX_MESSAGE_BYTES} bytes"
         )));
     }
-    debug_assert!(fds.len() <= MAX_DESCRIPTORS);
+    debug_assert!(fds <= MAX_DESCRIPTORS);
     let mut header = [0u8; HEADER];
     header[..4].copy_from_slice(&MAGIC);
-    header[4..8].copy_from_slice(&(fds.len() as u32).to_le_bytes());
+    header[4..8].copy_from_slice(&(fds as u32).to_le_bytes());
     header[8..].copy_from_slice(&len.to_le_bytes());
+    Ok(header)
+}
+
+/// Writes the frame from byte `sent` on (the descriptors go with its first byte) until
+/// it is all out (`true`) or `deadline` passes (`false`), advancing `sent`.
+fn write_some(
+    socket: BorrowedFd<'_>,
+    header: &[u8; HEADER],
+    payload: &[u8],
+    fds: &[BorrowedFd<'_>],
+    sent: &mut usize,
+    deadline: Option<Instant>,
+) -> Result<bool, ProcessError> {
     let total = HEADER + payload.len();
-    let mut sent = 0usize;
     let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
     let flags = SendFlags::NOSIGNAL
         | if deadline.is_some() {
@@ -127,26 +201,23 @@ pub(crate) fn send_frame(
         } else {
             SendFlags::empty()
         };
-    while sent < total {
-        let iov: [IoSlice<'_>; 2] = if sent < HEADER {
-            [IoSlice::new(&header[sent..]), IoSlice::new(payload)]
+    while *sent < total {
+        let iov: [IoSlice<'_>; 2] = if *sent < HEADER {
+            [IoSlice::new(&header[*sent..]), IoSlice::new(payload)]
         } else {
-            [IoSlice::new(&payload[sent - HEADER..]), IoSlice::new(&[])]
+            [IoSlice::new(&payload[*sent - HEADER..]), IoSlice::new(&[])]
         };
         let mut control = SendAncillaryBuffer::new(&mut space);
-        if sent == 0 && !fds.is_empty() {
+        if *sent == 0 && !fds.is_empty() {
             let pushed = control.push(SendAncillaryMessage::ScmRights(fds));
             debug_assert!(pushed);
         }
         match rustix::net::sendmsg(socket, &iov, &mut control, flags) {
-            Ok(n) => sent += n,
+            Ok(n) => *sent += n,
             Err(Errno::INTR) => {}
             Err(Errno::AGAIN) => {
                 if !wait_ready(socket, PollFlags::OUT, deadline)? {
-                    if sent > 0 {
-                        let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Write);
-                    }
-                    return Err(ProcessError::Timeout);
+                    return Ok(false);
                 }
             }
             Err(Errno::PIPE | Errno::CONNRESET | Errno::NOTCONN) => {
@@ -155,7 +226,7 @@ pub(crate) fn send_frame(
             Err(e) => return Err(ProcessError::os("cannot send a message", e.into())),
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// One frame read off a socket.

@@ -13,7 +13,9 @@
 mod frame;
 
 pub use frame::MAX_MESSAGE_BYTES;
-pub(crate) use frame::{Frame, FrameReader, readable, send_frame, shut_down, socket_pair};
+pub(crate) use frame::{
+    Frame, FrameReader, OutgoingFrame, readable, send_frame, shut_down, socket_pair,
+};
 
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -40,6 +42,17 @@ pub(crate) fn send_value<T: Serialize + ?Sized>(
     let (bytes, fds) = wire::encode_message(value)?;
     let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
     send_frame(socket, &bytes, &borrowed, deadline)
+}
+
+/// Encodes `value` as a frame to be written later, in one go or several.
+///
+/// # Errors
+///
+/// [`ProcessError::Serialization`] if the value cannot be encoded;
+/// [`ProcessError::InvalidArgument`] if it encodes to more than [`MAX_MESSAGE_BYTES`].
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<OutgoingFrame, ProcessError> {
+    let (bytes, fds) = wire::encode_message(value)?;
+    OutgoingFrame::new(bytes, fds)
 }
 
 /// Decodes a frame's payload as `T`.
