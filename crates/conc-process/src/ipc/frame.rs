@@ -421,11 +421,10 @@ impl FrameReader {
         self.make_room(need);
         let mut space =
             [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_DESCRIPTORS))];
-        let mut blocking = deadline.is_none();
+        // Without a deadline, block in `recvmsg`; with one, try first (the bytes are
+        // often there already) and wait for readability only when there are none.
+        let blocking = deadline.is_none();
         loop {
-            if !blocking && !wait_ready(socket, PollFlags::IN, deadline)? {
-                return Err(ProcessError::Timeout);
-            }
             let mut control = RecvAncillaryBuffer::new(&mut space);
             let mut iov = [IoSliceMut::new(&mut self.buf[self.end..])];
             let flags = RecvFlags::CMSG_CLOEXEC
@@ -454,7 +453,13 @@ impl FrameReader {
                     return Ok(());
                 }
                 Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => blocking = false,
+                // Also reached without a deadline if someone made the socket
+                // non-blocking (through `fileno`): then wait for it here.
+                Err(Errno::AGAIN) => {
+                    if !wait_ready(socket, PollFlags::IN, deadline)? {
+                        return Err(ProcessError::Timeout);
+                    }
+                }
                 Err(Errno::CONNRESET) => {
                     self.eof = true;
                     return Ok(());
