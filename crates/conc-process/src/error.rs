@@ -15,7 +15,7 @@ use std::io;
 /// use conc_process::ProcessError;
 ///
 /// let err = ProcessError::Died { name: "worker-1".into(), exitcode: -9 };
-/// assert_eq!(err.to_string(), "process 'worker-1' died (killed by signal 9)");
+/// assert_eq!(err.to_string(), "process 'worker-1' died (killed by SIGKILL, signal 9)");
 /// ```
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -126,7 +126,10 @@ impl ProcessError {
 /// Python's reading of an exit code: negative means "killed by that signal".
 pub(crate) fn describe_exitcode(exitcode: i32) -> String {
     if exitcode < 0 {
-        format!("killed by signal {}", -exitcode)
+        match signal_name(-exitcode) {
+            Some(name) => format!("killed by {name}, signal {}", -exitcode),
+            None => format!("killed by signal {}", -exitcode),
+        }
     } else {
         format!("exit code {exitcode}")
     }
@@ -146,4 +149,43 @@ impl From<postcard::Error> for ProcessError {
         };
         ProcessError::Serialization(message)
     }
+}
+
+/// The name Python's `signal.Signals` gives a signal number, for the common ones.
+pub(crate) fn signal_name(signum: i32) -> Option<&'static str> {
+    const NAMES: &[(libc::c_int, &str)] = &[
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGCHLD, "SIGCHLD"),
+        (libc::SIGCONT, "SIGCONT"),
+        (libc::SIGSTOP, "SIGSTOP"),
+        (libc::SIGTSTP, "SIGTSTP"),
+        (libc::SIGTTIN, "SIGTTIN"),
+        (libc::SIGTTOU, "SIGTTOU"),
+        (libc::SIGURG, "SIGURG"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+        (libc::SIGWINCH, "SIGWINCH"),
+        (libc::SIGIO, "SIGIO"),
+        (libc::SIGSYS, "SIGSYS"),
+    ];
+    NAMES
+        .iter()
+        .find(|(n, _)| *n == signum)
+        .map(|(_, name)| *name)
 }

@@ -4,6 +4,8 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::time::Duration;
 
+use crate::error::signal_name;
+
 /// Everything that can go wrong running a child program (Python: `SubprocessError` and
 /// its subclasses, plus the `OSError`/`ValueError` that `Popen` raises).
 ///
@@ -134,45 +136,6 @@ fn describe_returncode(returncode: i32) -> String {
     } else {
         format!("returned non-zero exit status {returncode}.")
     }
-}
-
-/// The name Python's `signal.Signals` gives a signal number, for the common ones.
-pub(crate) fn signal_name(signum: i32) -> Option<&'static str> {
-    const NAMES: &[(libc::c_int, &str)] = &[
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGQUIT, "SIGQUIT"),
-        (libc::SIGILL, "SIGILL"),
-        (libc::SIGTRAP, "SIGTRAP"),
-        (libc::SIGABRT, "SIGABRT"),
-        (libc::SIGBUS, "SIGBUS"),
-        (libc::SIGFPE, "SIGFPE"),
-        (libc::SIGKILL, "SIGKILL"),
-        (libc::SIGUSR1, "SIGUSR1"),
-        (libc::SIGSEGV, "SIGSEGV"),
-        (libc::SIGUSR2, "SIGUSR2"),
-        (libc::SIGPIPE, "SIGPIPE"),
-        (libc::SIGALRM, "SIGALRM"),
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGCHLD, "SIGCHLD"),
-        (libc::SIGCONT, "SIGCONT"),
-        (libc::SIGSTOP, "SIGSTOP"),
-        (libc::SIGTSTP, "SIGTSTP"),
-        (libc::SIGTTIN, "SIGTTIN"),
-        (libc::SIGTTOU, "SIGTTOU"),
-        (libc::SIGURG, "SIGURG"),
-        (libc::SIGXCPU, "SIGXCPU"),
-        (libc::SIGXFSZ, "SIGXFSZ"),
-        (libc::SIGVTALRM, "SIGVTALRM"),
-        (libc::SIGPROF, "SIGPROF"),
-        (libc::SIGWINCH, "SIGWINCH"),
-        (libc::SIGIO, "SIGIO"),
-        (libc::SIGSYS, "SIGSYS"),
-    ];
-    NAMES
-        .iter()
-        .find(|(n, _)| *n == signum)
-        .map(|(_, name)| *name)
 }
 
 #[cfg(test)]
