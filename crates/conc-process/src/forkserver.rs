@@ -184,12 +184,8 @@ fn serve(mut requests: Receiver<Request>, events: Sender<Event>) -> ! {
                 Err(()) => sys::exit_now(1),
             }
         };
-        if last_sweep.elapsed() >= SWEEP {
-            last_sweep = std::time::Instant::now();
-            alive.retain(|(_, pid)| still_running(*pid, &events));
-        }
         // Children whose socket closed: reap them (from the back, so that the indices
-        // stay valid).
+        // stay valid; before the sweep below changes them).
         for index in ended.into_iter().rev() {
             if index < alive.len() {
                 let (_, pid) = alive.swap_remove(index);
@@ -202,6 +198,10 @@ fn serve(mut requests: Receiver<Request>, events: Sender<Event>) -> ! {
                     None => closing.push(pid),
                 }
             }
+        }
+        if last_sweep.elapsed() >= SWEEP {
+            last_sweep = std::time::Instant::now();
+            alive.retain(|(_, pid)| still_running(*pid, &events));
         }
         if request_ready {
             let request = match requests.recv_until(Some(std::time::Instant::now())) {
