@@ -16,7 +16,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ProcessError;
 use crate::ipc::{self, FrameReader};
-use crate::wire::Descriptor;
+use crate::sync::deadline_after;
+use crate::wire::{Descriptor, DescriptorRef};
 
 /// What has been read off the socket and not yet returned.
 struct Inbox<T> {
@@ -168,7 +169,7 @@ where
     /// assert_eq!(err, conc_process::ProcessError::Timeout);
     /// ```
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), ProcessError> {
-        self.send_until(&value, Some(deadline_after(timeout)))
+        self.send_until(&value, deadline_after(timeout))
     }
 
     fn send_until<V: Serialize + ?Sized>(
@@ -233,7 +234,7 @@ where
     /// );
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, ProcessError> {
-        self.recv_until(Some(deadline_after(timeout)))
+        self.recv_until(deadline_after(timeout))
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, ProcessError> {
@@ -278,7 +279,7 @@ where
     /// ```
     pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, ProcessError> {
         let socket = self.socket_for_reading()?;
-        let deadline = timeout.map(deadline_after);
+        let deadline = timeout.and_then(deadline_after);
         let mut inbox = match deadline {
             None => self.inbox.lock(),
             Some(d) => match self.inbox.try_lock_until(d) {
@@ -487,19 +488,16 @@ impl<T> Connection<T> {
     }
 }
 
-/// `timeout` from now; a timeout too long to represent waits without limit.
-fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
 /// What crosses when a `Connection` is sent to another process: the socket, and what
-/// this end had already read of it.
+/// this end had already read of it. `S` is the socket's form: borrowed when sent, owned
+/// when received.
 #[derive(Serialize, Deserialize)]
-#[serde(bound = "T: Serialize + DeserializeOwned")]
-struct Wire<T> {
-    socket: Descriptor,
+#[serde(bound(
+    serialize = "S: Serialize, T: Serialize",
+    deserialize = "S: Deserialize<'de>, T: DeserializeOwned"
+))]
+struct Wire<S, T> {
+    socket: S,
     readable: bool,
     writable: bool,
     peeked: Option<T>,
@@ -524,9 +522,7 @@ where
         let mut inbox = self.inbox.lock();
         let (buffered, buffered_fds, eof) = inbox.reader.take_buffered();
         let wire = Wire {
-            socket: Descriptor(socket.try_clone().map_err(|e| {
-                crate::wire::ser_error::<S::Error>(format!("cannot duplicate a socket: {e}"))
-            })?),
+            socket: DescriptorRef(socket.as_fd()),
             readable: self.readable,
             writable: self.writable,
             peeked: inbox.peeked.take(),
@@ -548,7 +544,7 @@ where
     T: Serialize + DeserializeOwned,
 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let wire = Wire::<T>::deserialize(deserializer)?;
+        let wire = Wire::<Descriptor, T>::deserialize(deserializer)?;
         let reader = FrameReader::from_buffered(
             wire.buffered,
             wire.buffered_fds.into_iter().map(|d| d.0).collect(),

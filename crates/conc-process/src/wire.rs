@@ -188,6 +188,17 @@ pub(crate) fn serialize_fd<S: Serializer>(
     serializer.serialize_u32(index)
 }
 
+/// A borrowed file descriptor inside a value being sent: serialized like a
+/// [`Descriptor`] (duplicated into the message), received as one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DescriptorRef<'a>(pub(crate) BorrowedFd<'a>);
+
+impl Serialize for DescriptorRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_fd(self.0, serializer)
+    }
+}
+
 impl Serialize for Descriptor {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serialize_fd(self.0.as_fd(), serializer)

@@ -188,14 +188,8 @@ impl Serialize for Segment {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
         crate::wire::refuse_in_plain::<S::Error>("a lock or shared value")?;
-        struct Fd<'a>(std::os::fd::BorrowedFd<'a>);
-        impl Serialize for Fd<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                crate::wire::serialize_fd(self.0, serializer)
-            }
-        }
         let mut tuple = serializer.serialize_tuple(2)?;
-        tuple.serialize_element(&Fd(self.inner.fd.as_fd()))?;
+        tuple.serialize_element(&crate::wire::DescriptorRef(self.inner.fd.as_fd()))?;
         tuple.serialize_element(&(self.inner.len as u64))?;
         tuple.end()
     }
