@@ -2,12 +2,12 @@
 //!
 //! A child is either *direct* (this process forked or spawned it, so this process reaps
 //! it with `waitpid`) or *served* (the fork server forked it and reports its exit status
-//! over its event channel). Either way the exit code is recorded once, under `status`,
+//! on the reply socket of its request, through [`ServedBy`]). Either way the exit code is recorded once, under `status`,
 //! and signals are only sent while no status is recorded: an unreaped child keeps its
 //! pid, so a signal can never hit a recycled pid.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::ProcessError;
@@ -17,21 +17,28 @@ use crate::sys::{self, Backoff, Pid};
 /// `waitpid(-1)` elsewhere in the program) and its real status is lost.
 pub(crate) const UNKNOWN_EXIT: i32 = 255;
 
-/// Sends a signal to a served child: the server's function, given by the server's
-/// client when it makes the `Child` (this module knows no start method).
-pub(crate) type SignalThroughServer = fn(Pid, libc::c_int) -> std::io::Result<()>;
+/// A served child's link to the server that forked it and reaps it: given by the start
+/// method that served it (this module knows none).
+pub(crate) trait ServedBy: std::fmt::Debug + Send + Sync {
+    /// Readable once [`try_exit`](ServedBy::try_exit) has an answer.
+    fn sentinel(&self) -> BorrowedFd<'_>;
+    /// The exit status, if the server has reported it (or is gone); never blocks.
+    fn try_exit(&self) -> Option<i32>;
+    /// Sends `sig` to the child: only the server, which reaps it, knows whether the pid
+    /// still names it.
+    fn signal(&self, pid: Pid, sig: libc::c_int) -> std::io::Result<()>;
+}
 
 #[derive(Debug)]
 pub(crate) enum Reaper {
     /// Our own child: `waitpid` it; the pidfd (Linux) says when.
     Direct,
-    /// A server's child: its status arrives through [`Child::record_exit`], and only
-    /// the server (which reaps it, so knows whether the pid still names it) signals it.
-    Server(SignalThroughServer),
+    /// A server's child: its status and its signals go through the server.
+    Server(Box<dyn ServedBy>),
 }
 
 /// A started child process, shared by its [`Process`](crate::Process) handle, the
-/// registry of active children and (for served children) the fork-server listener.
+/// registry of active children, and the `ChildProcess` handles given out.
 #[derive(Debug)]
 pub(crate) struct Child {
     pub(crate) pid: Pid,
@@ -45,10 +52,6 @@ pub(crate) struct Child {
     /// the fork).
     owner: Pid,
     status: Mutex<Option<i32>>,
-    exited: Condvar,
-    /// A served child's sentinel: an eventfd made on first request, written when the
-    /// exit is recorded (both under `status`).
-    exit_event: OnceLock<OwnedFd>,
 }
 
 impl Child {
@@ -66,8 +69,6 @@ impl Child {
             pidfd,
             owner: sys::getpid(),
             status: Mutex::new(None),
-            exited: Condvar::new(),
-            exit_event: OnceLock::new(),
         }
     }
 
@@ -80,46 +81,25 @@ impl Child {
         self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records the exit status of a served child (called by the fork-server listener).
-    pub(crate) fn record_exit(&self, code: i32) {
-        let mut status = self.status();
-        if status.is_none() {
-            *status = Some(code);
-        }
-        if let Some(event) = self.exit_event.get() {
-            sys::eventfd_signal(event);
-        }
-        self.exited.notify_all();
-    }
-
     /// A descriptor that becomes readable when the child ends (Python's `sentinel`):
-    /// the pidfd of a direct child, an eventfd the listener writes for a served one.
+    /// the pidfd of a direct child, the server's reply socket for a served one.
     pub(crate) fn sentinel(&self) -> Result<BorrowedFd<'_>, ProcessError> {
         if !self.is_ours() {
             return Err(ProcessError::InvalidState(
                 "a sentinel belongs to the process that started the child",
             ));
         }
-        let refused = |e| ProcessError::os("cannot make the child's sentinel", e);
-        match self.reaper {
+        match &self.reaper {
+            Reaper::Server(link) => Ok(link.sentinel()),
             Reaper::Direct => self.pidfd.as_ref().map(AsFd::as_fd).ok_or_else(|| {
-                refused(std::io::Error::new(
-                    std::io::ErrorKind::Unsupported,
-                    "no pidfd for this child (pidfd_open needs Linux 5.3+)",
-                ))
+                ProcessError::os(
+                    "cannot make the child's sentinel",
+                    std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        "no pidfd for this child (pidfd_open needs Linux 5.3+)",
+                    ),
+                )
             }),
-            Reaper::Server(_) => {
-                let status = self.status();
-                if self.exit_event.get().is_none() {
-                    let event = sys::eventfd().map_err(refused)?;
-                    if status.is_some() {
-                        sys::eventfd_signal(&event);
-                    }
-                    let _ = self.exit_event.set(event);
-                }
-                drop(status);
-                Ok(self.exit_event.get().expect("set above").as_fd())
-            }
         }
     }
 
@@ -130,11 +110,14 @@ impl Child {
             return None;
         }
         let mut status = self.status();
-        if status.is_none() && matches!(self.reaper, Reaper::Direct) {
-            *status = match sys::try_reap(self.pid) {
-                Ok(code) => code,
-                // ECHILD: someone else reaped it; the status is lost.
-                Err(_) => Some(UNKNOWN_EXIT),
+        if status.is_none() {
+            *status = match &self.reaper {
+                Reaper::Direct => match sys::try_reap(self.pid) {
+                    Ok(code) => code,
+                    // ECHILD: someone else reaped it; the status is lost.
+                    Err(_) => Some(UNKNOWN_EXIT),
+                },
+                Reaper::Server(link) => link.try_exit(),
             };
         }
         *status
@@ -147,43 +130,27 @@ impl Child {
         if !self.is_ours() {
             return None;
         }
-        match self.reaper {
-            Reaper::Server(_) => {
-                let mut status = self.status();
-                while status.is_none() {
-                    status = match deadline {
-                        None => self.exited.wait(status).unwrap_or_else(|e| e.into_inner()),
-                        Some(d) => {
-                            let left = d.checked_duration_since(Instant::now())?;
-                            self.exited
-                                .wait_timeout(status, left)
-                                .unwrap_or_else(|e| e.into_inner())
-                                .0
-                        }
-                    };
-                }
-                *status
+        let wake = match &self.reaper {
+            Reaper::Direct => self.pidfd.as_ref().map(AsFd::as_fd),
+            Reaper::Server(link) => Some(link.sentinel()),
+        };
+        let mut backoff = Backoff::new();
+        loop {
+            if let Some(code) = self.poll() {
+                return Some(code);
             }
-            Reaper::Direct => {
-                let mut backoff = Backoff::new();
-                loop {
-                    if let Some(code) = self.poll() {
-                        return Some(code);
-                    }
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return None;
-                    }
-                    match &self.pidfd {
-                        // Readable once the child has ended; then `poll` reaps it.
-                        Some(fd) => {
-                            if !sys::wait_readable(fd.as_raw_fd(), deadline).unwrap_or(false) {
-                                backoff.sleep(deadline);
-                            }
-                        }
-                        None => backoff.sleep(deadline),
-                    }
-                }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
             }
+            // Readable once the child has ended (or its status has arrived); then
+            // `poll` collects it. Without a pidfd, or readable with nothing whole to
+            // read yet, back off.
+            let readable = wake
+                .is_some_and(|fd| sys::wait_readable(fd.as_raw_fd(), deadline).unwrap_or(false));
+            if readable && let Some(code) = self.poll() {
+                return Some(code);
+            }
+            backoff.sleep(deadline);
         }
     }
 
@@ -205,7 +172,7 @@ impl Child {
         let sent = match (&self.reaper, &self.pidfd) {
             // Only the server reaps its children, so only it can tell whether the pid
             // still names this child: it sends the signal.
-            (Reaper::Server(signal), _) => signal(self.pid, sig),
+            (Reaper::Server(link), _) => link.signal(self.pid, sig),
             // A pidfd keeps naming this child even if something else reaped it.
             (Reaper::Direct, Some(fd)) => sys::pidfd_send_signal(fd, sig),
             (Reaper::Direct, None) => sys::kill(self.pid, sig),

@@ -1,83 +1,66 @@
 //! The `forkserver` start method: a single-threaded server that forks the children.
 //!
 //! ```text
-//! program (any number of threads)            server (one thread, forked by init())
-//! -------                                    ------
-//! Request::Start { token, Bootstrap } -----> fork() ──> child: run_bootstrap
-//!          <---- Event::Started { token, pid }     │     holds `alive` sender
-//!                                                  └──> waits on every `alive` receiver
-//!          <---- Event::Exited { pid, code }         (closed = child ended: waitpid it)
+//! program (any number of threads)                  server (one thread, forked by init())
+//! -------                                          ------
+//! Request::Start { Bootstrap, reply socket } ----> fork() ──> child: run_bootstrap
+//!        reply socket <---- Event::Started { pid }     │
+//!                                                      └──> polls the child's pidfd
+//!        reply socket <---- Event::Exited { code }          (readable: reap it, report,
+//!                                                            close the reply socket)
 //! ```
 //!
 //! The server was forked while the program had one thread, so it holds no foreign
 //! locks and every child it forks starts clean, whatever threads the program runs by
-//! then. It waits with `poll` on the request channel and on one "alive" socket per
-//! child, whose other end only the child holds: when the child ends the kernel closes
-//! it and the server reaps the child and reports the status. The server
-//! exits when the program's end of the request channel closes (the program ended), and
-//! the kernel kills it if the program's main thread dies first (`PR_SET_PDEATHSIG`); its
-//! children get the same signal from the server.
+//! then. Each request brings its own reply socket, as in Python: the caller reads the
+//! child's pid from it, and the child's [`Child`] keeps it as its sentinel, readable once
+//! the server wrote the exit status (or died). No thread of the program listens to the
+//! server. The server waits with `poll` on the request channel and on one pidfd per
+//! child; it exits when the program's end of the request channel closes (the program
+//! ended), and the kernel kills it if the program's main thread dies first
+//! (`PR_SET_PDEATHSIG`); its children get the same signal from the server.
 
 use std::any::Any;
-use std::collections::HashMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 use serde::{Deserialize, Serialize};
 
 use crate::ProcessError;
 use crate::bootstrap::{self, Bootstrap};
-use crate::child::{Child, Reaper, UNKNOWN_EXIT};
+use crate::child::{Child, Reaper, ServedBy, UNKNOWN_EXIT};
 use crate::hooks::{self, ForkLockRank};
 use crate::ipc::{self, Receiver, Sender};
 use crate::sys::{self, Pid};
+use crate::wire::Descriptor;
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Request {
-    Start {
-        token: u64,
-        boot: Bootstrap,
-    },
+    /// Fork a child running `boot`; report on `reply`.
+    Start { boot: Bootstrap, reply: Descriptor },
     /// Signal a child, if the server has not reaped it yet.
-    Signal {
-        pid: Pid,
-        sig: i32,
-    },
+    Signal { pid: Pid, sig: i32 },
 }
 
+/// What the server writes to a request's reply socket: `Started` (or `Failed`), then
+/// `Exited` once the child has been reaped; then it closes the socket.
 #[derive(Debug, Serialize, Deserialize)]
 enum Event {
-    Started { token: u64, pid: Pid },
-    Failed { token: u64, message: String },
-    Exited { pid: Pid, code: i32 },
-}
-
-type Reply = SyncSender<Result<Arc<Child>, ProcessError>>;
-
-#[derive(Debug, Default)]
-struct Book {
-    next_token: u64,
-    /// Requests sent, waiting for `Started`: the child's name and daemon flag, and
-    /// where to hand its [`Child`].
-    pending: HashMap<u64, (String, bool, Reply)>,
-    /// Children started and not yet reported `Exited`.
-    children: HashMap<Pid, Arc<Child>>,
-    /// Set when the server is gone; every later request fails at once.
-    dead: bool,
+    Started { pid: Pid },
+    Failed { message: String },
+    Exited { code: i32 },
 }
 
 #[derive(Debug)]
-pub(crate) struct Client {
-    /// The server's pid, to reap it if it dies.
+struct Client {
+    /// The server's pid, to reap it once it is gone.
     server: Pid,
     requests: Sender<Request>,
-    /// Taken by the listener thread when the first child is requested.
-    events: Option<Receiver<Event>>,
-    book: Arc<Mutex<Book>>,
+    /// Set when the server is gone; every later request fails at once.
+    dead: bool,
 }
 
 /// This process's server connection, tagged with the pid it belongs to (a fork child
@@ -85,8 +68,6 @@ pub(crate) struct Client {
 static CLIENT: Mutex<Option<(Pid, Client)>> = Mutex::new(None);
 /// Why `init` could not start a server, reported at the first request.
 static UNAVAILABLE: Mutex<Option<&'static str>> = Mutex::new(None);
-/// In a served child: the socket whose closing tells the server this child ended.
-static ALIVE: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
 fn client() -> MutexGuard<'static, Option<(Pid, Client)>> {
     static REGISTERED: AtomicBool = AtomicBool::new(false);
@@ -96,21 +77,11 @@ fn client() -> MutexGuard<'static, Option<(Pid, Client)>> {
     CLIENT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// In a fork child of a served child: close the inherited "alive" sender, or the server
-/// would wait for the grandchild too before reporting the child's exit.
-pub(crate) fn forget_alive_token() {
-    if let Ok(mut alive) = ALIVE.try_lock() {
-        alive.take();
-    }
-}
-
 /// Forks the server. Called by `init` while the program is single-threaded.
 pub(crate) fn start_server() {
     match fork_server() {
         Ok(client) => *self::client() = Some((sys::getpid(), client)),
-        Err(why) => {
-            *UNAVAILABLE.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
-        }
+        Err(why) => mark_unavailable(why),
     }
 }
 
@@ -122,8 +93,6 @@ pub(crate) fn mark_unavailable(why: &'static str) {
 fn fork_server() -> Result<Client, &'static str> {
     let (requests, request_rx) =
         ipc::channel::<Request>().map_err(|_| "cannot create the fork server's channel")?;
-    let (event_tx, events) =
-        ipc::channel::<Event>().map_err(|_| "cannot create the fork server's channel")?;
     let parent = sys::getpid();
     crate::watchdog::read_end_for_children();
     let death_signal = crate::watchdog::death_signal_wanted();
@@ -131,127 +100,113 @@ fn fork_server() -> Result<Client, &'static str> {
     // no lock held by another thread.
     match unsafe { sys::fork() } {
         Ok(0) => {
-            drop((requests, events));
-            // A server forked by a served child must not keep that child's token.
-            forget_alive_token();
+            drop(requests);
             sys::die_with_parent(parent, death_signal);
             // Where the watchdog is used, the server watches the program too.
             crate::watchdog::start_in_child(None);
-            serve(request_rx, event_tx)
+            serve(request_rx)
         }
         Ok(server) => Ok(Client {
             server,
             requests,
-            events: Some(events),
-            book: Arc::default(),
+            dead: false,
         }),
         Err(_) => Err("fork() of the fork server failed"),
     }
 }
 
+/// One child of the server, until it is reaped.
+struct Served {
+    pid: Pid,
+    /// Readable once the child has ended; `None` where the kernel has no pidfds
+    /// (before Linux 5.3): such children are looked at every [`NO_PIDFD_SWEEP`].
+    pidfd: Option<OwnedFd>,
+    reply: Sender<Event>,
+}
+
+/// How often the server looks for the end of children it has no pidfd for.
+const NO_PIDFD_SWEEP: Duration = Duration::from_millis(1);
+
 /// The server's loop. Never returns.
-fn serve(mut requests: Receiver<Request>, events: Sender<Event>) -> ! {
+fn serve(mut requests: Receiver<Request>) -> ! {
     let me = sys::getpid();
     let death_signal = crate::watchdog::death_signal_wanted();
     // With SIGCHLD ignored (inherited from the program) the kernel would reap our
     // children itself and every exit status would be lost.
     // SAFETY: resetting a signal's disposition to the default has no preconditions.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
-    // `reap_soon` sleeps in 10 µs steps; the default 50 µs timer slack would stretch
-    // each to 60 µs and delay every exit report.
-    // SAFETY: PR_SET_TIMERSLACK takes a number of nanoseconds; no memory involved.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
-    }
-    let mut last_sweep = std::time::Instant::now();
-    // Each child's "alive" socket, which reads as closed once the child has ended.
-    let mut alive: Vec<(OwnedFd, Pid)> = Vec::new();
-    // Children whose socket closed but that had not exited yet when we looked.
-    let mut closing: Vec<Pid> = Vec::new();
+    // Each child costs the server two descriptors (its pidfd and its reply socket).
+    sys::raise_fd_limit();
+    let mut children: Vec<Served> = Vec::new();
     loop {
-        // Wake at least every SWEEP to look for children whose exit the sockets did
-        // not announce (their end leaked into a process that outlives them).
-        let wait = if closing.is_empty() {
-            SWEEP
-        } else {
-            Duration::from_millis(1)
-        };
+        let sweep = children
+            .iter()
+            .any(|c| c.pidfd.is_none())
+            .then_some(NO_PIDFD_SWEEP);
         let (request_ready, ended) = if requests.has_buffered() {
             (true, Vec::new())
         } else {
-            match wait_for_work(&requests, &alive, wait) {
+            match wait_for_work(&requests, &children, sweep) {
                 Ok(ready) => ready,
                 Err(()) => sys::exit_now(1),
             }
         };
-        // Children whose socket closed: reap them (from the back, so that the indices
-        // stay valid; before the sweep below changes them).
+        // Reap the children whose pidfd became readable (from the back, so that the
+        // indices stay valid), and those without a pidfd that have ended.
         for index in ended.into_iter().rev() {
-            if index < alive.len() {
-                let (_, pid) = alive.swap_remove(index);
-                // The kernel closes a dying process's files a moment before it becomes
-                // reapable: wait that moment out here rather than in the 1 ms polling.
-                match reap_soon(pid) {
-                    Some(code) => {
-                        let _ = events.send(Event::Exited { pid, code });
-                    }
-                    None => closing.push(pid),
-                }
+            if index < children.len() && !still_running(&children[index]) {
+                children.swap_remove(index);
             }
         }
-        if last_sweep.elapsed() >= SWEEP {
-            last_sweep = std::time::Instant::now();
-            alive.retain(|(_, pid)| still_running(*pid, &events));
+        if sweep.is_some() {
+            children.retain(|c| c.pidfd.is_some() || still_running(c));
         }
         if request_ready {
-            let request = match requests.recv_until(Some(std::time::Instant::now())) {
-                Ok(request) => Some(request),
-                Err(ProcessError::Timeout | ProcessError::Serialization(_)) => None,
+            match requests.recv_until(Some(Instant::now())) {
+                Ok(Request::Start { boot, reply }) => {
+                    let reply = Sender::from_fd(reply.0);
+                    if let Some(child) =
+                        start_child(boot, reply, me, death_signal, &requests, &children)
+                    {
+                        children.push(child);
+                    }
+                }
+                // Unreaped: the pid is still ours.
+                Ok(Request::Signal { pid, sig }) => {
+                    if children.iter().any(|c| c.pid == pid) {
+                        let _ = sys::kill(pid, sig);
+                    }
+                }
+                Err(ProcessError::Timeout | ProcessError::Serialization(_)) => {}
                 // The program ended (or its channel broke): so does the server. Its
                 // children receive their death signal from `PR_SET_PDEATHSIG`.
                 Err(_) => sys::exit_now(0),
-            };
-            match request {
-                Some(Request::Start { token, boot }) => start_child(
-                    token,
-                    boot,
-                    me,
-                    death_signal,
-                    &requests,
-                    &events,
-                    &mut alive,
-                ),
-                // Unreaped (still watched or closing): the pid is still ours.
-                Some(Request::Signal { pid, sig })
-                    if alive
-                        .iter()
-                        .map(|(_, p)| p)
-                        .chain(&closing)
-                        .any(|&p| p == pid) =>
-                {
-                    let _ = sys::kill(pid, sig);
-                }
-                Some(Request::Signal { .. }) | None => {}
             }
         }
-        // Reap at once the children that already exited (the usual case).
-        closing.retain(|&pid| still_running(pid, &events));
     }
 }
 
-/// Waits up to `wait` for a request or for children's "alive" sockets to close:
-/// whether the request channel is readable, and the indices (into `alive`) of the
-/// closed sockets.
+/// Waits (up to `wait`, or until something happens) for a request or for children to
+/// end: whether the request channel is readable, and the indices (into `children`) of
+/// the readable pidfds.
 fn wait_for_work(
     requests: &Receiver<Request>,
-    alive: &[(OwnedFd, Pid)],
-    wait: Duration,
+    children: &[Served],
+    wait: Option<Duration>,
 ) -> Result<(bool, Vec<usize>), ()> {
-    let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(alive.len() + 1);
+    let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(children.len() + 1);
     fds.push(PollFd::new(requests, PollFlags::IN));
-    fds.extend(alive.iter().map(|(fd, _)| PollFd::new(fd, PollFlags::IN)));
-    let timeout = rustix::event::Timespec::try_from(wait).map_err(|_| ())?;
-    match rustix::event::poll(&mut fds, Some(&timeout)) {
+    // A child without a pidfd polls a descriptor that never fires (the request
+    // channel again), so that the indices still match `children`.
+    fds.extend(children.iter().map(|c| match &c.pidfd {
+        Some(fd) => PollFd::new(fd, PollFlags::IN),
+        None => PollFd::new(requests, PollFlags::empty()),
+    }));
+    let timeout = wait
+        .map(rustix::event::Timespec::try_from)
+        .transpose()
+        .map_err(|_| ())?;
+    match rustix::event::poll(&mut fds, timeout.as_ref()) {
         Ok(_) => {}
         Err(rustix::io::Errno::INTR) => return Ok((false, Vec::new())),
         Err(_) => return Err(()),
@@ -266,65 +221,58 @@ fn wait_for_work(
     Ok((request_ready, ended))
 }
 
-/// Forks a child for `boot` and reports it (`Started` or `Failed`).
+/// Forks a child for `boot` and reports it on `reply` (`Started` or `Failed`).
 fn start_child(
-    token: u64,
     boot: Bootstrap,
+    reply: Sender<Event>,
     me: Pid,
     death_signal: bool,
     requests: &Receiver<Request>,
-    events: &Sender<Event>,
-    alive: &mut Vec<(OwnedFd, Pid)>,
-) {
-    let Ok((alive_here, alive_there)) = ipc::socket_pair() else {
-        let _ = events.send(Event::Failed {
-            token,
-            message: "cannot create a socket".into(),
-        });
-        return;
-    };
+    children: &[Served],
+) -> Option<Served> {
     // Where the watchdog is used, its children watch the server.
     crate::watchdog::read_end_for_children();
     // SAFETY: the server is single-threaded (but for an idle watchdog thread blocked in
     // `read`), so the child inherits no held lock.
     match unsafe { sys::fork() } {
         Ok(0) => {
-            // Close the server's sockets in the child; keep `alive_there` open until
-            // the child ends.
-            close_in_child(requests, events, alive, alive_here);
-            *ALIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(alive_there);
+            close_in_child(requests, children, reply);
             sys::die_with_parent(me, death_signal);
             bootstrap::run_bootstrap(boot)
         }
         Ok(pid) => {
-            drop((alive_there, boot));
-            alive.push((alive_here, pid));
-            let _ = events.send(Event::Started { token, pid });
+            drop(boot);
+            // A program that dropped its handle at once closed the reply socket: the
+            // child runs all the same.
+            let _ = reply.send(Event::Started { pid });
+            Some(Served {
+                pid,
+                pidfd: sys::pidfd_open(pid),
+                reply,
+            })
         }
         Err(e) => {
-            let _ = events.send(Event::Failed {
-                token,
+            let _ = reply.send(Event::Failed {
                 message: format!("fork failed: {e}"),
             });
+            None
         }
     }
 }
 
 /// In a child of the server: closes the server's descriptors (the child must not keep
-/// the request channel, the event channel or its siblings' "alive" sockets open).
+/// the request channel, its siblings' pidfds or anyone's reply socket open).
 /// They are borrowed from the server's frame, which the child never returns to, so the
 /// descriptors are closed by number and the objects forgotten.
-fn close_in_child(
-    requests: &Receiver<Request>,
-    events: &Sender<Event>,
-    alive: &[(OwnedFd, Pid)],
-    alive_here: OwnedFd,
-) {
+fn close_in_child(requests: &Receiver<Request>, children: &[Served], reply: Sender<Event>) {
     use std::os::fd::AsRawFd;
-    drop(alive_here);
-    let fds = [requests.as_fd().as_raw_fd(), events.as_fd().as_raw_fd()]
-        .into_iter()
-        .chain(alive.iter().map(|(fd, _)| fd.as_raw_fd()));
+    drop(reply);
+    let fds = std::iter::once(requests.as_fd().as_raw_fd()).chain(children.iter().flat_map(|c| {
+        c.pidfd
+            .iter()
+            .map(|fd| fd.as_raw_fd())
+            .chain(std::iter::once(c.reply.as_fd().as_raw_fd()))
+    }));
     for fd in fds {
         // SAFETY: these descriptors belong to the server's objects, which live in a
         // frame this child never returns to (it exits from `run_bootstrap`), so
@@ -333,106 +281,100 @@ fn close_in_child(
     }
 }
 
-/// How often the server checks all its children with `waitpid`, whatever the channels
-/// say.
-const SWEEP: Duration = Duration::from_millis(100);
-
-/// Reaps `pid` if it has ended and reports its exit: `true` while it still runs. A pid
-/// that is no longer ours to wait for is reported with [`UNKNOWN_EXIT`], so the program
-/// never waits for it forever.
-fn still_running(pid: Pid, events: &Sender<Event>) -> bool {
-    let code = match sys::try_reap(pid) {
+/// Reaps the child if it has ended and reports its exit: `true` while it still runs. A
+/// pid that is no longer ours to wait for is reported with [`UNKNOWN_EXIT`], so the
+/// program never waits for it forever.
+fn still_running(child: &Served) -> bool {
+    let code = match sys::try_reap(child.pid) {
         Ok(None) => return true,
         Ok(Some(code)) => code,
         Err(_) => UNKNOWN_EXIT,
     };
-    let _ = events.send(Event::Exited { pid, code });
+    // The program may have dropped its handle (and closed the socket): nobody to tell.
+    let _ = child.reply.send(Event::Exited { code });
     false
-}
-
-/// Reaps `pid` if it becomes reapable within about a millisecond (it closed its "alive"
-/// channel, so it is normally exiting); `None` if it is still running.
-fn reap_soon(pid: Pid) -> Option<i32> {
-    for _ in 0..100 {
-        match sys::try_reap(pid) {
-            Ok(Some(code)) => return Some(code),
-            Ok(None) => std::thread::sleep(Duration::from_micros(10)),
-            Err(_) => return Some(UNKNOWN_EXIT),
-        }
-    }
-    None
 }
 
 /// Asks the server to start a child running `boot`.
 pub(crate) fn start(name: &str, daemon: bool, boot: Bootstrap) -> Result<Arc<Child>, ProcessError> {
-    let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+    let died = || ProcessError::StartFailed {
+        name: name.to_owned(),
+        reason: "the fork server has died".into(),
+    };
+    let (reply_here, reply_there) = ipc::socket_pair()?;
     {
-        let mut guard = client();
-        let me = sys::getpid();
-        if guard.as_ref().is_none_or(|(pid, _)| *pid != me) {
-            *guard = None;
-            drop(guard);
-            // A child process has no server of its own yet. It may fork one now if it
-            // is still single-threaded (its function usually starts that way).
-            if sys::getpid() != crate::current::main_pid() && sys::thread_count() == Some(1) {
-                start_server();
-            }
-            guard = client();
-            if guard.as_ref().is_none_or(|(pid, _)| *pid != me) {
-                let why = UNAVAILABLE.lock().unwrap_or_else(|e| e.into_inner()).take();
-                return Err(match why {
-                    Some(why) => ProcessError::StartFailed {
-                        name: name.to_owned(),
-                        reason: why.to_owned(),
-                    },
-                    None => ProcessError::NotInitialized("forkserver"),
-                });
-            }
+        let mut guard = connected_client(name)?;
+        let (_, client) = guard.as_mut().expect("checked by connected_client");
+        if client.dead {
+            return Err(died());
         }
-        let (_, client) = guard.as_mut().expect("checked above");
-        let mut book = client.book.lock().unwrap_or_else(|e| e.into_inner());
-        if book.dead {
-            return Err(ProcessError::StartFailed {
-                name: name.to_owned(),
-                reason: "the fork server has died".into(),
-            });
+        let request = Request::Start {
+            boot,
+            reply: Descriptor(reply_there),
+        };
+        if client.requests.send(request).is_err() {
+            // It is our child: reap it (it is gone, or going).
+            client.dead = true;
+            let _ = sys::try_reap(client.server);
+            return Err(died());
         }
-        if let Some(events) = client.events.take() {
-            let book = client.book.clone();
-            let server = client.server;
-            // Shared with the thread so the receiver survives a failed spawn.
-            let slot = Arc::new(Mutex::new(Some(events)));
-            let thread_slot = slot.clone();
-            let spawned = std::thread::Builder::new()
-                .name("conc-process-forkserver".into())
-                .spawn(move || {
-                    let events = thread_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-                    if let Some(events) = events {
-                        listen(events, book, server);
-                    }
-                });
-            if let Err(e) = spawned {
-                client.events = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-                return Err(ProcessError::os("cannot start the fork server listener", e));
-            }
-        }
-        book.next_token += 1;
-        let token = book.next_token;
-        book.pending
-            .insert(token, (name.to_owned(), daemon, reply_tx));
-        drop(book);
-        client.requests.send(Request::Start { token, boot })?;
     }
-    reply_rx.recv().unwrap_or_else(|_| {
-        Err(ProcessError::StartFailed {
+    // Read outside the client lock: other threads start their children meanwhile.
+    let mut reply = Receiver::<Event>::from_fd(reply_here);
+    match reply.recv() {
+        Ok(Event::Started { pid }) => {
+            let link = Box::new(ServerLink::new(reply));
+            Ok(Arc::new(Child::new(
+                pid,
+                name.into(),
+                daemon,
+                Reaper::Server(link),
+            )))
+        }
+        Ok(Event::Failed { message }) => Err(ProcessError::StartFailed {
             name: name.to_owned(),
-            reason: "the fork server has died".into(),
-        })
+            reason: message,
+        }),
+        Ok(Event::Exited { .. }) => Err(ProcessError::BadMessage(
+            "the fork server reported an exit before the start".into(),
+        )),
+        Err(_) => Err(died()),
+    }
+}
+
+/// The client, after making sure this process has a server: a fork child inherits its
+/// parent's, which is not its own, and may fork one now if it is still single-threaded.
+fn connected_client(
+    name: &str,
+) -> Result<MutexGuard<'static, Option<(Pid, Client)>>, ProcessError> {
+    let me = sys::getpid();
+    let mut guard = client();
+    if guard.as_ref().is_some_and(|(pid, _)| *pid == me) {
+        return Ok(guard);
+    }
+    *guard = None;
+    drop(guard);
+    // A child process has no server of its own yet (its function usually starts
+    // single-threaded).
+    if me != crate::current::main_pid() && sys::thread_count() == Some(1) {
+        start_server();
+    }
+    guard = client();
+    if guard.as_ref().is_some_and(|(pid, _)| *pid == me) {
+        return Ok(guard);
+    }
+    let why = UNAVAILABLE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    Err(match why {
+        Some(why) => ProcessError::StartFailed {
+            name: name.to_owned(),
+            reason: why.to_owned(),
+        },
+        None => ProcessError::NotInitialized("forkserver"),
     })
 }
 
 /// Asks the server to send `sig` to its child `pid` (if it has not reaped it yet).
-pub(crate) fn signal(pid: Pid, sig: libc::c_int) -> std::io::Result<()> {
+fn signal(pid: Pid, sig: libc::c_int) -> std::io::Result<()> {
     let guard = client();
     match &*guard {
         Some((owner, client)) if *owner == sys::getpid() => client
@@ -443,46 +385,43 @@ pub(crate) fn signal(pid: Pid, sig: libc::c_int) -> std::io::Result<()> {
     }
 }
 
-/// The program's listener: turns server events into started and exited children.
-fn listen(mut events: Receiver<Event>, book: Arc<Mutex<Book>>, server: Pid) {
-    let lock = || book.lock().unwrap_or_else(|e| e.into_inner());
-    while let Ok(event) = events.recv() {
-        match event {
-            Event::Started { token, pid } => {
-                let mut book = lock();
-                if let Some((name, daemon, reply)) = book.pending.remove(&token) {
-                    let child = Arc::new(Child::new(pid, name, daemon, Reaper::Server(signal)));
-                    book.children.insert(pid, child.clone());
-                    let _ = reply.send(Ok(child));
-                }
-            }
-            Event::Failed { token, message } => {
-                if let Some((name, _, reply)) = lock().pending.remove(&token) {
-                    let _ = reply.send(Err(ProcessError::StartFailed {
-                        name,
-                        reason: message,
-                    }));
-                }
-            }
-            Event::Exited { pid, code } => {
-                if let Some(child) = lock().children.remove(&pid) {
-                    child.record_exit(code);
-                }
-            }
+/// A served child's reply socket: its sentinel, and where its exit status arrives.
+#[derive(Debug)]
+struct ServerLink {
+    /// The socket's descriptor, owned by `reply`.
+    fd: std::os::fd::RawFd,
+    reply: Mutex<Receiver<Event>>,
+}
+
+impl ServerLink {
+    fn new(reply: Receiver<Event>) -> Self {
+        ServerLink {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&reply.as_fd()),
+            reply: Mutex::new(reply),
         }
     }
-    // The server is gone, and with it (PR_SET_PDEATHSIG) every child it forked.
-    // It is our child: reap it.
-    let _ = reap_soon(server);
-    let mut book = lock();
-    book.dead = true;
-    for (_, child) in book.children.drain() {
-        child.record_exit(-libc::SIGKILL);
+}
+
+impl ServedBy for ServerLink {
+    fn sentinel(&self) -> BorrowedFd<'_> {
+        // SAFETY: `fd` is owned by `reply`, which lives as long as `self` and is never
+        // replaced (the mutex guards only its read buffer).
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
     }
-    for (_, (name, _, reply)) in book.pending.drain() {
-        let _ = reply.send(Err(ProcessError::StartFailed {
-            name,
-            reason: "the fork server has died".into(),
-        }));
+
+    fn try_exit(&self) -> Option<i32> {
+        let mut reply = self.reply.lock().unwrap_or_else(|e| e.into_inner());
+        match reply.recv_until(Some(Instant::now())) {
+            Ok(Event::Exited { code }) => Some(code),
+            Err(ProcessError::Timeout) => None,
+            Ok(_) | Err(ProcessError::Serialization(_)) => Some(UNKNOWN_EXIT),
+            // Closed without a status: the server died, and its children with it
+            // (`PR_SET_PDEATHSIG`).
+            Err(_) => Some(-libc::SIGKILL),
+        }
+    }
+
+    fn signal(&self, pid: Pid, sig: libc::c_int) -> std::io::Result<()> {
+        signal(pid, sig)
     }
 }

@@ -384,8 +384,6 @@ where
             StartMethod::Fork => {
                 warn_if_threads();
                 let pid = launcher::fork(Box::new(move || {
-                    // Children of a served child must not keep its "alive" channel.
-                    forkserver::forget_alive_token();
                     bootstrap::child_main(identity, move || {
                         bootstrap::run_and_report(move || job.run_here(), &outcome_tx)
                     })

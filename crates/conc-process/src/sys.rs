@@ -120,26 +120,6 @@ pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// A new event file descriptor (close-on-exec), readable once [`eventfd_signal`] wrote
-/// to it.
-pub(crate) fn eventfd() -> io::Result<OwnedFd> {
-    // SAFETY: eventfd takes an initial count and flags and returns a new fd or -1.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Makes an [`eventfd`] readable (for good: nobody reads the count back).
-pub(crate) fn eventfd_signal(fd: &OwnedFd) {
-    let one: u64 = 1;
-    // SAFETY: writes the 8 bytes of `one` to an eventfd we own; a full counter (not
-    // reachable with one write per event) would only make the write fail.
-    unsafe { libc::write(fd.as_raw_fd(), (&raw const one).cast(), 8) };
-}
-
 /// Sends `sig` through a pidfd: unlike `kill`, it can never reach a recycled pid.
 pub(crate) fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: the fd is a live pidfd owned by the caller; the info pointer may be null.
@@ -227,6 +207,18 @@ pub(crate) fn thread_count() -> Option<usize> {
     // field 3, num_threads field 20.
     let (_, rest) = stat.rsplit_once(')')?;
     rest.split_whitespace().nth(17)?.parse().ok()
+}
+
+/// Raises this process's soft limit on open descriptors to its hard limit (the fork
+/// server holds two per child; the usual soft limit of 1024 would cap it near 500).
+/// Best effort: the limit stays as it was if it cannot be changed.
+pub(crate) fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
 }
 
 /// `fork()`.
