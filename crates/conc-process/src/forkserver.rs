@@ -411,14 +411,19 @@ impl ServedBy for ServerLink {
 
     fn try_exit(&self) -> Option<i32> {
         let mut reply = self.reply.lock().unwrap_or_else(|e| e.into_inner());
-        match reply.recv_until(Some(Instant::now())) {
-            Ok(Event::Exited { code }) => Some(code),
-            Err(ProcessError::Timeout) => None,
-            Ok(_) | Err(ProcessError::Serialization(_)) => Some(UNKNOWN_EXIT),
+        let code = match reply.recv_until(Some(Instant::now())) {
+            Ok(Event::Exited { code }) => code,
+            Err(ProcessError::Timeout) => return None,
+            Ok(_) | Err(ProcessError::Serialization(_)) => UNKNOWN_EXIT,
             // Closed without a status: the server died, and its children with it
             // (`PR_SET_PDEATHSIG`).
-            Err(_) => Some(-libc::SIGKILL),
-        }
+            Err(_) => -libc::SIGKILL,
+        };
+        // The status has been read, and the server may not have closed its end yet: shut
+        // ours for reading, so that the sentinel stays readable from now on, as a
+        // sentinel must, however the server is scheduled.
+        let _ = rustix::net::shutdown(reply.as_fd(), rustix::net::Shutdown::Read);
+        Some(code)
     }
 
     fn signal(&self, pid: Pid, sig: libc::c_int) -> std::io::Result<()> {

@@ -108,12 +108,6 @@
 //! then fails at run time.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(not(target_os = "linux"))]
-compile_error!(
-    "conc-process supports Linux only (it uses pidfds, futexes, PR_SET_PDEATHSIG, memfd, \
-     close_range and /proc); other targets are not supported yet"
-);
-
 mod bootstrap;
 mod child;
 pub mod connection;

@@ -27,11 +27,12 @@
 //! cleans up when *that* child's tree exits.
 
 use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::ProcessError;
+use crate::{ProcessError, sys};
 
 /// A named block of shared memory, like Python's
 /// `multiprocessing.shared_memory.SharedMemory`.
@@ -90,17 +91,14 @@ fn validate_name(name: &str) -> Result<CString, ProcessError> {
 
 /// Python's `psm_` plus eight random hex digits.
 fn random_name() -> String {
-    let mut bytes = [0u8; 4];
-    // SAFETY: writes at most 4 bytes into `bytes`.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n != 4 {
+    let bytes = sys::random_bytes().unwrap_or_else(|| {
         // No entropy source: fall back on time and pid, still unlikely to collide (and
         // O_EXCL catches collisions).
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        bytes = (nanos ^ std::process::id().rotate_left(16)).to_le_bytes();
-    }
+        (nanos ^ std::process::id().rotate_left(16)).to_le_bytes()
+    });
     format!(
         "psm_{:02x}{:02x}{:02x}{:02x}",
         bytes[0], bytes[1], bytes[2], bytes[3]
@@ -134,39 +132,26 @@ impl SharedMemory {
         }
         let (cname, fd) = loop {
             let cname = validate_name(&name.map_or_else(random_name, str::to_owned))?;
-            // SAFETY: `cname` is a valid C string; flags and mode are plain integers.
-            let fd = unsafe {
-                libc::shm_open(
-                    cname.as_ptr(),
-                    libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
-                    0o600,
-                )
-            };
-            if fd >= 0 {
-                break (cname, fd);
+            match sys::shm_create(&cname) {
+                Ok(fd) => break (cname, fd),
+                // Random name taken: draw another.
+                Err(err) if name.is_none() && err.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(err) => return Err(ProcessError::os("shm_open", err)),
             }
-            let err = std::io::Error::last_os_error();
-            if name.is_none() && err.raw_os_error() == Some(libc::EEXIST) {
-                continue; // random name taken: draw another
-            }
-            return Err(ProcessError::os("shm_open", err));
         };
-        let result = Self::size_and_map(fd, Some(size), &cname);
-        // SAFETY: `fd` is ours; the mapping (if any) stays valid after closing it.
-        unsafe { libc::close(fd) };
-        let shm = match result {
+        // The descriptor is closed here; the mapping (if any) stays valid.
+        let shm = match Self::size_and_map(fd.as_fd(), Some(size), &cname) {
             Ok(shm) => shm,
             Err(err) => {
-                // SAFETY: `cname` is valid; we created the name and must not leak it.
-                unsafe { libc::shm_unlink(cname.as_ptr()) };
+                // We created the name and must not leak it.
+                let _ = sys::shm_unlink(&cname);
                 return Err(err);
             }
         };
         if let Err(err) = tracker::register(&cname) {
             // Without the tracker the name could outlive a crash; refuse rather than
             // leak silently.
-            // SAFETY: as above.
-            unsafe { libc::shm_unlink(cname.as_ptr()) };
+            let _ = sys::shm_unlink(&cname);
             return Err(err);
         }
         Ok(shm)
@@ -189,41 +174,33 @@ impl SharedMemory {
     /// ```
     pub fn attach(name: &str) -> Result<SharedMemory, ProcessError> {
         let cname = validate_name(name)?;
-        // SAFETY: valid C string, plain flags.
-        let fd = unsafe { libc::shm_open(cname.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(ProcessError::last_os("shm_open"));
-        }
-        let result = Self::size_and_map(fd, None, &cname);
-        // SAFETY: `fd` is ours; the mapping stays valid after closing it.
-        unsafe { libc::close(fd) };
-        result
+        let fd = sys::shm_attach(&cname).map_err(|e| ProcessError::os("shm_open", e))?;
+        // The descriptor is closed here; the mapping stays valid.
+        Self::size_and_map(fd.as_fd(), None, &cname)
     }
 
     /// Sets (when `size` is given) or reads the size of `fd`, and maps it.
     fn size_and_map(
-        fd: libc::c_int,
+        fd: BorrowedFd<'_>,
         size: Option<usize>,
         cname: &CStr,
     ) -> Result<SharedMemory, ProcessError> {
         let size = match size {
             Some(size) => {
-                let len = libc::off_t::try_from(size)
-                    .map_err(|_| ProcessError::InvalidArgument(format!("size {size} too large")))?;
-                // SAFETY: plain syscall on our fd.
-                if unsafe { libc::ftruncate(fd, len) } != 0 {
-                    return Err(ProcessError::last_os("ftruncate"));
+                if i64::try_from(size).is_err() {
+                    return Err(ProcessError::InvalidArgument(format!(
+                        "size {size} too large"
+                    )));
                 }
+                sys::set_file_size(fd, size as u64)
+                    .map_err(|e| ProcessError::os("ftruncate", e))?;
                 size
             }
             None => {
-                // SAFETY: `st` is a valid out-pointer for fstat.
-                let mut st: libc::stat = unsafe { std::mem::zeroed() };
-                // SAFETY: as above.
-                if unsafe { libc::fstat(fd, &mut st) } != 0 {
-                    return Err(ProcessError::last_os("fstat"));
-                }
-                let size = st.st_size as usize;
+                let size = sys::file_size(fd).map_err(|e| ProcessError::os("fstat", e))?;
+                let size = usize::try_from(size).map_err(|_| {
+                    ProcessError::InvalidArgument(format!("size {size} too large to map"))
+                })?;
                 if size == 0 {
                     return Err(ProcessError::InvalidArgument(
                         "the shared memory block is empty".into(),
@@ -232,27 +209,9 @@ impl SharedMemory {
                 size
             }
         };
-        // SAFETY: a fresh shared mapping of `size` bytes of our fd; no existing memory is
-        // affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(ProcessError::last_os("mmap"));
-        }
+        let ptr = sys::map_shared(fd, size).map_err(|e| ProcessError::os("mmap", e))?;
         let name = cname.to_str().expect("made from a str")[1..].to_owned();
-        Ok(SharedMemory {
-            name,
-            size,
-            ptr: ptr.cast(),
-        })
+        Ok(SharedMemory { name, size, ptr })
     }
 
     /// The name, without a leading slash (pass it to [`attach`](Self::attach)).
@@ -400,10 +359,7 @@ impl SharedMemory {
     /// ```
     pub fn unlink(&self) -> Result<(), ProcessError> {
         let cname = validate_name(&self.name)?;
-        // SAFETY: valid C string.
-        if unsafe { libc::shm_unlink(cname.as_ptr()) } != 0 {
-            return Err(ProcessError::last_os("shm_unlink"));
-        }
+        sys::shm_unlink(&cname).map_err(|e| ProcessError::os("shm_unlink", e))?;
         tracker::unregister(&cname);
         Ok(())
     }
@@ -411,8 +367,9 @@ impl SharedMemory {
 
 impl Drop for SharedMemory {
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`size` are the mapping made in `size_and_map`, unmapped once.
-        unsafe { libc::munmap(self.ptr.cast(), self.size) };
+        // SAFETY: `ptr`/`size` are the mapping made in `size_and_map`, unmapped once,
+        // here, where the last user of its memory goes away.
+        unsafe { sys::unmap(self.ptr, self.size) };
     }
 }
 

@@ -14,7 +14,7 @@
 //! to keep it proven, for the day a target without that signal is supported.
 
 use std::any::Any;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -58,18 +58,11 @@ pub(crate) fn read_end_for_children() -> Option<RawFd> {
     let mut pipe = PIPE.lock().unwrap_or_else(|e| e.into_inner());
     let me = sys::getpid();
     if pipe.as_ref().is_none_or(|(owner, _, _)| *owner != me) {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe() returns.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return None;
-        }
-        // SAFETY: both descriptors were just created and are owned by nobody else.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         // The write end stays in this process: close-on-exec keeps it out of spawn
         // children and of any program started later. The read end is inheritable, as
         // spawn children must receive it.
-        // SAFETY: setting a descriptor flag on a descriptor we own.
-        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+        let (read, write) = sys::pipe_cloexec().ok()?;
+        sys::set_inheritable(read.as_fd()).ok()?;
         *pipe = Some((me, read, write));
     }
     pipe.as_ref().map(|(_, read, _)| read.as_raw_fd())
@@ -126,19 +119,15 @@ pub(crate) fn start_in_child(inherited_fd: Option<RawFd>) {
 
 /// Blocks until the pipe reports end of file, then ends this process.
 fn watch(read: OwnedFd) {
-    let mut byte = 0u8;
+    let mut byte = [0u8; 1];
     loop {
-        // SAFETY: reading at most one byte into a local buffer from a descriptor we own.
-        let n = unsafe { libc::read(read.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
-        if n > 0
-            || (n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted)
-        {
-            continue;
+        match rustix::io::read(&read, &mut byte) {
+            Ok(1) | Err(rustix::io::Errno::INTR) => continue,
+            _ => {}
         }
         // End of file (or the pipe broke): the parent is gone. Die as the death signal
         // would have made us die.
-        // SAFETY: signalling our own process.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        let _ = sys::kill(sys::getpid(), libc::SIGKILL);
         return;
     }
 }

@@ -12,7 +12,7 @@ use super::error::SubprocessError;
 use super::popen::Popen;
 use super::reaper;
 use super::redirect::Redirect;
-use super::sys;
+use crate::sys;
 
 /// The shell that `shell=True` runs, as in CPython on POSIX.
 #[cfg(not(target_os = "android"))]

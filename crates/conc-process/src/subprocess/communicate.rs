@@ -30,7 +30,7 @@ pub type Communicated = (Option<Vec<u8>>, Option<Vec<u8>>);
 pub(super) fn pipe_error(err: &io::Error) -> SubprocessError {
     SubprocessError::io("communicating with the child", err)
 }
-use super::sys;
+use crate::sys;
 
 /// How much is read or written per system call.
 const CHUNK: usize = 64 * 1024;
@@ -111,7 +111,7 @@ impl Communication {
                     libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
                 }
             };
-            if sys::poll(&mut fds, timeout_ms).map_err(|e| pipe_error(&e))? == 0 {
+            if sys::poll_fds(&mut fds, timeout_ms).map_err(|e| pipe_error(&e))? == 0 {
                 continue;
             }
             let ready = |slot: usize| fds[slot].revents != 0;

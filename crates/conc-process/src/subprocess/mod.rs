@@ -74,7 +74,6 @@ mod popen;
 mod reaper;
 mod redirect;
 mod run;
-mod sys;
 
 pub use builder::PopenBuilder;
 pub use communicate::Communicated;

@@ -8,7 +8,7 @@ use super::builder::PopenBuilder;
 use super::communicate::{Communicated, Communication};
 use super::error::SubprocessError;
 use super::reaper;
-use super::sys;
+use crate::sys;
 
 /// A child program started by [`PopenBuilder::spawn`] (Python: a `Popen` object).
 ///
@@ -326,7 +326,7 @@ impl Popen {
         if self.poll().is_some() {
             return Ok(());
         }
-        sys::kill(self.pid, signal).map_err(|e| SubprocessError::io("sending a signal", &e))
+        kill_unless_gone(self.pid, signal).map_err(|e| SubprocessError::io("sending a signal", &e))
     }
 
     /// Sends SIGTERM, asking the child to end (Python: `Popen.terminate()`).
@@ -646,4 +646,17 @@ fn communication_output(communication: &mut Option<Communication>) -> Communicat
         .as_mut()
         .map(Communication::take_output)
         .unwrap_or_default()
+}
+
+/// `kill(pid, signal)`. A process that no longer exists is not an error (Python ignores
+/// `ProcessLookupError` in `send_signal`).
+fn kill_unless_gone(pid: u32, signal: i32) -> std::io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "pid out of range"))?;
+    // The caller checked that `pid` is our unreaped child, so it cannot name a
+    // recycled process.
+    match sys::kill(pid, signal) {
+        Err(err) if err.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other,
+    }
 }

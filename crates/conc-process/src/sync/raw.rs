@@ -50,14 +50,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::ProcessError;
-
-/// The calling thread's kernel id (unique among live threads of the PID namespace).
-pub(crate) fn current_tid() -> u64 {
-    // SAFETY: `gettid` takes no arguments, cannot fail, and touches no memory. The raw
-    // syscall avoids needing glibc ≥ 2.30's wrapper.
-    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
-    tid as u64
-}
+use crate::sys::{self, current_tid};
 
 /// Longest single `pthread_mutex_timedlock`, so a wall-clock jump cannot stretch a wait by
 /// more than this.
@@ -382,7 +375,7 @@ impl RawCondvar {
                     left.min(MAX_SLEEP)
                 }
             };
-            if !futex_wait(&self.seq, seen, slice)
+            if !sys::futex_wait(&self.seq, seen, slice)
                 && slices == Slices::Recheck
                 && deadline.is_none_or(|d| Instant::now() < d)
             {
@@ -474,41 +467,9 @@ impl RawCondvar {
             // only k could pick sleepers whose wake-ups a not-yet-sleeping waiter took,
             // which is still correct but harder to see so; conditions across processes
             // are not hot enough for the difference to matter.
-            // SAFETY: FUTEX_WAKE on a valid aligned u32; it does not access other memory.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    self.seq.as_ptr(),
-                    libc::FUTEX_WAKE,
-                    i32::MAX,
-                );
-            }
+            sys::futex_wake_all(&self.seq);
         }
     }
-}
-
-/// Sleeps on the shared futex `word` while it holds `seen`, for at most `slice`.
-/// Returns `false` only when the slice ran out.
-fn futex_wait(word: &AtomicU32, seen: u32, slice: Duration) -> bool {
-    let ts = libc::timespec {
-        tv_sec: slice.as_secs() as libc::time_t,
-        tv_nsec: slice.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: `word` is a valid aligned u32 in shared memory for the duration of the
-    // call; FUTEX_WAIT (not _PRIVATE, so it works across processes) only reads it and
-    // compares with `seen`; `ts` is a live timespec.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            seen,
-            &ts as *const libc::timespec,
-            std::ptr::null::<u32>(),
-            0u32,
-        )
-    };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ETIMEDOUT)
 }
 
 #[cfg(test)]

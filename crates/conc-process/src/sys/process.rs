@@ -1,8 +1,5 @@
-//! The Unix system calls the process engine needs, each wrapped once.
-//!
-//! Everything here is a thin, safe wrapper: the `unsafe` blocks only call into libc with
-//! arguments that are valid by construction. Linux extras (`pidfd_open`,
-//! `PR_SET_PDEATHSIG`) degrade to portable fallbacks elsewhere.
+//! Processes: ids, fork, reaping, signals, pidfds, limits, the child's standard
+//! descriptors.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -136,40 +133,6 @@ pub(crate) fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result
         Ok(())
     } else {
         Err(io::Error::last_os_error())
-    }
-}
-
-/// Waits until `fd` is readable or `deadline` passes; `true` when readable.
-pub(crate) fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> io::Result<bool> {
-    loop {
-        let timeout_ms = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                // Round up so a 0.4 ms remainder does not become a busy 0 ms poll.
-                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
-            }
-        };
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is one valid pollfd for the duration of the call.
-        let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-        if r > 0 {
-            return Ok(true);
-        }
-        if r == 0 {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(false);
-            }
-            continue;
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
     }
 }
 
@@ -311,6 +274,16 @@ pub(crate) fn cpu_count() -> usize {
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     }
+}
+
+/// Whether `signal`'s current action in this process is "ignore" (inherited by a
+/// child across `exec`, unlike a handler).
+pub(crate) fn signal_ignored(signal: i32) -> bool {
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only reads the current one into `current`.
+    let rc = unsafe { libc::sigaction(signal, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: filled by a successful sigaction (zeroed otherwise).
+    rc == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
 #[cfg(test)]
