@@ -63,6 +63,12 @@ pub(crate) fn code_offset(addr: usize) -> isize {
     addr.wrapping_sub(anchor_addr()) as isize
 }
 
+/// The address in this process of the code at `offset` (the inverse of
+/// [`code_offset`]).
+pub(crate) fn code_addr(offset: isize) -> usize {
+    anchor_addr().wrapping_add(offset as usize)
+}
+
 /// Whether every address lies in the same loaded object as [`anchor`]: the offsets
 /// only mean the same code in the child if they do (a function from a dynamic library
 /// could be mapped elsewhere, or not at all, there).
@@ -145,8 +151,8 @@ where
 
 /// Runs a `Bootstrap` in a fresh child (spawn or forkserver) and exits.
 pub(crate) fn run_bootstrap(boot: Bootstrap) -> ! {
-    let func = anchor_addr().wrapping_add(boot.func as usize);
-    let entry = anchor_addr().wrapping_add(boot.entry as usize);
+    let func = code_addr(boot.func);
+    let entry = code_addr(boot.entry);
     // SAFETY: `entry` is the address of an `entry::<A, R>` of this program image
     // (module docs), which has the `Entry` signature once erased.
     let entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };

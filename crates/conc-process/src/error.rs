@@ -98,6 +98,17 @@ pub enum ProcessError {
          (or conc_process::test_support!() in a test file)"
     )]
     NotInitialized(&'static str),
+    /// A [`Pool`](crate::Pool) cannot run tasks: its workers cannot start (the
+    /// initializer panicked or the worker died in it, or processes cannot be created).
+    /// Every pending task fails with it, and so does every later one (Python's pool
+    /// re-spawns such workers forever instead; `concurrent.futures` calls this
+    /// `BrokenProcessPool`).
+    #[error("the pool is broken: {0}")]
+    PoolBroken(String),
+    /// The task was dropped before it ran or while it ran, because its pool was
+    /// terminated (Python leaves such results waiting forever).
+    #[error("cancelled: {0}")]
+    Cancelled(&'static str),
     /// A system call failed.
     #[error("{context}: {message}")]
     Os {

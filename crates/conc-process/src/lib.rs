@@ -31,14 +31,15 @@
 //! | `Process(target, args, name, daemon)`, `start`, `join(timeout)`, `is_alive`, `pid`, `exitcode`, `terminate`, `kill` | [`Process`] (plus [`Process::result`] for the return value) |
 //! | `set_start_method`, `get_context`, `get_start_method`; `fork`, `spawn`, `forkserver` | [`set_start_method`], [`get_context`]/[`Context`], [`StartMethod`], [`init`], [`test_support!`] |
 //! | `current_process`, `parent_process`, `active_children`, `cpu_count` | same names; [`ProcessInfo`], [`ChildProcess`] |
+//! | `Pool(processes, initializer, initargs, maxtasksperchild)`, `apply`, `apply_async`, `map`, `map_async`, `imap`, `imap_unordered`, `close`, `terminate`, `join`, `AsyncResult` | [`Pool`], [`PoolBuilder`], [`AsyncResult`], [`Callbacks`], [`IMapIterator`] (`starmap`: a tuple argument) |
 //! | `Pipe(duplex)`, `Connection.send/recv/poll/close` | [`pipe`], [`Connection`] (typed) |
 //! | `Queue`, `JoinableQueue`, `SimpleQueue`, `queue.Full`, `queue.Empty` | [`Queue`], [`JoinableQueue`], [`SimpleQueue`], [`ProcessError::Full`], [`ProcessError::Empty`] |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names, robust against dying holders ([`OwnerDiedError`]) |
 //! | `Value`, `Array` (`sharedctypes`), `shared_memory.SharedMemory` | [`Value`], [`Array`], [`SharedMemory`] |
 //! | `subprocess.run`, `Popen`, `communicate`, `check_output`, `CalledProcessError`, `TimeoutExpired` | [`subprocess`] |
 //!
-//! `Pool`, `Manager` and `ProcessPoolExecutor` come in a later release, built on this
-//! process engine.
+//! `Manager` and `ProcessPoolExecutor` come in a later release, built on this process
+//! engine.
 //!
 //! # Start methods and `init()`
 //!
@@ -119,6 +120,7 @@ mod hooks;
 mod init;
 mod ipc;
 mod launcher;
+mod pool;
 mod process;
 mod queue;
 mod registry;
@@ -138,6 +140,7 @@ pub use current::{ProcessInfo, cpu_count, current_process, parent_process};
 pub use error::ProcessError;
 pub use init::init;
 pub use ipc::MAX_MESSAGE_BYTES;
+pub use pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder};
 pub use process::{ChildProcess, Process, active_children};
 pub use queue::{DEFAULT_BUFFER, JoinableQueue, Queue, SimpleQueue};
 pub use shared_memory::SharedMemory;

@@ -144,6 +144,12 @@ impl OutgoingFrame {
         })
     }
 
+    /// Starts the frame over, to send it whole on another socket (a pool task whose
+    /// worker died before it had all of it).
+    pub(crate) fn rewind(&mut self) {
+        self.sent = 0;
+    }
+
     /// Writes what `socket` takes until `deadline`: `true` once the whole frame is out.
     /// Nothing is shut down at the deadline: the rest can follow later.
     ///
