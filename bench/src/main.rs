@@ -20,6 +20,7 @@ mod harness;
 mod w01_switch;
 mod w04_thread_pool;
 mod w05_primes;
+mod w06_w07_pool;
 mod w08_process;
 mod w09_queue;
 mod w10_lock;
@@ -34,6 +35,8 @@ const WORKLOADS: &[&Workload] = &[
     &w01_switch::WORKLOAD,
     &w04_thread_pool::WORKLOAD,
     &w05_primes::WORKLOAD,
+    &w06_w07_pool::W6,
+    &w06_w07_pool::W7,
     &w08_process::WORKLOAD,
     &w09_queue::WORKLOAD,
     &w10_lock::WORKLOAD,
@@ -85,6 +88,8 @@ fn main() -> ExitCode {
     if std::env::var_os(w08_process::EXIT_AT_ONCE).is_some() {
         return ExitCode::SUCCESS;
     }
+    // procspawn's pool workers (W6, W7's peer) run their function from here and exit.
+    procspawn::init();
     // W8's spawn children run their function from here; the fork server starts here.
     conc_process::init();
     let args: Vec<String> = std::env::args().skip(1).collect();

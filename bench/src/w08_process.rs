@@ -103,7 +103,7 @@ fn conc_round_trips(n: u64) -> Duration {
 }
 
 /// The same ping-pong on bare ipc-channel channels with a raw forked child.
-fn raw_round_trips(n: u64) -> Duration {
+pub(crate) fn raw_round_trips(n: u64) -> Duration {
     let (to_child, child_rx) = ipc::channel::<u64>().expect("channel");
     let (child_tx, from_child) = ipc::channel::<u64>().expect("channel");
     // SAFETY: the child only uses the two channels it owns, then `_exit`s.
