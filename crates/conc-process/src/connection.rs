@@ -1,8 +1,11 @@
 //! `Pipe()` and `Connection`: typed two-way channels between processes, and `wait`
-//! for several of them (Python's `multiprocessing.connection`).
+//! for several of them (Python's `multiprocessing.connection`); `Listener` and
+//! `client` for connections between programs, authenticated with a key and in
+//! Python's own wire format.
 
 mod wait;
 
+pub use crate::listener::{AUTH_TIMEOUT, Address, Listener, SocketConnection, client};
 pub use wait::{Readiness, Waitable, wait};
 
 use std::fmt;

@@ -98,6 +98,11 @@ pub enum ProcessError {
          (or conc_process::test_support!() in a test file)"
     )]
     NotInitialized(&'static str),
+    /// A [`Listener`](crate::connection::Listener) or
+    /// [`client`](crate::connection::client) handshake failed: the peer does not know
+    /// the authkey, or refused ours (Python: `multiprocessing.AuthenticationError`).
+    #[error("authentication failed: {0}")]
+    AuthenticationError(String),
     /// A [`Pool`](crate::Pool) cannot run tasks: its workers cannot start (the
     /// initializer panicked or the worker died in it, or processes cannot be created).
     /// Every pending task fails with it, and so does every later one (Python's pool

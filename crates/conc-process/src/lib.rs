@@ -32,6 +32,7 @@
 //! | `set_start_method`, `get_context`, `get_start_method`; `fork`, `spawn`, `forkserver` | [`set_start_method`], [`get_context`]/[`Context`], [`StartMethod`], [`init`], [`test_support!`] |
 //! | `current_process`, `parent_process`, `active_children`, `cpu_count` | same names; [`ProcessInfo`], [`ChildProcess`] |
 //! | `Pool(processes, initializer, initargs, maxtasksperchild)`, `apply`, `apply_async`, `map`, `map_async`, `imap`, `imap_unordered`, `close`, `terminate`, `join`, `AsyncResult` | [`Pool`], [`PoolBuilder`], [`AsyncResult`], [`Callbacks`], [`IMapIterator`] (`starmap`: a tuple argument) |
+//! | `multiprocessing.connection.Listener`, `Client`, `authkey`, `AuthenticationError` | [`connection::Listener`], [`connection::client`], [`ProcessError::AuthenticationError`]: Python's wire format and HMAC handshake, so Python programs connect |
 //! | `Pipe(duplex)`, `Connection.send/recv/poll/close` | [`pipe`], [`Connection`] (typed) |
 //! | `Queue`, `JoinableQueue`, `SimpleQueue`, `queue.Full`, `queue.Empty` | [`Queue`], [`JoinableQueue`], [`SimpleQueue`], [`ProcessError::Full`], [`ProcessError::Empty`] |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names, robust against dying holders ([`OwnerDiedError`]) |
@@ -120,6 +121,7 @@ mod hooks;
 mod init;
 mod ipc;
 mod launcher;
+mod listener;
 mod pool;
 mod process;
 mod queue;

@@ -286,6 +286,20 @@ pub(crate) fn signal_ignored(signal: i32) -> bool {
     rc == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
+/// Fills `buf` with random bytes from the kernel (`getrandom`), fit for a secret
+/// challenge.
+pub(crate) fn fill_random(buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match rustix::rand::getrandom(&mut buf[filled..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => filled += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
