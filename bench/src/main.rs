@@ -314,7 +314,10 @@ mod tests {
 
     #[test]
     fn selection_defaults_to_all_and_keeps_table_order() {
-        assert_eq!(selected(&[]), ["W1", "W4", "W5", "W8", "W9", "W10"]);
+        assert_eq!(
+            selected(&[]),
+            ["W1", "W4", "W5", "W6", "W7", "W8", "W9", "W10"]
+        );
         assert_eq!(selected(&["w10", "W9", "W10"]), ["W9", "W10"]);
         assert_eq!(selected(&["W9", "w5", "W4"]), ["W4", "W5", "W9"]);
         assert_eq!(selected(&["W10", "--quick"]), ["W10"]);
@@ -324,7 +327,7 @@ mod tests {
     fn unknown_ids_list_the_known_ones() {
         let err = parse(&["W42"]).unwrap_err();
         assert!(err.contains("unknown workload `W42`"), "{err}");
-        assert!(err.contains("W1, W4, W5, W8, W9, W10"), "{err}");
+        assert!(err.contains("W1, W4, W5, W6, W7, W8, W9, W10"), "{err}");
         let err = parse(&["W3"]).unwrap_err();
         assert!(err.contains("not implemented yet"), "{err}");
     }
