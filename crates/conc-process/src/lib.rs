@@ -33,14 +33,14 @@
 //! | `current_process`, `parent_process`, `active_children`, `cpu_count` | same names; [`ProcessInfo`], [`ChildProcess`] |
 //! | `Pool(processes, initializer, initargs, maxtasksperchild)`, `apply`, `apply_async`, `map`, `map_async`, `imap`, `imap_unordered`, `close`, `terminate`, `join`, `AsyncResult` | [`Pool`], [`PoolBuilder`], [`AsyncResult`], [`Callbacks`], [`IMapIterator`] (`starmap`: a tuple argument) |
 //! | `multiprocessing.connection.Listener`, `Client`, `authkey`, `AuthenticationError` | [`connection::Listener`], [`connection::client`], [`ProcessError::AuthenticationError`]: Python's wire format and HMAC handshake, so Python programs connect |
+//! | `Manager()`: `dict`, `list`, `Namespace`, `Value`, `Queue`, `JoinableQueue`, `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event` | [`Manager`] and typed proxies ([`DictProxy`], [`ListProxy`], [`NamespaceProxy`], [`ValueProxy`], [`QueueProxy`], [`LockProxy`], [`SemaphoreProxy`], [`EventProxy`]) that work from any process |
 //! | `Pipe(duplex)`, `Connection.send/recv/poll/close` | [`pipe`], [`Connection`] (typed) |
 //! | `Queue`, `JoinableQueue`, `SimpleQueue`, `queue.Full`, `queue.Empty` | [`Queue`], [`JoinableQueue`], [`SimpleQueue`], [`ProcessError::Full`], [`ProcessError::Empty`] |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names, robust against dying holders ([`OwnerDiedError`]) |
 //! | `Value`, `Array` (`sharedctypes`), `shared_memory.SharedMemory` | [`Value`], [`Array`], [`SharedMemory`] |
 //! | `subprocess.run`, `Popen`, `communicate`, `check_output`, `CalledProcessError`, `TimeoutExpired` | [`subprocess`] |
 //!
-//! `Manager` and `ProcessPoolExecutor` come in a later release, built on this process
-//! engine.
+//! `ProcessPoolExecutor` comes in conc-futures, built on this crate's `Pool`.
 //!
 //! # Start methods and `init()`
 //!
@@ -122,6 +122,7 @@ mod init;
 mod ipc;
 mod launcher;
 mod listener;
+mod manager;
 mod pool;
 mod process;
 mod queue;
@@ -142,6 +143,10 @@ pub use current::{ProcessInfo, cpu_count, current_process, parent_process};
 pub use error::ProcessError;
 pub use init::init;
 pub use ipc::MAX_MESSAGE_BYTES;
+pub use manager::{
+    DictProxy, EventProxy, ListProxy, LockProxy, LockProxyGuard, Manager, NamespaceProxy,
+    QueueProxy, SemaphoreProxy, ValueProxy,
+};
 pub use pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder};
 pub use process::{ChildProcess, Process, active_children};
 pub use queue::{DEFAULT_BUFFER, JoinableQueue, Queue, SimpleQueue};

@@ -37,12 +37,27 @@ pub const AUTH_TIMEOUT: Duration = Duration::from_secs(20);
 /// assert!(matches!(unix, Address::Unix(_)));
 /// assert_eq!(unix.to_string(), "/tmp/conc-example.sock");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Address {
     /// A TCP address; port 0 picks a free port (see [`Listener::address`]).
     Tcp(SocketAddr),
-    /// A Unix socket's path.
+    /// A Unix socket's path; a path that starts with a NUL byte names a socket in
+    /// Linux's abstract namespace (no file; Python's convention too).
     Unix(PathBuf),
+}
+
+/// The abstract name of a Unix address whose path starts with a NUL byte.
+fn abstract_name(path: &Path) -> Option<&[u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().strip_prefix(b"\0")
+}
+
+fn unix_addr(path: &Path) -> std::io::Result<std::os::unix::net::SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    match abstract_name(path) {
+        Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name),
+        None => std::os::unix::net::SocketAddr::from_pathname(path),
+    }
 }
 
 impl fmt::Display for Address {
@@ -157,7 +172,8 @@ impl Listener {
                 (Socket::Tcp(listener), Address::Tcp(bound))
             }
             Address::Unix(path) => {
-                let listener = UnixListener::bind(&path)
+                let listener = unix_addr(&path)
+                    .and_then(|addr| UnixListener::bind_addr(&addr))
                     .map_err(|e| ProcessError::os("cannot listen on the Unix socket path", e))?;
                 (Socket::Unix(listener), Address::Unix(path))
             }
@@ -184,6 +200,14 @@ impl Listener {
     /// than [`AUTH_TIMEOUT`]; [`ProcessError::BadMessage`] for handshake messages that
     /// are malformed or over 256 bytes. The listener stays usable after each.
     pub fn accept(&self) -> Result<SocketConnection, ProcessError> {
+        let conn = self.accept_unauthenticated()?;
+        self.authenticate(&conn)?;
+        Ok(conn)
+    }
+
+    /// Accepts a connection without its handshake, so that a server can run the
+    /// handshake on the connection's own thread ([`authenticate`](Self::authenticate)).
+    pub(crate) fn accept_unauthenticated(&self) -> Result<SocketConnection, ProcessError> {
         let stream = match &self.socket {
             Socket::Tcp(listener) => {
                 let (stream, _) = listener
@@ -199,20 +223,45 @@ impl Listener {
                 Stream::Unix(stream)
             }
         };
-        let stream = PyStream::new(stream);
-        if let Some(key) = &self.authkey {
-            authenticate(&stream, |s| {
+        Ok(SocketConnection {
+            stream: PyStream::new(stream),
+        })
+    }
+
+    /// The server's side of the handshake, when the listener has a key.
+    pub(crate) fn authenticate(&self, conn: &SocketConnection) -> Result<(), ProcessError> {
+        match &self.authkey {
+            Some(key) => authenticate(&conn.stream, |s| {
                 auth::deliver_challenge(s, key)?;
                 auth::answer_challenge(s, key)
-            })?;
+            }),
+            None => Ok(()),
         }
-        Ok(SocketConnection { stream })
+    }
+
+    /// A listener on an inherited Unix socket (a manager's server).
+    pub(crate) fn from_unix(socket: UnixListener, address: Address, authkey: Vec<u8>) -> Self {
+        Listener {
+            socket: Socket::Unix(socket),
+            address,
+            authkey: Some(authkey),
+        }
+    }
+
+    /// The listening socket's descriptor.
+    pub(crate) fn socket_fd(&self) -> BorrowedFd<'_> {
+        match &self.socket {
+            Socket::Tcp(listener) => listener.as_fd(),
+            Socket::Unix(listener) => listener.as_fd(),
+        }
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if let (Socket::Unix(_), Address::Unix(path)) = (&self.socket, &self.address) {
+        if let (Socket::Unix(_), Address::Unix(path)) = (&self.socket, &self.address)
+            && abstract_name(path).is_none()
+        {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -253,7 +302,8 @@ pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<SocketConnect
             Stream::Tcp(stream)
         }
         Address::Unix(path) => Stream::Unix(
-            UnixStream::connect(path)
+            unix_addr(path)
+                .and_then(|addr| UnixStream::connect_addr(&addr))
                 .map_err(|e| ProcessError::os("cannot connect to the Unix socket", e))?,
         ),
     };

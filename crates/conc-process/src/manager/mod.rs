@@ -1,0 +1,393 @@
+//! `Manager`: Python's `multiprocessing.Manager()`, a server process that owns shared
+//! objects and hands out proxies that work from any process.
+//!
+//! The server (`server`) listens on an abstract Unix socket with a random key, through
+//! conc-process's [`Listener`](crate::connection::Listener); each thread of each
+//! process that uses a proxy opens one connection to it (as Python does), and each
+//! method call is one request and one reply on it (`protocol`). Values cross as their
+//! postcard bytes; the typed proxies (`proxies`) encode and decode them, so the server
+//! needs none of the user's types.
+
+mod protocol;
+mod proxies;
+mod server;
+
+pub use proxies::{
+    DictProxy, EventProxy, ListProxy, LockProxy, LockProxyGuard, NamespaceProxy, QueueProxy,
+    SemaphoreProxy, ValueProxy,
+};
+
+use std::cell::RefCell;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::connection::{Address, Listener, SocketConnection, client};
+use crate::wire::{self, Descriptor};
+use crate::{Process, ProcessError, StartMethod, sys};
+
+use protocol::{Failure, Kind, Reply, Request};
+use server::ServerArgs;
+
+/// How to reach a manager: its socket's abstract name and its key. Every proxy holds
+/// one, and so can cross to any process.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ManagerRef {
+    address: Address,
+    authkey: Vec<u8>,
+}
+
+thread_local! {
+    /// This thread's connections, one per manager, with the pid that opened them (a
+    /// fork child inherits its parent thread's list and must not use those).
+    static CONNECTIONS: RefCell<Vec<(Address, sys::Pid, SocketConnection)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// The error of every call to a manager that is gone.
+fn gone() -> ProcessError {
+    ProcessError::Closed("the manager")
+}
+
+impl ManagerRef {
+    /// Sends `request` on this thread's connection and waits for the reply.
+    fn request(&self, request: &Request) -> Result<Reply, ProcessError> {
+        CONNECTIONS.with(|all| {
+            let mut all = all.borrow_mut();
+            let pid = sys::getpid();
+            all.retain(|(_, owner, _)| *owner == pid);
+            let index = match all.iter().position(|(a, _, _)| *a == self.address) {
+                Some(i) => i,
+                None => {
+                    let conn = client(&self.address, Some(&self.authkey)).map_err(|e| match e {
+                        ProcessError::AuthenticationError(_) => e,
+                        _ => gone(),
+                    })?;
+                    all.push((self.address.clone(), pid, conn));
+                    all.len() - 1
+                }
+            };
+            let conn = &all[index].2;
+            let reply = conn.send(request).and_then(|()| conn.recv::<Reply>());
+            match reply {
+                Ok(reply) => Ok(reply),
+                Err(ProcessError::Serialization(e)) => Err(ProcessError::Serialization(e)),
+                Err(_) => {
+                    all.remove(index);
+                    Err(gone())
+                }
+            }
+        })
+    }
+
+    /// Calls a method of object `id` and checks the reply.
+    fn call(&self, id: u64, op: protocol::Op) -> Result<Reply, ProcessError> {
+        match self.request(&Request::Call(id, op))? {
+            Reply::Failed(failure) => Err(match failure {
+                Failure::NoSuchObject => {
+                    ProcessError::InvalidState("the manager has no such object")
+                }
+                Failure::Full => ProcessError::Full,
+                Failure::Empty => ProcessError::Empty,
+                Failure::Timeout => ProcessError::Timeout,
+                Failure::Invalid(text) => ProcessError::InvalidArgument(text),
+            }),
+            reply => Ok(reply),
+        }
+    }
+
+    fn create(&self, kind: Kind) -> Result<u64, ProcessError> {
+        match self.request(&Request::New(kind))? {
+            Reply::Id(id) => Ok(id),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+fn unexpected(reply: &Reply) -> ProcessError {
+    ProcessError::BadMessage(format!("the manager answered {reply:?}"))
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ProcessError> {
+    wire::encode_plain(value)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProcessError> {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes)?;
+    if !rest.is_empty() {
+        return Err(ProcessError::Serialization(format!(
+            "{} bytes left over after a value from the manager",
+            rest.len()
+        )));
+    }
+    Ok(value)
+}
+
+/// A manager: a server process holding shared objects, and a factory of the proxies
+/// that reach them (Python's `multiprocessing.Manager()`).
+///
+/// Each factory method creates an object in the server and returns its typed proxy.
+/// Proxies are `Serialize`, so they cross to children of every start method, to pool
+/// workers and through queues; every method call is one round trip to the server.
+/// Values are stored as their serde encoding, so any `Serialize + DeserializeOwned`
+/// type works (a value holding a [`Connection`](crate::Connection), a queue or a lock
+/// cannot be stored: those cannot leave the process tree through a socket).
+///
+/// The server lives until [`shutdown`](Self::shutdown) or until the `Manager` is
+/// dropped, and dies with the program in any case. Once it is gone, every proxy call
+/// fails with [`ProcessError::Closed`] ("the manager is closed"), never a hang. Objects
+/// live as long as the server (Python frees an object with its last proxy).
+///
+/// # Examples
+///
+/// ```
+/// use conc_process::{Manager, Process, StartMethod};
+///
+/// fn record((d, l): (conc_process::DictProxy<String, u32>, conc_process::ListProxy<u32>)) {
+///     d.insert(&"answer".to_string(), &42).unwrap();
+///     l.append(&7).unwrap();
+/// }
+///
+/// let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+/// let d = manager.dict::<String, u32>().unwrap();
+/// let l = manager.list::<u32>(vec![1, 2]).unwrap();
+/// let p = Process::new(record, (d.clone(), l.clone())).start_method(StartMethod::Fork);
+/// p.start().unwrap();
+/// p.join().unwrap();
+/// assert_eq!(d.get(&"answer".to_string()).unwrap(), Some(42));
+/// assert_eq!(l.to_vec().unwrap(), [1, 2, 7]);
+/// ```
+pub struct Manager {
+    target: Arc<ManagerRef>,
+    process: Process<()>,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("address", &self.target.address)
+            .field("pid", &self.process.pid())
+            .finish()
+    }
+}
+
+impl Manager {
+    /// Starts a manager with the program's start method (Python's `Manager()`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] when the socket cannot be created; the errors of
+    /// [`Process::start`].
+    pub fn new() -> Result<Manager, ProcessError> {
+        Self::start(None)
+    }
+
+    /// Starts a manager whose server uses `method`.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_start_method(method: StartMethod) -> Result<Manager, ProcessError> {
+        Self::start(Some(method))
+    }
+
+    fn start(method: Option<StartMethod>) -> Result<Manager, ProcessError> {
+        let mut secret = [0u8; 32];
+        sys::fill_random(&mut secret)
+            .map_err(|e| ProcessError::os("cannot draw a manager key", e))?;
+        let name: String = secret[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let mut path = vec![0u8];
+        path.extend(format!("conc-manager-{}-{name}", std::process::id()).into_bytes());
+        let path: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(path);
+        let address = Address::Unix(PathBuf::from(path));
+        // Bound here, before the server exists, so that proxies can connect at once.
+        let listener = Listener::bind(address.clone(), None)?;
+        let socket = Descriptor(
+            listener
+                .socket_fd()
+                .try_clone_to_owned()
+                .map_err(|e| ProcessError::os("cannot hand the manager its socket", e))?,
+        );
+        let args = ServerArgs {
+            socket,
+            address: address.clone(),
+            authkey: secret.to_vec(),
+        };
+        let process = Process::new(server::serve, args)
+            .name("SyncManager")
+            .daemon(true);
+        let process = match method {
+            Some(method) => process.start_method(method),
+            None => process,
+        };
+        process.start()?;
+        drop(listener);
+        Ok(Manager {
+            target: Arc::new(ManagerRef {
+                address,
+                authkey: secret.to_vec(),
+            }),
+            process,
+        })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// Stops the server and waits for it (Python's `shutdown`). Proxies fail with
+    /// [`ProcessError::Closed`] afterwards. Calling it twice is harmless.
+    ///
+    /// # Errors
+    ///
+    /// The server's exit, if it did not end cleanly.
+    pub fn shutdown(&self) -> Result<(), ProcessError> {
+        if !self.process.is_alive() {
+            return Ok(());
+        }
+        let _ = self.target.request(&Request::Shutdown);
+        match self.process.join_timeout(Duration::from_secs(5)) {
+            Err(ProcessError::Timeout) => {
+                let _ = self.process.kill();
+                let _ = self.process.join();
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn proxy<P: From<proxies::Proxy>>(&self, kind: Kind) -> Result<P, ProcessError> {
+        let id = self.target.create(kind)?;
+        Ok(P::from(proxies::Proxy::new(self.target.clone(), id)))
+    }
+
+    /// A shared dict (Python's `Manager().dict()`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn dict<K, V>(&self) -> Result<DictProxy<K, V>, ProcessError> {
+        self.proxy(Kind::Dict)
+    }
+
+    /// A shared list holding `items` (Python's `Manager().list(items)`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone;
+    /// [`ProcessError::Serialization`] when an item cannot be encoded.
+    pub fn list<T: Serialize>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<ListProxy<T>, ProcessError> {
+        let items = items
+            .into_iter()
+            .map(|i| encode(&i))
+            .collect::<Result<_, _>>()?;
+        self.proxy(Kind::List(items))
+    }
+
+    /// A namespace of named values (Python's `Manager().Namespace()`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn namespace(&self) -> Result<NamespaceProxy, ProcessError> {
+        self.proxy(Kind::Namespace)
+    }
+
+    /// A single shared value (Python's `Manager().Value(typecode, value)`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone;
+    /// [`ProcessError::Serialization`] when the value cannot be encoded.
+    pub fn value<T: Serialize>(&self, value: T) -> Result<ValueProxy<T>, ProcessError> {
+        self.proxy(Kind::Value(encode(&value)?))
+    }
+
+    /// A queue (Python's `Manager().Queue(maxsize)`; 0 for no bound), which pool
+    /// workers can share. It also has `task_done` and `join`, as Python's has, so it
+    /// serves as `Manager().JoinableQueue()` too.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn queue<T>(&self, maxsize: usize) -> Result<QueueProxy<T>, ProcessError> {
+        self.proxy(Kind::Queue { maxsize })
+    }
+
+    /// The same as [`queue`](Self::queue), by Python's other name.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn joinable_queue<T>(&self, maxsize: usize) -> Result<QueueProxy<T>, ProcessError> {
+        self.queue(maxsize)
+    }
+
+    /// A lock (Python's `Manager().Lock()`): any holder may release it.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn lock(&self) -> Result<LockProxy, ProcessError> {
+        self.proxy(Kind::Lock { reentrant: false })
+    }
+
+    /// A re-entrant lock (Python's `Manager().RLock()`): owned by the thread that
+    /// acquired it, which may acquire it again.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn rlock(&self) -> Result<LockProxy, ProcessError> {
+        self.proxy(Kind::Lock { reentrant: true })
+    }
+
+    /// A semaphore (Python's `Manager().Semaphore(value)`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn semaphore(&self, value: usize) -> Result<SemaphoreProxy, ProcessError> {
+        self.proxy(Kind::Semaphore {
+            value,
+            bounded: false,
+        })
+    }
+
+    /// A bounded semaphore (Python's `Manager().BoundedSemaphore(value)`): releasing
+    /// it above `value` is an error.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn bounded_semaphore(&self, value: usize) -> Result<SemaphoreProxy, ProcessError> {
+        self.proxy(Kind::Semaphore {
+            value,
+            bounded: true,
+        })
+    }
+
+    /// An event (Python's `Manager().Event()`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn event(&self) -> Result<EventProxy, ProcessError> {
+        self.proxy(Kind::Event)
+    }
+}
+
+impl Drop for Manager {
+    /// Shuts the server down, as Python's manager does when it is collected.
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}

@@ -1,0 +1,554 @@
+//! The manager's server process: it owns the shared objects and serves each client
+//! connection on a thread of its own, one request at a time, as Python's
+//! `BaseManager` server does. A lock held through a connection that goes away (its
+//! thread ended, its process died) is released then, where Python keeps it locked
+//! forever.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::unix::net::UnixListener;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::protocol::{Bytes, Failure, Kind, Op, Reply, Request};
+use crate::connection::{Address, Listener, SocketConnection};
+use crate::wire::Descriptor;
+
+/// What the server process is started with.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ServerArgs {
+    /// The listening socket, bound by the parent before the server started.
+    pub(crate) socket: Descriptor,
+    pub(crate) address: Address,
+    pub(crate) authkey: Vec<u8>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits on `cv` until `ready` holds or `timeout` passes; whether it holds.
+fn wait_until<'a, T>(
+    cv: &Condvar,
+    mut guard: MutexGuard<'a, T>,
+    timeout: Option<Duration>,
+    ready: impl Fn(&T) -> bool,
+) -> (MutexGuard<'a, T>, bool) {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    while !ready(&guard) {
+        guard = match deadline {
+            None => cv.wait(guard).unwrap_or_else(|e| e.into_inner()),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return (guard, false);
+                }
+                cv.wait_timeout(guard, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+    }
+    (guard, true)
+}
+
+/// A dict that remembers insertion order, as Python's does.
+#[derive(Default)]
+struct Dict {
+    entries: HashMap<Bytes, (u64, Bytes)>,
+    next: u64,
+}
+
+impl Dict {
+    fn insert(&mut self, key: Bytes, value: Bytes) {
+        let seq = self.next;
+        self.next += 1;
+        self.entries
+            .entry(key)
+            .and_modify(|e| e.1 = value.clone())
+            .or_insert((seq, value));
+    }
+
+    fn ordered(&self) -> Vec<(&Bytes, &Bytes)> {
+        let mut all: Vec<_> = self.entries.iter().map(|(k, (s, v))| (*s, k, v)).collect();
+        all.sort_unstable_by_key(|e| e.0);
+        all.into_iter().map(|(_, k, v)| (k, v)).collect()
+    }
+}
+
+struct QueueState {
+    items: VecDeque<Bytes>,
+    unfinished: usize,
+}
+
+struct LockState {
+    /// The connection holding it.
+    owner: Option<u64>,
+    depth: usize,
+}
+
+enum Object {
+    Dict(Mutex<Dict>),
+    List(Mutex<Vec<Bytes>>),
+    Namespace(Mutex<Vec<(String, Bytes)>>),
+    Value(Mutex<Bytes>),
+    Queue {
+        state: Mutex<QueueState>,
+        changed: Condvar,
+        maxsize: usize,
+    },
+    Lock {
+        state: Mutex<LockState>,
+        freed: Condvar,
+        reentrant: bool,
+    },
+    Semaphore {
+        value: Mutex<usize>,
+        raised: Condvar,
+        bound: Option<usize>,
+    },
+    Event {
+        flag: Mutex<bool>,
+        changed: Condvar,
+    },
+}
+
+impl Object {
+    fn new(kind: Kind) -> Object {
+        match kind {
+            Kind::Dict => Object::Dict(Mutex::default()),
+            Kind::List(items) => Object::List(Mutex::new(items)),
+            Kind::Namespace => Object::Namespace(Mutex::default()),
+            Kind::Value(v) => Object::Value(Mutex::new(v)),
+            Kind::Queue { maxsize } => Object::Queue {
+                state: Mutex::new(QueueState {
+                    items: VecDeque::new(),
+                    unfinished: 0,
+                }),
+                changed: Condvar::new(),
+                maxsize,
+            },
+            Kind::Lock { reentrant } => Object::Lock {
+                state: Mutex::new(LockState {
+                    owner: None,
+                    depth: 0,
+                }),
+                freed: Condvar::new(),
+                reentrant,
+            },
+            Kind::Semaphore { value, bounded } => Object::Semaphore {
+                value: Mutex::new(value),
+                raised: Condvar::new(),
+                bound: bounded.then_some(value),
+            },
+            Kind::Event => Object::Event {
+                flag: Mutex::new(false),
+                changed: Condvar::new(),
+            },
+        }
+    }
+}
+
+/// Python's index rule: negative counts from the end; `None` when out of range.
+fn position(i: i64, len: usize) -> Option<usize> {
+    let len = i64::try_from(len).ok()?;
+    let i = if i < 0 { i + len } else { i };
+    (0..len).contains(&i).then_some(i as usize)
+}
+
+fn invalid(text: &str) -> Reply {
+    Reply::Failed(Failure::Invalid(text.into()))
+}
+
+struct Server {
+    objects: RwLock<HashMap<u64, Arc<Object>>>,
+    next_id: AtomicU64,
+    stopping: AtomicBool,
+}
+
+impl Server {
+    fn object(&self, id: u64) -> Option<Arc<Object>> {
+        self.objects
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    fn create(&self, kind: Kind) -> Reply {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.objects
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Arc::new(Object::new(kind)));
+        Reply::Id(id)
+    }
+
+    /// Releases every lock `conn` holds: its client is gone.
+    fn release_all(&self, conn: u64) {
+        let objects: Vec<Arc<Object>> = self
+            .objects
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for object in objects {
+            if let Object::Lock { state, freed, .. } = &*object {
+                let mut s = lock(state);
+                if s.owner == Some(conn) {
+                    s.owner = None;
+                    s.depth = 0;
+                    freed.notify_one();
+                }
+            }
+        }
+    }
+}
+
+/// Runs a call on an object; `conn` identifies the caller for lock ownership.
+fn call(object: &Object, op: Op, conn: u64) -> Reply {
+    match (object, op) {
+        (Object::Dict(d), op) => dict_call(&mut lock(d), op),
+        (Object::List(l), op) => list_call(&mut lock(l), op),
+        (Object::Namespace(n), op) => namespace_call(&mut lock(n), op),
+        (Object::Value(v), Op::Get) => Reply::Value(Some(lock(v).clone())),
+        (Object::Value(v), Op::Set(new)) => {
+            *lock(v) = new;
+            Reply::Unit
+        }
+        (
+            Object::Queue {
+                state,
+                changed,
+                maxsize,
+            },
+            op,
+        ) => queue_call(state, changed, *maxsize, op),
+        (
+            Object::Lock {
+                state,
+                freed,
+                reentrant,
+            },
+            op,
+        ) => lock_call(state, freed, *reentrant, op, conn),
+        (
+            Object::Semaphore {
+                value,
+                raised,
+                bound,
+            },
+            op,
+        ) => semaphore_call(value, raised, *bound, op),
+        (Object::Event { flag, changed }, op) => event_call(flag, changed, op),
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn dict_call(d: &mut Dict, op: Op) -> Reply {
+    match op {
+        Op::DictGet(k) => Reply::Value(d.entries.get(&k).map(|e| e.1.clone())),
+        Op::DictSet(k, v) => {
+            d.insert(k, v);
+            Reply::Unit
+        }
+        Op::DictDel(k) => Reply::Bool(d.entries.remove(&k).is_some()),
+        Op::DictContains(k) => Reply::Bool(d.entries.contains_key(&k)),
+        Op::DictPop(k) => Reply::Value(d.entries.remove(&k).map(|e| e.1)),
+        Op::DictSetDefault(k, v) => {
+            if let Some(e) = d.entries.get(&k) {
+                return Reply::Value(Some(e.1.clone()));
+            }
+            d.insert(k, v.clone());
+            Reply::Value(Some(v))
+        }
+        Op::DictKeys => Reply::Values(d.ordered().into_iter().map(|(k, _)| k.clone()).collect()),
+        Op::DictValues => Reply::Values(d.ordered().into_iter().map(|(_, v)| v.clone()).collect()),
+        Op::DictItems => Reply::Items(
+            d.ordered()
+                .into_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        Op::DictUpdate(pairs) => {
+            for (k, v) in pairs {
+                d.insert(k, v);
+            }
+            Reply::Unit
+        }
+        Op::Len => Reply::Len(d.entries.len()),
+        Op::Clear => {
+            d.entries.clear();
+            Reply::Unit
+        }
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn list_call(l: &mut Vec<Bytes>, op: Op) -> Reply {
+    const OUT_OF_RANGE: &str = "list index out of range";
+    match op {
+        Op::ListAppend(v) => {
+            l.push(v);
+            Reply::Unit
+        }
+        Op::ListExtend(vs) => {
+            l.extend(vs);
+            Reply::Unit
+        }
+        Op::ListGet(i) => match position(i, l.len()) {
+            Some(i) => Reply::Value(Some(l[i].clone())),
+            None => invalid(OUT_OF_RANGE),
+        },
+        Op::ListSet(i, v) => match position(i, l.len()) {
+            Some(i) => {
+                l[i] = v;
+                Reply::Unit
+            }
+            None => invalid("list assignment index out of range"),
+        },
+        Op::ListDel(i) => match position(i, l.len()) {
+            Some(i) => {
+                l.remove(i);
+                Reply::Unit
+            }
+            None => invalid("list assignment index out of range"),
+        },
+        Op::ListPop(i) if l.is_empty() => {
+            let _ = i;
+            invalid("pop from empty list")
+        }
+        Op::ListPop(i) => match position(i, l.len()) {
+            Some(i) => Reply::Value(Some(l.remove(i))),
+            None => invalid("pop index out of range"),
+        },
+        Op::ListInsert(i, v) => {
+            // Python clamps an insertion index into the list.
+            let len = i64::try_from(l.len()).unwrap_or(i64::MAX);
+            let at = if i < 0 { (i + len).max(0) } else { i.min(len) };
+            l.insert(at as usize, v);
+            Reply::Unit
+        }
+        Op::ListRemove(v) => match l.iter().position(|x| *x == v) {
+            Some(i) => {
+                l.remove(i);
+                Reply::Unit
+            }
+            None => invalid("list.remove(x): x not in list"),
+        },
+        Op::ListIndex(v) => Reply::Index(l.iter().position(|x| *x == v)),
+        Op::ListCount(v) => Reply::Len(l.iter().filter(|x| **x == v).count()),
+        Op::ListAll => Reply::Values(l.clone()),
+        Op::Len => Reply::Len(l.len()),
+        Op::Clear => {
+            l.clear();
+            Reply::Unit
+        }
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn namespace_call(n: &mut Vec<(String, Bytes)>, op: Op) -> Reply {
+    let find = |n: &Vec<(String, Bytes)>, name: &str| n.iter().position(|(k, _)| k == name);
+    match op {
+        Op::GetAttr(name) => Reply::Value(find(n, &name).map(|i| n[i].1.clone())),
+        Op::SetAttr(name, v) => {
+            match find(n, &name) {
+                Some(i) => n[i].1 = v,
+                None => n.push((name, v)),
+            }
+            Reply::Unit
+        }
+        Op::DelAttr(name) => Reply::Bool(find(n, &name).map(|i| n.remove(i)).is_some()),
+        Op::Attrs => Reply::Named(n.clone()),
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn queue_call(state: &Mutex<QueueState>, changed: &Condvar, maxsize: usize, op: Op) -> Reply {
+    let s = lock(state);
+    match op {
+        Op::Put(v, timeout) => {
+            let (mut s, room) = wait_until(changed, s, timeout, |s| {
+                maxsize == 0 || s.items.len() < maxsize
+            });
+            if !room {
+                return Reply::Failed(Failure::Full);
+            }
+            s.items.push_back(v);
+            s.unfinished += 1;
+            changed.notify_all();
+            Reply::Unit
+        }
+        Op::Take(timeout) => {
+            let (mut s, some) = wait_until(changed, s, timeout, |s| !s.items.is_empty());
+            if !some {
+                return Reply::Failed(Failure::Empty);
+            }
+            let v = s.items.pop_front();
+            changed.notify_all();
+            Reply::Value(v)
+        }
+        Op::Len => Reply::Len(s.items.len()),
+        Op::TaskDone => {
+            let mut s = s;
+            if s.unfinished == 0 {
+                return invalid("task_done() called too many times");
+            }
+            s.unfinished -= 1;
+            changed.notify_all();
+            Reply::Unit
+        }
+        Op::Join => {
+            let _ = wait_until(changed, s, None, |s| s.unfinished == 0);
+            Reply::Unit
+        }
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn lock_call(
+    state: &Mutex<LockState>,
+    freed: &Condvar,
+    reentrant: bool,
+    op: Op,
+    conn: u64,
+) -> Reply {
+    let mut s = lock(state);
+    match op {
+        Op::Acquire(timeout) => {
+            if reentrant && s.owner == Some(conn) {
+                s.depth += 1;
+                return Reply::Bool(true);
+            }
+            let (mut s, free) = wait_until(freed, s, timeout, |s| s.owner.is_none());
+            if free {
+                s.owner = Some(conn);
+                s.depth = 1;
+            }
+            Reply::Bool(free)
+        }
+        Op::Release => {
+            match s.owner {
+                None if reentrant => return invalid("cannot release un-acquired lock"),
+                None => return invalid("release unlocked lock"),
+                Some(owner) if reentrant && owner != conn => {
+                    return invalid("cannot release un-acquired lock");
+                }
+                Some(_) => {}
+            }
+            s.depth -= 1;
+            if s.depth == 0 || !reentrant {
+                s.owner = None;
+                s.depth = 0;
+                freed.notify_one();
+            }
+            Reply::Unit
+        }
+        Op::IsSet => Reply::Bool(s.owner.is_some()),
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn semaphore_call(value: &Mutex<usize>, raised: &Condvar, bound: Option<usize>, op: Op) -> Reply {
+    let v = lock(value);
+    match op {
+        Op::Acquire(timeout) => {
+            let (mut v, got) = wait_until(raised, v, timeout, |v| *v > 0);
+            if got {
+                *v -= 1;
+            }
+            Reply::Bool(got)
+        }
+        Op::Release => {
+            let mut v = v;
+            if bound.is_some_and(|b| *v >= b) {
+                return invalid("Semaphore released too many times");
+            }
+            *v += 1;
+            raised.notify_one();
+            Reply::Unit
+        }
+        Op::Len => Reply::Len(*v),
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn event_call(flag: &Mutex<bool>, changed: &Condvar, op: Op) -> Reply {
+    let mut f = lock(flag);
+    match op {
+        Op::IsSet => Reply::Bool(*f),
+        Op::SetFlag => {
+            *f = true;
+            changed.notify_all();
+            Reply::Unit
+        }
+        Op::ClearFlag => {
+            *f = false;
+            Reply::Unit
+        }
+        Op::Wait(timeout) => Reply::Bool(wait_until(changed, f, timeout, |f| *f).1),
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+/// Serves one client connection until it closes.
+fn serve_connection(server: &Server, listener: &Listener, conn: SocketConnection, id: u64) {
+    if listener.authenticate(&conn).is_err() {
+        return;
+    }
+    while let Ok(request) = conn.recv::<Request>() {
+        let reply = match request {
+            Request::New(kind) => server.create(kind),
+            Request::Call(object, op) => match server.object(object) {
+                Some(object) => call(&object, op, id),
+                None => Reply::Failed(Failure::NoSuchObject),
+            },
+            Request::Shutdown => {
+                server.stopping.store(true, Ordering::SeqCst);
+                // Wakes the accepting thread, which then ends the server.
+                let _ = rustix::net::shutdown(listener.socket_fd(), rustix::net::Shutdown::Read);
+                let _ = conn.send(&Reply::Unit);
+                break;
+            }
+        };
+        if conn.send(&reply).is_err() {
+            break;
+        }
+    }
+    server.release_all(id);
+}
+
+/// The server process's body: accept and serve until told to stop.
+pub(crate) fn serve(args: ServerArgs) {
+    let socket = UnixListener::from(args.socket.0);
+    let listener = Arc::new(Listener::from_unix(socket, args.address, args.authkey));
+    let server = Arc::new(Server {
+        objects: RwLock::new(HashMap::new()),
+        next_id: AtomicU64::new(1),
+        stopping: AtomicBool::new(false),
+    });
+    let mut connections = 0u64;
+    loop {
+        let conn = match listener.accept_unauthenticated() {
+            Ok(conn) => conn,
+            Err(_) if server.stopping.load(Ordering::SeqCst) => return,
+            Err(e) => {
+                log::warn!("a manager could not accept a connection: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        connections += 1;
+        let (server, listener, id) = (server.clone(), listener.clone(), connections);
+        let spawned = std::thread::Builder::new()
+            .name(format!("conc-manager-conn-{id}"))
+            .spawn(move || serve_connection(&server, &listener, conn, id));
+        if let Err(e) = spawned {
+            log::error!("a manager could not start a thread for a connection: {e}");
+        }
+    }
+}

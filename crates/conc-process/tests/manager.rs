@@ -1,0 +1,303 @@
+//! `Manager`: CPython's `_TestContainers` and `_TestManagerRestart` where they apply
+//! (Lib/test/_test_multiprocessing.py), proxies used from children of every start
+//! method and from pool workers, and the faults: a dead manager, a lock holder that
+//! dies.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::PATIENCE;
+use conc_process::{
+    DictProxy, ListProxy, LockProxy, Manager, Pool, Process, ProcessError, QueueProxy, StartMethod,
+    ValueProxy,
+};
+
+conc_process::test_support!();
+
+/// `_TestContainers.test_list`, `test_dict`, `test_namespace`.
+#[test]
+fn containers_behave_like_pythons() {
+    let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    let l = manager.list(0..10).unwrap();
+    assert_eq!(l.to_vec().unwrap(), (0..10).collect::<Vec<_>>());
+    assert_eq!(l.len().unwrap(), 10);
+    l.extend([10, 11]).unwrap();
+    assert_eq!(l.get(-1).unwrap(), 11);
+    l.set(0, &100).unwrap();
+    l.delete(1).unwrap();
+    assert_eq!(l.pop_at(0).unwrap(), 100);
+    assert_eq!(l.index(&5).unwrap(), Some(3));
+    assert_eq!(l.index(&55).unwrap(), None);
+    assert_eq!(l.count(&5).unwrap(), 1);
+    l.remove(&5).unwrap();
+    assert!(
+        matches!(l.remove(&5), Err(ProcessError::InvalidArgument(m)) if m.contains("not in list"))
+    );
+    assert!(
+        matches!(l.get(100), Err(ProcessError::InvalidArgument(m)) if m.contains("out of range"))
+    );
+    l.insert(-100, &-1).unwrap();
+    l.insert(100, &99).unwrap();
+    assert_eq!(l.get(0).unwrap(), -1);
+    assert_eq!(l.get(-1).unwrap(), 99);
+    l.clear().unwrap();
+    assert!(l.is_empty().unwrap());
+    assert!(matches!(l.pop(), Err(ProcessError::InvalidArgument(m)) if m.contains("empty")));
+
+    let d = manager.dict::<(u8, String), Vec<u32>>().unwrap();
+    for i in 0..5u8 {
+        d.insert(&(i, i.to_string()), &vec![u32::from(i); usize::from(i)])
+            .unwrap();
+    }
+    assert_eq!(d.len().unwrap(), 5);
+    assert_eq!(d.get(&(3, "3".into())).unwrap(), Some(vec![3, 3, 3]));
+    assert_eq!(d.get(&(3, "x".into())).unwrap(), None);
+    assert_eq!(d.keys().unwrap()[4], (4, "4".into()), "insertion order");
+    d.insert(&(0, "0".into()), &vec![7]).unwrap();
+    assert_eq!(
+        d.items().unwrap()[0],
+        ((0, "0".into()), vec![7]),
+        "a new value keeps its place"
+    );
+    assert_eq!(d.setdefault(&(9, "9".into()), &vec![9]).unwrap(), vec![9]);
+    assert_eq!(d.setdefault(&(9, "9".into()), &vec![0]).unwrap(), vec![9]);
+    assert!(d.remove(&(9, "9".into())).unwrap());
+    assert!(!d.remove(&(9, "9".into())).unwrap());
+    assert_eq!(d.values().unwrap().len(), 5);
+    d.clear().unwrap();
+    assert!(d.is_empty().unwrap());
+
+    let ns = manager.namespace().unwrap();
+    ns.set("name", "Bob").unwrap();
+    ns.set("job", &("Builder", 3u8)).unwrap();
+    assert_eq!(ns.get::<String>("name").unwrap().as_deref(), Some("Bob"));
+    assert_eq!(
+        ns.get::<(String, u8)>("job").unwrap(),
+        Some(("Builder".into(), 3))
+    );
+    assert!(matches!(
+        ns.get::<Vec<u64>>("name"),
+        Err(ProcessError::Serialization(_)) | Ok(_)
+    ));
+    assert_eq!(ns.names().unwrap(), ["name", "job"]);
+}
+
+fn fill((d, l, v, n): (DictProxy<String, u32>, ListProxy<u32>, ValueProxy<f64>, u32)) {
+    d.insert(&format!("child-{n}"), &n).unwrap();
+    l.append(&n).unwrap();
+    v.set(&2.718_5).unwrap();
+}
+
+/// Seed 001 §3.5: a `Manager` dict and list filled by several processes, with every
+/// start method for the children and for the server.
+#[test]
+fn children_of_every_start_method_share_the_objects() {
+    for server in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::Forkserver,
+    ] {
+        let manager = Manager::with_start_method(server).unwrap();
+        let d = manager.dict().unwrap();
+        let l = manager.list(Vec::new()).unwrap();
+        let v = manager.value(0.0).unwrap();
+        let methods = [
+            StartMethod::Fork,
+            StartMethod::Spawn,
+            StartMethod::Forkserver,
+        ];
+        let kids: Vec<_> = methods
+            .iter()
+            .enumerate()
+            .map(|(n, m)| {
+                let p = Process::new(fill, (d.clone(), l.clone(), v.clone(), n as u32))
+                    .start_method(*m);
+                p.start().unwrap();
+                p
+            })
+            .collect();
+        for k in &kids {
+            k.join().unwrap();
+        }
+        let mut values = l.to_vec().unwrap();
+        values.sort_unstable();
+        assert_eq!(values, [0, 1, 2], "server {server:?}");
+        assert_eq!(d.len().unwrap(), 3);
+        assert_eq!(d.get(&"child-2".into()).unwrap(), Some(2));
+        assert_eq!(v.get().unwrap(), 2.718_5);
+    }
+}
+
+fn report((q, n): (QueueProxy<(u32, u32)>, u32)) -> u32 {
+    q.put(&(n, std::process::id())).unwrap();
+    n * 2
+}
+
+/// Seed 002: `Manager().Queue()` shared by pool workers through their tasks'
+/// arguments (a plain `multiprocessing.Queue` cannot be passed this way in Python).
+#[test]
+fn pool_workers_share_a_manager_queue() {
+    let manager = Manager::with_start_method(StartMethod::Forkserver).unwrap();
+    let q = manager.queue::<(u32, u32)>(0).unwrap();
+    let pool = Pool::builder()
+        .processes(3)
+        .start_method(StartMethod::Spawn)
+        .build()
+        .unwrap();
+    let doubled = pool
+        .map_chunked(report, (0..12).map(|n| (q.clone(), n)), 1)
+        .unwrap();
+    assert_eq!(doubled, (0..12).map(|n| n * 2).collect::<Vec<_>>());
+    let mut seen: Vec<u32> = (0..12)
+        .map(|_| q.get_timeout(PATIENCE).unwrap().0)
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..12).collect::<Vec<_>>());
+    assert_eq!(q.get_nowait(), Err(ProcessError::Empty));
+}
+
+fn add_under_lock((lock, counter, times): (LockProxy, ValueProxy<u64>, u32)) {
+    for _ in 0..times {
+        let _held = lock.lock().unwrap();
+        let v = counter.get().unwrap();
+        counter.set(&(v + 1)).unwrap();
+    }
+}
+
+/// A read-modify-write under a manager lock stays exact across processes.
+#[test]
+fn a_manager_lock_serialises_processes() {
+    let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    let lock = manager.lock().unwrap();
+    let counter = manager.value(0u64).unwrap();
+    let kids: Vec<_> = (0..4)
+        .map(|_| {
+            let p = Process::new(add_under_lock, (lock.clone(), counter.clone(), 50))
+                .start_method(StartMethod::Fork);
+            p.start().unwrap();
+            p
+        })
+        .collect();
+    for k in &kids {
+        k.join().unwrap();
+    }
+    assert_eq!(counter.get().unwrap(), 200);
+}
+
+fn hold_and_die(lock: LockProxy) {
+    lock.acquire().unwrap();
+    // SAFETY: ends this child at once, holding the lock.
+    unsafe { libc::_exit(9) };
+}
+
+/// A lock whose holder dies is released (Python's manager keeps it locked forever);
+/// an `RLock` belongs to its thread.
+#[test]
+fn locks_of_dead_holders_are_released_and_rlocks_have_owners() {
+    let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    let lock = manager.lock().unwrap();
+    let p = Process::new(hold_and_die, lock.clone()).start_method(StartMethod::Fork);
+    p.start().unwrap();
+    assert!(p.join().is_err());
+    assert!(
+        lock.acquire_timeout(PATIENCE).unwrap(),
+        "the dead holder's lock was released"
+    );
+    lock.release().unwrap();
+    assert!(
+        matches!(lock.release(), Err(ProcessError::InvalidArgument(m)) if m.contains("unlocked"))
+    );
+
+    let rlock = manager.rlock().unwrap();
+    rlock.acquire().unwrap();
+    rlock.acquire().unwrap();
+    let other = rlock.clone();
+    let from_another_thread =
+        std::thread::spawn(move || (other.try_acquire().unwrap(), other.release().is_err()))
+            .join()
+            .unwrap();
+    assert_eq!(from_another_thread, (false, true));
+    rlock.release().unwrap();
+    rlock.release().unwrap();
+    assert!(!rlock.locked().unwrap());
+
+    let s = manager.semaphore(2).unwrap();
+    assert!(s.try_acquire().unwrap() && s.try_acquire().unwrap());
+    assert!(!s.try_acquire().unwrap());
+    s.release().unwrap();
+    s.release().unwrap();
+    s.release().unwrap(); // unbounded
+    assert_eq!(s.value().unwrap(), 3);
+}
+
+/// `_TestManagerRestart` in spirit: a manager that is shut down or killed turns every
+/// proxy call into a clear error at once, never a hang, blocked calls included.
+#[test]
+fn a_dead_manager_fails_every_call() {
+    let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    let d = manager.dict::<u8, u8>().unwrap();
+    let q = manager.queue::<u8>(0).unwrap();
+    d.insert(&1, &1).unwrap();
+    let blocked = std::thread::spawn(move || q.get());
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: killing the manager's server, a child of this test.
+    unsafe { libc::kill(manager.pid().unwrap() as i32, libc::SIGKILL) };
+    let started = Instant::now();
+    assert_eq!(
+        blocked.join().unwrap(),
+        Err(ProcessError::Closed("the manager"))
+    );
+    assert_eq!(d.get(&1), Err(ProcessError::Closed("the manager")));
+    assert_eq!(
+        d.get(&1),
+        Err(ProcessError::Closed("the manager")),
+        "and again"
+    );
+    assert!(started.elapsed() < PATIENCE);
+    manager.shutdown().unwrap();
+
+    let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    let e = manager.event().unwrap();
+    manager.shutdown().unwrap();
+    manager.shutdown().unwrap();
+    assert_eq!(e.is_set(), Err(ProcessError::Closed("the manager")));
+}
+
+#[test]
+fn queues_block_time_out_and_join() {
+    let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    let q = manager.joinable_queue::<u32>(2).unwrap();
+    q.put(&1).unwrap();
+    q.put_nowait(&2).unwrap();
+    assert_eq!(q.put_nowait(&3), Err(ProcessError::Full));
+    assert_eq!(q.qsize().unwrap(), 2);
+    let consumer = {
+        let q = q.clone();
+        std::thread::spawn(move || {
+            for _ in 0..2 {
+                q.get().unwrap();
+                q.task_done().unwrap();
+            }
+        })
+    };
+    q.join().unwrap();
+    consumer.join().unwrap();
+    assert!(q.empty().unwrap());
+    assert!(matches!(
+        q.task_done(),
+        Err(ProcessError::InvalidArgument(_))
+    ));
+    assert_eq!(
+        q.get_timeout(Duration::from_millis(20)),
+        Err(ProcessError::Empty)
+    );
+    let e = manager.event().unwrap();
+    let waiter = {
+        let e = e.clone();
+        std::thread::spawn(move || e.wait(Some(PATIENCE)).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    e.set().unwrap();
+    assert!(waiter.join().unwrap());
+}
