@@ -2,7 +2,8 @@
 //!
 //! W6: `apply` of `x + 1` on a pool of 2, 10,000 times in sequence, beside a raw
 //! ipc-channel round trip with a forked child (the floor: one message each way) and
-//! procspawn's pool. Target: at most 1.5x the raw round trip.
+//! procspawn's pool; and a `Manager` dict's `get` or `set`, one round trip each. Target:
+//! at most 1.5x the raw round trip.
 //!
 //! W7: `map` of `x * x` over 1,000,000 ints in chunks of 10,000 on 2 workers, beside the
 //! same chunks sent by hand over ipc-channel to 2 forked children, and procspawn's pool
@@ -10,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use conc_process::Pool;
+use conc_process::{DictProxy, Manager, Pool};
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 
 use crate::harness::{Case, Config, Report, Row, Workload, at_least, at_most, measure};
@@ -62,6 +63,16 @@ fn conc_applies(pool: &Pool, n: u64) -> Duration {
     let elapsed = t.elapsed();
     assert_eq!(v, n);
     elapsed
+}
+
+/// A `Manager` dict: one `insert` and one `get`, each a round trip, per task.
+fn manager_round_trips(d: &DictProxy<u64, u64>, n: u64) -> Duration {
+    let t = Instant::now();
+    for i in 0..n {
+        d.insert(&(i % 64), &i).expect("insert");
+        assert_eq!(d.get(&(i % 64)).expect("get"), Some(i));
+    }
+    t.elapsed() / 2
 }
 
 fn procspawn_applies(pool: &procspawn::Pool, n: u64) -> Duration {
@@ -174,8 +185,13 @@ fn run_w6(config: &Config) -> Report {
     let n = config.size(APPLIES);
     let conc = pool();
     let peer = procspawn::Pool::new(2).expect("procspawn pool");
+    let manager = Manager::new().expect("manager");
+    let dict = manager.dict::<u64, u64>().expect("dict");
     let mut cases = [
         Case::new("conc_process Pool apply", || conc_applies(&conc, n)),
+        Case::new("conc_process Manager dict get or set", || {
+            manager_round_trips(&dict, n)
+        }),
         Case::new("procspawn Pool spawn + join", || {
             procspawn_applies(&peer, n)
         }),
@@ -186,7 +202,7 @@ fn run_w6(config: &Config) -> Report {
     eprintln!("  -- {n} tasks per run");
     let stats = measure(config, &mut cases);
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
-    let base = us(stats[2].median);
+    let base = us(stats[3].median);
     let mut report = Report::default();
     for (i, (case, s)) in cases.iter().zip(&stats).enumerate() {
         let value = us(s.median);
@@ -199,7 +215,7 @@ fn run_w6(config: &Config) -> Report {
                 ));
                 format!("{ratio:.2}x raw ipc-channel; target <= 1.5x: {verdict}")
             }
-            2 => String::from("baseline"),
+            3 => String::from("baseline"),
             _ => format!("{ratio:.2}x raw ipc-channel"),
         };
         notes.push_str(&format!(
