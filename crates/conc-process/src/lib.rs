@@ -144,8 +144,8 @@ pub use error::ProcessError;
 pub use init::init;
 pub use ipc::MAX_MESSAGE_BYTES;
 pub use manager::{
-    DictProxy, EventProxy, ListProxy, LockProxy, LockProxyGuard, Manager, NamespaceProxy,
-    QueueProxy, SemaphoreProxy, ValueProxy,
+    DictProxy, EventProxy, ListProxy, LockProxy, LockProxyGuard, Manager, ManagerBuilder,
+    NamespaceProxy, QueueProxy, SemaphoreProxy, SharedObject, ValueProxy,
 };
 pub use pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder};
 pub use process::{ChildProcess, Process, active_children};

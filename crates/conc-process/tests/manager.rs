@@ -301,3 +301,72 @@ fn queues_block_time_out_and_join() {
     e.set().unwrap();
     assert!(waiter.join().unwrap());
 }
+
+fn remote_worker((address, key): (conc_process::connection::Address, Vec<u8>)) -> u32 {
+    let manager = Manager::connect(&address, &key).unwrap();
+    let jobs = manager.lookup::<QueueProxy<u32>>("jobs").unwrap();
+    let results = manager.lookup::<DictProxy<u32, u32>>("results").unwrap();
+    let mut done = 0;
+    while let Ok(job) = jobs.get_timeout(Duration::from_millis(200)) {
+        results.insert(&job, &(job * job)).unwrap();
+        done += 1;
+    }
+    done
+}
+
+/// `_TestRemoteManager`: a manager on 127.0.0.1 with a key; another program (here a
+/// spawned process that gets only the address and the key) connects and finds the
+/// objects by name.
+#[test]
+fn a_remote_program_connects_with_the_key() {
+    let key = b"remote secret".to_vec();
+    let manager = Manager::builder()
+        .address("127.0.0.1:0".parse().unwrap())
+        .authkey(&key)
+        .start_method(StartMethod::Forkserver)
+        .start()
+        .unwrap();
+    let jobs = manager.queue::<u32>(0).unwrap();
+    let results = manager.dict::<u32, u32>().unwrap();
+    manager.publish("jobs", &jobs).unwrap();
+    manager.publish("results", &results).unwrap();
+    for job in 0..20 {
+        jobs.put(&job).unwrap();
+    }
+    let worker = Process::new(remote_worker, (manager.address().clone(), key.clone()))
+        .start_method(StartMethod::Spawn);
+    worker.start().unwrap();
+    assert_eq!(worker.result().unwrap(), 20);
+    assert_eq!(results.len().unwrap(), 20);
+    assert_eq!(results.get(&7).unwrap(), Some(49));
+
+    assert!(matches!(
+        Manager::connect(manager.address(), b"wrong"),
+        Err(ProcessError::AuthenticationError(_))
+    ));
+    let remote = Manager::connect(manager.address(), &key).unwrap();
+    assert!(matches!(
+        remote.lookup::<ListProxy<u32>>("jobs"),
+        Err(ProcessError::InvalidArgument(m)) if m.contains("is a queue")
+    ));
+    assert!(matches!(
+        remote.lookup::<QueueProxy<u32>>("nothing"),
+        Err(ProcessError::InvalidArgument(m)) if m.contains("nothing is published")
+    ));
+    assert!(matches!(
+        remote.shutdown(),
+        Err(ProcessError::InvalidState(_))
+    ));
+    drop(remote);
+    assert_eq!(
+        results.len().unwrap(),
+        20,
+        "dropping a connected handle leaves the server"
+    );
+    let address = manager.address().clone();
+    manager.shutdown().unwrap();
+    assert!(matches!(
+        Manager::connect(&address, &key),
+        Err(ProcessError::Closed(_))
+    ));
+}

@@ -7,7 +7,7 @@ mod frame;
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -143,6 +143,8 @@ pub struct Listener {
     socket: Socket,
     address: Address,
     authkey: Option<Vec<u8>>,
+    /// The socket went to another owner, who removes its file.
+    keep_file: bool,
 }
 
 impl fmt::Debug for Listener {
@@ -182,6 +184,7 @@ impl Listener {
             socket,
             address,
             authkey: authkey.map(<[u8]>::to_vec),
+            keep_file: false,
         })
     }
 
@@ -239,13 +242,34 @@ impl Listener {
         }
     }
 
-    /// A listener on an inherited Unix socket (a manager's server).
-    pub(crate) fn from_unix(socket: UnixListener, address: Address, authkey: Vec<u8>) -> Self {
+    /// A listener on an inherited socket (a manager's server), which removes a Unix
+    /// socket's file when dropped.
+    pub(crate) fn from_fd(socket: OwnedFd, address: Address, authkey: Vec<u8>) -> Self {
+        let socket = match address {
+            Address::Tcp(_) => Socket::Tcp(TcpListener::from(socket)),
+            Address::Unix(_) => Socket::Unix(UnixListener::from(socket)),
+        };
         Listener {
-            socket: Socket::Unix(socket),
+            socket,
             address,
             authkey: Some(authkey),
+            keep_file: false,
         }
+    }
+
+    /// The listening socket, handed on to another process: this listener no longer
+    /// removes a Unix socket's file (the new owner does).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] if the descriptor cannot be duplicated.
+    pub(crate) fn into_socket(mut self) -> Result<OwnedFd, ProcessError> {
+        let fd = self
+            .socket_fd()
+            .try_clone_to_owned()
+            .map_err(|e| ProcessError::os("cannot hand a listening socket on", e))?;
+        self.keep_file = true;
+        Ok(fd)
     }
 
     /// The listening socket's descriptor.
@@ -261,6 +285,7 @@ impl Drop for Listener {
     fn drop(&mut self) {
         if let (Socket::Unix(_), Address::Unix(path)) = (&self.socket, &self.address)
             && abstract_name(path).is_none()
+            && !self.keep_file
         {
             let _ = std::fs::remove_file(path);
         }

@@ -14,7 +14,7 @@ mod server;
 
 pub use proxies::{
     DictProxy, EventProxy, ListProxy, LockProxy, LockProxyGuard, NamespaceProxy, QueueProxy,
-    SemaphoreProxy, ValueProxy,
+    SemaphoreProxy, SharedObject, ValueProxy,
 };
 
 use std::cell::RefCell;
@@ -35,16 +35,16 @@ use server::ServerArgs;
 
 /// How to reach a manager: its socket's abstract name and its key. Every proxy holds
 /// one, and so can cross to any process.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ManagerRef {
     address: Address,
     authkey: Vec<u8>,
 }
 
 thread_local! {
-    /// This thread's connections, one per manager, with the pid that opened them (a
-    /// fork child inherits its parent thread's list and must not use those).
-    static CONNECTIONS: RefCell<Vec<(Address, sys::Pid, SocketConnection)>> =
+    /// This thread's connections, one per manager and key, with the pid that opened
+    /// them (a fork child inherits its parent thread's list and must not use those).
+    static CONNECTIONS: RefCell<Vec<(Arc<ManagerRef>, sys::Pid, SocketConnection)>> =
         const { RefCell::new(Vec::new()) };
 }
 
@@ -60,14 +60,18 @@ impl ManagerRef {
             let mut all = all.borrow_mut();
             let pid = sys::getpid();
             all.retain(|(_, owner, _)| *owner == pid);
-            let index = match all.iter().position(|(a, _, _)| *a == self.address) {
+            let index = match all.iter().position(|(m, _, _)| **m == *self) {
                 Some(i) => i,
                 None => {
                     let conn = client(&self.address, Some(&self.authkey)).map_err(|e| match e {
                         ProcessError::AuthenticationError(_) => e,
                         _ => gone(),
                     })?;
-                    all.push((self.address.clone(), pid, conn));
+                    let key = Arc::new(ManagerRef {
+                        address: self.address.clone(),
+                        authkey: self.authkey.clone(),
+                    });
+                    all.push((key, pid, conn));
                     all.len() - 1
                 }
             };
@@ -95,6 +99,9 @@ impl ManagerRef {
                 Failure::Empty => ProcessError::Empty,
                 Failure::Timeout => ProcessError::Timeout,
                 Failure::Invalid(text) => ProcessError::InvalidArgument(text),
+                Failure::NoSuchName(name) => {
+                    ProcessError::InvalidArgument(format!("nothing is published under '{name}'"))
+                }
             }),
             reply => Ok(reply),
         }
@@ -163,15 +170,116 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProcessError> {
 /// ```
 pub struct Manager {
     target: Arc<ManagerRef>,
-    process: Process<()>,
+    /// The server, when this manager started it (not for [`Manager::connect`]).
+    process: Option<Process<()>>,
 }
 
 impl fmt::Debug for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Manager")
             .field("address", &self.target.address)
-            .field("pid", &self.process.pid())
+            .field("pid", &self.pid())
             .finish()
+    }
+}
+
+/// Configures a [`Manager`]'s server (Python's `BaseManager(address, authkey)` and
+/// `start()`): where it listens, its key, its start method.
+///
+/// # Examples
+///
+/// A manager on TCP that another program reaches with the key:
+///
+/// ```
+/// use conc_process::{Manager, StartMethod};
+///
+/// let server = Manager::builder()
+///     .address("127.0.0.1:0".parse().unwrap())
+///     .authkey(b"sesame")
+///     .start_method(StartMethod::Fork)
+///     .start()
+///     .unwrap();
+/// let jobs = server.queue::<u32>(0).unwrap();
+/// server.publish("jobs", &jobs).unwrap();
+///
+/// // Elsewhere, with the address and the key:
+/// let remote = Manager::connect(server.address(), b"sesame").unwrap();
+/// let jobs = remote.lookup::<conc_process::QueueProxy<u32>>("jobs").unwrap();
+/// jobs.put(&7).unwrap();
+/// assert_eq!(server.lookup::<conc_process::QueueProxy<u32>>("jobs").unwrap().get(), Ok(7));
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "a ManagerBuilder does nothing until `start` is called"]
+pub struct ManagerBuilder {
+    address: Option<Address>,
+    authkey: Option<Vec<u8>>,
+    start_method: Option<StartMethod>,
+}
+
+impl ManagerBuilder {
+    /// Where the server listens (default: a fresh name in Linux's abstract socket
+    /// namespace, reachable from this machine only). A TCP address makes the manager
+    /// reachable from other programs and machines; TCP port 0 picks a free port
+    /// ([`Manager::address`] tells which).
+    pub fn address(mut self, address: Address) -> Self {
+        self.address = Some(address);
+        self
+    }
+
+    /// The key every client must prove it knows (default: 32 random bytes, which the
+    /// proxies carry to the processes they are sent to).
+    pub fn authkey(mut self, authkey: &[u8]) -> Self {
+        self.authkey = Some(authkey.to_vec());
+        self
+    }
+
+    /// The server's start method (default: the program's).
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.start_method = Some(method);
+        self
+    }
+
+    /// Starts the server.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Os`] when the address cannot be bound; the errors of
+    /// [`Process::start`].
+    pub fn start(self) -> Result<Manager, ProcessError> {
+        let mut secret = [0u8; 32];
+        sys::fill_random(&mut secret)
+            .map_err(|e| ProcessError::os("cannot draw a manager key", e))?;
+        let authkey = self.authkey.unwrap_or_else(|| secret.to_vec());
+        let address = match self.address {
+            Some(address) => address,
+            None => {
+                let name: String = secret[..8].iter().map(|b| format!("{b:02x}")).collect();
+                let mut path = vec![0u8];
+                path.extend(format!("conc-manager-{}-{name}", std::process::id()).into_bytes());
+                let path: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(path);
+                Address::Unix(PathBuf::from(path))
+            }
+        };
+        // Bound here, before the server exists, so that proxies can connect at once.
+        let listener = Listener::bind(address, None)?;
+        let address = listener.address().clone();
+        let args = ServerArgs {
+            socket: Descriptor(listener.into_socket()?),
+            address: address.clone(),
+            authkey: authkey.clone(),
+        };
+        let process = Process::new(server::serve, args)
+            .name("SyncManager")
+            .daemon(true);
+        let process = match self.start_method {
+            Some(method) => process.start_method(method),
+            None => process,
+        };
+        process.start()?;
+        Ok(Manager {
+            target: Arc::new(ManagerRef { address, authkey }),
+            process: Some(process),
+        })
     }
 }
 
@@ -183,7 +291,7 @@ impl Manager {
     /// [`ProcessError::Os`] when the socket cannot be created; the errors of
     /// [`Process::start`].
     pub fn new() -> Result<Manager, ProcessError> {
-        Self::start(None)
+        Self::builder().start()
     }
 
     /// Starts a manager whose server uses `method`.
@@ -192,52 +300,92 @@ impl Manager {
     ///
     /// As [`new`](Self::new).
     pub fn with_start_method(method: StartMethod) -> Result<Manager, ProcessError> {
-        Self::start(Some(method))
+        Self::builder().start_method(method).start()
     }
 
-    fn start(method: Option<StartMethod>) -> Result<Manager, ProcessError> {
-        let mut secret = [0u8; 32];
-        sys::fill_random(&mut secret)
-            .map_err(|e| ProcessError::os("cannot draw a manager key", e))?;
-        let name: String = secret[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let mut path = vec![0u8];
-        path.extend(format!("conc-manager-{}-{name}", std::process::id()).into_bytes());
-        let path: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(path);
-        let address = Address::Unix(PathBuf::from(path));
-        // Bound here, before the server exists, so that proxies can connect at once.
-        let listener = Listener::bind(address.clone(), None)?;
-        let socket = Descriptor(
-            listener
-                .socket_fd()
-                .try_clone_to_owned()
-                .map_err(|e| ProcessError::os("cannot hand the manager its socket", e))?,
-        );
-        let args = ServerArgs {
-            socket,
+    /// A builder for a manager on a chosen address, with a chosen key.
+    pub fn builder() -> ManagerBuilder {
+        ManagerBuilder::default()
+    }
+
+    /// Connects to a manager another program started (Python's `BaseManager.connect`).
+    /// Its objects are found by name with [`lookup`](Self::lookup); it is not shut down
+    /// when this handle is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::AuthenticationError`] for a wrong key;
+    /// [`ProcessError::Closed`] when nothing serves at `address`.
+    pub fn connect(address: &Address, authkey: &[u8]) -> Result<Manager, ProcessError> {
+        let target = Arc::new(ManagerRef {
             address: address.clone(),
-            authkey: secret.to_vec(),
-        };
-        let process = Process::new(server::serve, args)
-            .name("SyncManager")
-            .daemon(true);
-        let process = match method {
-            Some(method) => process.start_method(method),
-            None => process,
-        };
-        process.start()?;
-        drop(listener);
-        Ok(Manager {
-            target: Arc::new(ManagerRef {
-                address,
-                authkey: secret.to_vec(),
+            authkey: authkey.to_vec(),
+        });
+        // One round trip proves the server is there and the key right.
+        match target.request(&Request::Lookup(String::new()))? {
+            Reply::Failed(_) | Reply::Found(..) => Ok(Manager {
+                target,
+                process: None,
             }),
-            process,
-        })
+            other => Err(unexpected(&other)),
+        }
     }
 
-    /// The server's process id.
+    /// Where the server listens.
+    pub fn address(&self) -> &Address {
+        &self.target.address
+    }
+
+    /// The server's process id (`None` for a manager reached with
+    /// [`connect`](Self::connect)).
     pub fn pid(&self) -> Option<u32> {
-        self.process.pid()
+        self.process.as_ref().and_then(Process::pid)
+    }
+
+    /// Publishes the object behind `proxy` under `name`, for
+    /// [`lookup`](Self::lookup) by other programs (Python's `register('get_queue',
+    /// callable=lambda: queue)`). A name published again points to the new object.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone;
+    /// [`ProcessError::InvalidState`] when the proxy belongs to another manager.
+    pub fn publish<P: SharedObject>(&self, name: &str, proxy: &P) -> Result<(), ProcessError> {
+        let untyped = proxies::sealed::Proxied::untyped(proxy);
+        match self
+            .target
+            .request(&Request::Publish(name.into(), untyped.id()))?
+        {
+            Reply::Unit => Ok(()),
+            Reply::Failed(_) => Err(ProcessError::InvalidState(
+                "the proxy belongs to another manager",
+            )),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The object published under `name`, through a proxy of type `P`.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::InvalidArgument`] when nothing is published under `name`, or
+    /// the object is of another kind than `P` reaches (the element types are not
+    /// checked: they are the publisher's word); [`ProcessError::Closed`] when the
+    /// manager is gone.
+    pub fn lookup<P: SharedObject>(&self, name: &str) -> Result<P, ProcessError> {
+        match self.target.request(&Request::Lookup(name.into()))? {
+            Reply::Found(id, kind) if kind == <P as proxies::sealed::Proxied>::KIND => Ok(
+                proxies::sealed::Proxied::typed(proxies::Proxy::new(self.target.clone(), id)),
+            ),
+            Reply::Found(_, kind) => Err(ProcessError::InvalidArgument(format!(
+                "'{name}' is a {kind}, not a {}",
+                <P as proxies::sealed::Proxied>::KIND
+            ))),
+            Reply::Failed(_) => Err(ProcessError::InvalidArgument(format!(
+                "nothing is published under '{name}'"
+            ))),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Stops the server and waits for it (Python's `shutdown`). Proxies fail with
@@ -245,16 +393,23 @@ impl Manager {
     ///
     /// # Errors
     ///
-    /// The server's exit, if it did not end cleanly.
+    /// [`ProcessError::InvalidState`] for a manager reached with
+    /// [`connect`](Self::connect) (its owner shuts it down); the server's exit, if it
+    /// did not end cleanly.
     pub fn shutdown(&self) -> Result<(), ProcessError> {
-        if !self.process.is_alive() {
+        let Some(process) = &self.process else {
+            return Err(ProcessError::InvalidState(
+                "only the program that started a manager can shut it down",
+            ));
+        };
+        if !process.is_alive() {
             return Ok(());
         }
         let _ = self.target.request(&Request::Shutdown);
-        match self.process.join_timeout(Duration::from_secs(5)) {
+        match process.join_timeout(Duration::from_secs(5)) {
             Err(ProcessError::Timeout) => {
-                let _ = self.process.kill();
-                let _ = self.process.join();
+                let _ = process.kill();
+                let _ = process.join();
                 Ok(())
             }
             other => other,
@@ -386,8 +541,11 @@ impl Manager {
 }
 
 impl Drop for Manager {
-    /// Shuts the server down, as Python's manager does when it is collected.
+    /// Shuts the server down, as Python's manager does when it is collected (a manager
+    /// reached with [`connect`](Manager::connect) is left running).
     fn drop(&mut self) {
-        let _ = self.shutdown();
+        if self.process.is_some() {
+            let _ = self.shutdown();
+        }
     }
 }

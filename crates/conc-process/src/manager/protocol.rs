@@ -23,6 +23,22 @@ pub(crate) enum Kind {
     Event,
 }
 
+impl Kind {
+    /// The name of the kind, as the proxy types know it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Kind::Dict => "dict",
+            Kind::List(_) => "list",
+            Kind::Namespace => "namespace",
+            Kind::Value(_) => "value",
+            Kind::Queue { .. } => "queue",
+            Kind::Lock { .. } => "lock",
+            Kind::Semaphore { .. } => "semaphore",
+            Kind::Event => "event",
+        }
+    }
+}
+
 /// One request.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
@@ -30,6 +46,10 @@ pub(crate) enum Request {
     New(Kind),
     /// Calls a method of object `id`.
     Call(u64, Op),
+    /// Gives object `id` a name other programs can look it up by.
+    Publish(String, u64),
+    /// The object published under a name: [`Reply::Found`].
+    Lookup(String),
     /// Stops the server.
     Shutdown,
 }
@@ -98,6 +118,8 @@ pub(crate) enum Reply {
     Items(Vec<(Bytes, Bytes)>),
     Named(Vec<(String, Bytes)>),
     Index(Option<usize>),
+    /// A published object: its id and its kind's name.
+    Found(u64, String),
     /// The call failed; the proxy turns this into a `ProcessError`.
     Failed(Failure),
 }
@@ -112,6 +134,8 @@ pub(crate) enum Failure {
     Empty,
     /// A timed wait ran out.
     Timeout,
+    /// Nothing is published under that name.
+    NoSuchName(String),
     /// Python's `ValueError` / `RuntimeError` / `IndexError`, with its text.
     Invalid(String),
 }

@@ -25,6 +25,10 @@ impl Proxy {
         Proxy { target, id }
     }
 
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     fn call(&self, op: Op) -> Result<Reply, ProcessError> {
         self.target.call(self.id, op)
     }
@@ -91,9 +95,29 @@ impl<'de> Deserialize<'de> for Proxy {
     }
 }
 
+/// A typed proxy that a [`Manager`](crate::Manager) can
+/// [`publish`](crate::Manager::publish) under a name and
+/// [`lookup`](crate::Manager::lookup) again (Python's `BaseManager.register` for the
+/// objects a remote program shares). Implemented by every proxy type of this crate.
+pub trait SharedObject: sealed::Proxied {}
+
+pub(crate) mod sealed {
+    /// The untyped side of a typed proxy. Sealed: it cannot be named outside this
+    /// crate, so `Proxy` stays private.
+    #[allow(private_interfaces)]
+    pub trait Proxied {
+        /// The kind of object it reaches, as the server names it.
+        const KIND: &'static str;
+        /// The untyped proxy.
+        fn untyped(&self) -> &super::Proxy;
+        /// The typed proxy over an untyped one.
+        fn typed(proxy: super::Proxy) -> Self;
+    }
+}
+
 /// Declares a typed proxy over [`Proxy`]: `Clone`, `Debug`, serde, `From<Proxy>`.
 macro_rules! typed_proxy {
-    ($(#[$doc:meta])* $name:ident < $($t:ident),* >) => {
+    ($(#[$doc:meta])* $name:ident < $($t:ident),* > = $kind:literal) => {
         $(#[$doc])*
         pub struct $name<$($t),*> {
             proxy: Proxy,
@@ -129,6 +153,22 @@ macro_rules! typed_proxy {
                 $name { proxy, types: PhantomData }
             }
         }
+
+        // Sealed: `Proxied` cannot be named outside this crate, so `Proxy` stays private.
+        #[allow(private_interfaces)]
+        impl<$($t),*> sealed::Proxied for $name<$($t),*> {
+            const KIND: &'static str = $kind;
+
+            fn untyped(&self) -> &Proxy {
+                &self.proxy
+            }
+
+            fn typed(proxy: Proxy) -> Self {
+                $name { proxy, types: PhantomData }
+            }
+        }
+
+        impl<$($t),*> SharedObject for $name<$($t),*> {}
     };
 }
 
@@ -155,7 +195,7 @@ typed_proxy! {
     /// assert_eq!(d.pop(&"a".into()).unwrap(), Some(1));
     /// assert!(!d.contains_key(&"a".into()).unwrap());
     /// ```
-    DictProxy<K, V>
+    DictProxy<K, V> = "dict"
 }
 
 impl<K, V> DictProxy<K, V>
@@ -265,7 +305,7 @@ typed_proxy! {
     /// assert_eq!(l.to_vec().unwrap(), [9, 3, 1]);
     /// assert!(l.get(5).is_err());
     /// ```
-    ListProxy<T>
+    ListProxy<T> = "list"
 }
 
 impl<T> ListProxy<T>
@@ -382,7 +422,7 @@ typed_proxy! {
     /// assert!(ns.delete("x").unwrap());
     /// assert_eq!(ns.get::<i32>("x").unwrap(), None);
     /// ```
-    NamespaceProxy<>
+    NamespaceProxy<> = "namespace"
 }
 
 impl NamespaceProxy {
@@ -430,7 +470,7 @@ typed_proxy! {
     /// v.set(&6.5).unwrap();
     /// assert_eq!(v.get().unwrap(), 6.5);
     /// ```
-    ValueProxy<T>
+    ValueProxy<T> = "value"
 }
 
 impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
@@ -472,7 +512,7 @@ typed_proxy! {
     /// q.task_done().unwrap();
     /// q.join().unwrap();
     /// ```
-    QueueProxy<T>
+    QueueProxy<T> = "queue"
 }
 
 impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
@@ -565,7 +605,7 @@ typed_proxy! {
     /// }
     /// assert!(!lock.locked().unwrap());
     /// ```
-    LockProxy<>
+    LockProxy<> = "lock"
 }
 
 impl LockProxy {
@@ -636,7 +676,7 @@ typed_proxy! {
     /// s.release().unwrap();
     /// assert!(s.release().is_err());
     /// ```
-    SemaphoreProxy<>
+    SemaphoreProxy<> = "semaphore"
 }
 
 impl SemaphoreProxy {
@@ -686,7 +726,7 @@ typed_proxy! {
     /// assert!(e.is_set().unwrap() && e.wait(None).unwrap());
     /// e.clear().unwrap();
     /// ```
-    EventProxy<>
+    EventProxy<> = "event"
 }
 
 impl EventProxy {

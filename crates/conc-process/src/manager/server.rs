@@ -5,7 +5,6 @@
 //! forever.
 
 use std::collections::{HashMap, VecDeque};
-use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -164,6 +163,9 @@ fn invalid(text: &str) -> Reply {
 
 struct Server {
     objects: RwLock<HashMap<u64, Arc<Object>>>,
+    /// Each object's kind, and the published names.
+    kinds: Mutex<HashMap<u64, &'static str>>,
+    names: Mutex<HashMap<String, u64>>,
     next_id: AtomicU64,
     stopping: AtomicBool,
 }
@@ -179,11 +181,28 @@ impl Server {
 
     fn create(&self, kind: Kind) -> Reply {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.kinds).insert(id, kind.name());
         self.objects
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, Arc::new(Object::new(kind)));
         Reply::Id(id)
+    }
+
+    fn publish(&self, name: String, id: u64) -> Reply {
+        if !lock(&self.kinds).contains_key(&id) {
+            return Reply::Failed(Failure::NoSuchObject);
+        }
+        lock(&self.names).insert(name, id);
+        Reply::Unit
+    }
+
+    fn lookup(&self, name: String) -> Reply {
+        let Some(id) = lock(&self.names).get(&name).copied() else {
+            return Reply::Failed(Failure::NoSuchName(name));
+        };
+        let kind = lock(&self.kinds).get(&id).copied().unwrap_or("unknown");
+        Reply::Found(id, kind.into())
     }
 
     /// Releases every lock `conn` holds: its client is gone.
@@ -503,6 +522,8 @@ fn serve_connection(server: &Server, listener: &Listener, conn: SocketConnection
     while let Ok(request) = conn.recv::<Request>() {
         let reply = match request {
             Request::New(kind) => server.create(kind),
+            Request::Publish(name, id) => server.publish(name, id),
+            Request::Lookup(name) => server.lookup(name),
             Request::Call(object, op) => match server.object(object) {
                 Some(object) => call(&object, op, id),
                 None => Reply::Failed(Failure::NoSuchObject),
@@ -524,10 +545,11 @@ fn serve_connection(server: &Server, listener: &Listener, conn: SocketConnection
 
 /// The server process's body: accept and serve until told to stop.
 pub(crate) fn serve(args: ServerArgs) {
-    let socket = UnixListener::from(args.socket.0);
-    let listener = Arc::new(Listener::from_unix(socket, args.address, args.authkey));
+    let listener = Arc::new(Listener::from_fd(args.socket.0, args.address, args.authkey));
     let server = Arc::new(Server {
         objects: RwLock::new(HashMap::new()),
+        kinds: Mutex::default(),
+        names: Mutex::default(),
         next_id: AtomicU64::new(1),
         stopping: AtomicBool::new(false),
     });
