@@ -370,3 +370,104 @@ fn a_remote_program_connects_with_the_key() {
         Err(ProcessError::Closed(_))
     ));
 }
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Ledger {
+    entries: Vec<(String, i64)>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum LedgerCall {
+    Add(String, i64),
+    Balance,
+    Explode,
+}
+
+impl conc_process::Served for Ledger {
+    type Call = LedgerCall;
+    type Reply = i64;
+
+    fn call(&mut self, call: LedgerCall) -> i64 {
+        match call {
+            LedgerCall::Add(who, amount) => self.entries.push((who, amount)),
+            LedgerCall::Balance => {}
+            LedgerCall::Explode => panic!("the ledger caught fire"),
+        }
+        self.entries.iter().map(|e| e.1).sum()
+    }
+}
+
+fn add_entries(ledger: conc_process::ServedProxy<Ledger>) {
+    for i in 0..10 {
+        ledger
+            .call(&LedgerCall::Add(format!("child {i}"), i))
+            .unwrap();
+    }
+}
+
+/// Python's `BaseManager.register`: a user's own type served by the manager, typed on
+/// both ends, called from children of other start methods.
+#[test]
+fn a_users_type_is_served() {
+    for server in [
+        StartMethod::Spawn,
+        StartMethod::Forkserver,
+        StartMethod::Fork,
+    ] {
+        let manager = Manager::with_start_method(server).unwrap();
+        let ledger = manager
+            .serve(Ledger {
+                entries: vec![("opening".into(), 100)],
+            })
+            .unwrap();
+        let kids: Vec<_> = [StartMethod::Spawn, StartMethod::Fork]
+            .into_iter()
+            .map(|m| {
+                let p = Process::new(add_entries, ledger.clone()).start_method(m);
+                p.start().unwrap();
+                p
+            })
+            .collect();
+        for k in &kids {
+            k.join().unwrap();
+        }
+        assert_eq!(ledger.call(&LedgerCall::Balance).unwrap(), 100 + 2 * 45);
+        match ledger.call(&LedgerCall::Explode) {
+            Err(ProcessError::Panicked { message, .. }) => {
+                assert_eq!(message, "the ledger caught fire")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            ledger.call(&LedgerCall::Balance).unwrap(),
+            190,
+            "still served after a panic"
+        );
+        manager.publish("ledger", &ledger).unwrap();
+        let remote = Manager::connect(manager.address(), b"wrong key");
+        assert!(remote.is_err());
+    }
+    let manager = Manager::builder()
+        .address("127.0.0.1:0".parse().unwrap())
+        .authkey(b"k")
+        .start_method(StartMethod::Fork)
+        .start()
+        .unwrap();
+    let remote = Manager::connect(manager.address(), b"k").unwrap();
+    assert!(matches!(
+        remote.serve(Ledger {
+            entries: Vec::new()
+        }),
+        Err(ProcessError::InvalidState(_))
+    ));
+    let ledger = manager
+        .serve(Ledger {
+            entries: Vec::new(),
+        })
+        .unwrap();
+    manager.publish("ledger", &ledger).unwrap();
+    let found = remote
+        .lookup::<conc_process::ServedProxy<Ledger>>("ledger")
+        .unwrap();
+    assert_eq!(found.call(&LedgerCall::Add("remote".into(), 5)).unwrap(), 5);
+}

@@ -10,12 +10,14 @@
 
 mod protocol;
 mod proxies;
+mod served;
 mod server;
 
 pub use proxies::{
     DictProxy, EventProxy, ListProxy, LockProxy, LockProxyGuard, NamespaceProxy, QueueProxy,
     SemaphoreProxy, SharedObject, ValueProxy,
 };
+pub use served::{Served, ServedProxy};
 
 use std::cell::RefCell;
 use std::fmt;
@@ -99,6 +101,10 @@ impl ManagerRef {
                 Failure::Empty => ProcessError::Empty,
                 Failure::Timeout => ProcessError::Timeout,
                 Failure::Invalid(text) => ProcessError::InvalidArgument(text),
+                Failure::Panicked(message) => ProcessError::Panicked {
+                    name: "SyncManager".into(),
+                    message,
+                },
                 Failure::NoSuchName(name) => {
                     ProcessError::InvalidArgument(format!("nothing is published under '{name}'"))
                 }
@@ -110,6 +116,7 @@ impl ManagerRef {
     fn create(&self, kind: Kind) -> Result<u64, ProcessError> {
         match self.request(&Request::New(kind))? {
             Reply::Id(id) => Ok(id),
+            Reply::Failed(Failure::Invalid(why)) => Err(ProcessError::InvalidArgument(why)),
             other => Err(unexpected(&other)),
         }
     }
@@ -528,6 +535,24 @@ impl Manager {
             value,
             bounded: true,
         })
+    }
+
+    /// Serves `value`, a user's own type, in the manager (Python's
+    /// `BaseManager.register`): see [`Served`].
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::InvalidState`] on a manager reached with
+    /// [`connect`](Self::connect): its server may be another program, which cannot run
+    /// this program's code; [`ProcessError::Serialization`] when `value` cannot be
+    /// encoded; [`ProcessError::Closed`] when the manager is gone.
+    pub fn serve<T: Served>(&self, value: T) -> Result<ServedProxy<T>, ProcessError> {
+        if self.process.is_none() {
+            return Err(ProcessError::InvalidState(
+                "only the program that started a manager can serve its own types in it",
+            ));
+        }
+        self.proxy(served::kind_of(&value)?)
     }
 
     /// An event (Python's `Manager().Event()`).

@@ -17,10 +17,24 @@ pub(crate) enum Kind {
     List(Vec<Bytes>),
     Namespace,
     Value(Bytes),
-    Queue { maxsize: usize },
-    Lock { reentrant: bool },
-    Semaphore { value: usize, bounded: bool },
+    Queue {
+        maxsize: usize,
+    },
+    Lock {
+        reentrant: bool,
+    },
+    Semaphore {
+        value: usize,
+        bounded: bool,
+    },
     Event,
+    /// A user's `Served` type: the code offsets of its `init` and `call` entries (the
+    /// server is this very program), and its encoded first state.
+    Served {
+        init: isize,
+        call: isize,
+        state: Bytes,
+    },
 }
 
 impl Kind {
@@ -35,6 +49,7 @@ impl Kind {
             Kind::Lock { .. } => "lock",
             Kind::Semaphore { .. } => "semaphore",
             Kind::Event => "event",
+            Kind::Served { .. } => "served",
         }
     }
 }
@@ -99,6 +114,8 @@ pub(crate) enum Op {
     // lock, semaphore
     Acquire(Option<Duration>),
     Release,
+    // served
+    Serve(Bytes),
     // event
     IsSet,
     SetFlag,
@@ -134,6 +151,8 @@ pub(crate) enum Failure {
     Empty,
     /// A timed wait ran out.
     Timeout,
+    /// A served type's `call` panicked, with this message.
+    Panicked(String),
     /// Nothing is published under that name.
     NoSuchName(String),
     /// Python's `ValueError` / `RuntimeError` / `IndexError`, with its text.

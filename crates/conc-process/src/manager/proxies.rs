@@ -33,6 +33,11 @@ impl Proxy {
         self.target.call(self.id, op)
     }
 
+    /// A call whose reply the caller checks.
+    pub(crate) fn call_raw(&self, op: Op) -> Result<Reply, ProcessError> {
+        self.call(op)
+    }
+
     fn unit(&self, op: Op) -> Result<(), ProcessError> {
         match self.call(op)? {
             Reply::Unit => Ok(()),

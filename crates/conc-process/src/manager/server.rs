@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{Bytes, Failure, Kind, Op, Reply, Request};
+use super::served::ServedObject;
 use crate::connection::{Address, Listener, SocketConnection};
 use crate::wire::Descriptor;
 
@@ -112,11 +113,12 @@ enum Object {
         flag: Mutex<bool>,
         changed: Condvar,
     },
+    Served(Mutex<ServedObject>),
 }
 
 impl Object {
-    fn new(kind: Kind) -> Object {
-        match kind {
+    fn new(kind: Kind) -> Result<Object, String> {
+        Ok(match kind {
             Kind::Dict => Object::Dict(Mutex::default()),
             Kind::List(items) => Object::List(Mutex::new(items)),
             Kind::Namespace => Object::Namespace(Mutex::default()),
@@ -146,7 +148,10 @@ impl Object {
                 flag: Mutex::new(false),
                 changed: Condvar::new(),
             },
-        }
+            Kind::Served { init, call, state } => {
+                Object::Served(Mutex::new(ServedObject::new(init, call, &state)?))
+            }
+        })
     }
 }
 
@@ -180,12 +185,17 @@ impl Server {
     }
 
     fn create(&self, kind: Kind) -> Reply {
+        let name = kind.name();
+        let object = match Object::new(kind) {
+            Ok(object) => object,
+            Err(why) => return Reply::Failed(Failure::Invalid(why)),
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&self.kinds).insert(id, kind.name());
+        lock(&self.kinds).insert(id, name);
         self.objects
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, Arc::new(Object::new(kind)));
+            .insert(id, Arc::new(object));
         Reply::Id(id)
     }
 
@@ -263,6 +273,7 @@ fn call(object: &Object, op: Op, conn: u64) -> Reply {
             op,
         ) => semaphore_call(value, raised, *bound, op),
         (Object::Event { flag, changed }, op) => event_call(flag, changed, op),
+        (Object::Served(o), Op::Serve(request)) => lock(o).call(&request),
         _ => Reply::Failed(Failure::NoSuchObject),
     }
 }
