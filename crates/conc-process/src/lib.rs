@@ -33,7 +33,7 @@
 //! | `current_process`, `parent_process`, `active_children`, `cpu_count` | same names; [`ProcessInfo`], [`ChildProcess`] |
 //! | `Pool(processes, initializer, initargs, maxtasksperchild)`, `apply`, `apply_async`, `map`, `map_async`, `imap`, `imap_unordered`, `close`, `terminate`, `join`, `AsyncResult` | [`Pool`], [`PoolBuilder`], [`AsyncResult`], [`Callbacks`], [`IMapIterator`] (`starmap`: a tuple argument) |
 //! | `multiprocessing.connection.Listener`, `Client`, `authkey`, `AuthenticationError` | [`connection::Listener`], [`connection::client`], [`ProcessError::AuthenticationError`]: Python's wire format and HMAC handshake, so Python programs connect |
-//! | `Manager()`: `dict`, `list`, `Namespace`, `Value`, `Queue`, `JoinableQueue`, `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event` | [`Manager`] and typed proxies ([`DictProxy`], [`ListProxy`], [`NamespaceProxy`], [`ValueProxy`], [`QueueProxy`], [`LockProxy`], [`SemaphoreProxy`], [`EventProxy`]) that work from any process; `BaseManager.register`, `address`, `authkey`, `connect` as [`Served`]/[`Manager::serve`], [`ManagerBuilder`], [`Manager::connect`], [`Manager::publish`]/[`Manager::lookup`] |
+//! | `Manager()`: `dict`, `list`, `Namespace`, `Value`, `Array`, `Queue`, `JoinableQueue`, `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | [`Manager`] and typed proxies ([`DictProxy`], [`ListProxy`], [`NamespaceProxy`], [`ValueProxy`], [`ArrayProxy`], [`QueueProxy`], [`LockProxy`], [`SemaphoreProxy`], [`EventProxy`], [`ConditionProxy`], [`BarrierProxy`]) that work from any process; `BaseManager.register`, `address`, `authkey`, `connect` as [`Served`]/[`Manager::serve`], [`ManagerBuilder`], [`Manager::connect`], [`Manager::publish`]/[`Manager::lookup`] |
 //! | `Pipe(duplex)`, `Connection.send/recv/poll/close` | [`pipe`], [`Connection`] (typed) |
 //! | `Queue`, `JoinableQueue`, `SimpleQueue`, `queue.Full`, `queue.Empty` | [`Queue`], [`JoinableQueue`], [`SimpleQueue`], [`ProcessError::Full`], [`ProcessError::Empty`] |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names, robust against dying holders ([`OwnerDiedError`]) |
@@ -144,8 +144,9 @@ pub use error::ProcessError;
 pub use init::init;
 pub use ipc::MAX_MESSAGE_BYTES;
 pub use manager::{
-    DictProxy, EventProxy, ListProxy, LockProxy, LockProxyGuard, Manager, ManagerBuilder,
-    NamespaceProxy, QueueProxy, SemaphoreProxy, Served, ServedProxy, SharedObject, ValueProxy,
+    ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, ListProxy, LockProxy,
+    LockProxyGuard, Manager, ManagerBuilder, NamespaceProxy, QueueProxy, SemaphoreProxy, Served,
+    ServedProxy, SharedObject, ValueProxy,
 };
 pub use pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder};
 pub use process::{ChildProcess, Process, active_children};

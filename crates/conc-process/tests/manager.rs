@@ -471,3 +471,108 @@ fn a_users_type_is_served() {
         .unwrap();
     assert_eq!(found.call(&LedgerCall::Add("remote".into(), 5)).unwrap(), 5);
 }
+
+fn wait_at_barrier((barrier, log): (conc_process::BarrierProxy, ListProxy<u32>)) -> usize {
+    log.append(&1).unwrap();
+    let index = barrier.wait(Some(PATIENCE)).unwrap();
+    // Nobody passes before all three arrived.
+    assert!(log.len().unwrap() >= 3);
+    index
+}
+
+fn consume((cond, items): (conc_process::ConditionProxy, ListProxy<u32>)) -> u32 {
+    cond.acquire().unwrap();
+    while items.is_empty().unwrap() {
+        assert!(cond.wait(Some(PATIENCE)).unwrap(), "notified");
+    }
+    let item = items.pop_at(0).unwrap();
+    cond.release().unwrap();
+    item
+}
+
+/// `Condition`, `Barrier` and `Array` from the manager, across processes.
+#[test]
+fn conditions_barriers_and_arrays_work_across_processes() {
+    let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    let barrier = manager.barrier(3).unwrap();
+    let log = manager.list(Vec::<u32>::new()).unwrap();
+    let kids: Vec<_> = (0..3)
+        .map(|_| {
+            let p = Process::new(wait_at_barrier, (barrier.clone(), log.clone()))
+                .start_method(StartMethod::Fork);
+            p.start().unwrap();
+            p
+        })
+        .collect();
+    let mut indices: Vec<usize> = kids.iter().map(|k| k.result().unwrap()).collect();
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1, 2]);
+    assert_eq!(
+        (barrier.parties().unwrap(), barrier.n_waiting().unwrap()),
+        (3, 0)
+    );
+
+    // A waiter's timeout breaks it; reset mends it; abort breaks it again.
+    assert_eq!(
+        barrier.wait(Some(Duration::from_millis(20))),
+        Err(ProcessError::BrokenBarrier)
+    );
+    assert!(barrier.broken().unwrap());
+    assert_eq!(barrier.wait(None), Err(ProcessError::BrokenBarrier));
+    barrier.reset().unwrap();
+    assert!(!barrier.broken().unwrap());
+    let other = barrier.clone();
+    let waiting = std::thread::spawn(move || other.wait(Some(PATIENCE)));
+    while barrier.n_waiting().unwrap() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    barrier.reset().unwrap();
+    assert_eq!(
+        waiting.join().unwrap(),
+        Err(ProcessError::BrokenBarrier),
+        "reset breaks the round"
+    );
+    barrier.abort().unwrap();
+    assert_eq!(barrier.wait(None), Err(ProcessError::BrokenBarrier));
+    assert!(manager.barrier(0).is_err());
+
+    let cond = manager.condition().unwrap();
+    let items = manager.list(Vec::<u32>::new()).unwrap();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let p = Process::new(consume, (cond.clone(), items.clone()))
+                .start_method(StartMethod::Fork);
+            p.start().unwrap();
+            p
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    for item in [10, 20] {
+        cond.acquire().unwrap();
+        items.append(&item).unwrap();
+        cond.notify(1).unwrap();
+        cond.release().unwrap();
+    }
+    let mut got: Vec<u32> = consumers.iter().map(|c| c.result().unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [10, 20]);
+    assert!(
+        matches!(cond.wait(None), Err(ProcessError::InvalidArgument(m)) if m.contains("un-acquired"))
+    );
+    assert!(matches!(
+        cond.notify_all(),
+        Err(ProcessError::InvalidArgument(_))
+    ));
+    cond.acquire().unwrap();
+    assert!(
+        !cond.wait(Some(Duration::from_millis(10))).unwrap(),
+        "nobody notifies"
+    );
+    cond.release().unwrap();
+
+    let a = manager.array(vec![0i32; 4]).unwrap();
+    a.set(1, &5).unwrap();
+    a.set(-1, &7).unwrap();
+    assert_eq!(a.to_vec().unwrap(), [0, 5, 0, 7]);
+    assert!(matches!(a.get(4), Err(ProcessError::InvalidArgument(_))));
+}

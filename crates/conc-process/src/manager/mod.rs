@@ -14,8 +14,8 @@ mod served;
 mod server;
 
 pub use proxies::{
-    DictProxy, EventProxy, ListProxy, LockProxy, LockProxyGuard, NamespaceProxy, QueueProxy,
-    SemaphoreProxy, SharedObject, ValueProxy,
+    ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, ListProxy, LockProxy,
+    LockProxyGuard, NamespaceProxy, QueueProxy, SemaphoreProxy, SharedObject, ValueProxy,
 };
 pub use served::{Served, ServedProxy};
 
@@ -101,6 +101,7 @@ impl ManagerRef {
                 Failure::Empty => ProcessError::Empty,
                 Failure::Timeout => ProcessError::Timeout,
                 Failure::Invalid(text) => ProcessError::InvalidArgument(text),
+                Failure::BrokenBarrier => ProcessError::BrokenBarrier,
                 Failure::Panicked(message) => ProcessError::Panicked {
                     name: "SyncManager".into(),
                     message,
@@ -553,6 +554,49 @@ impl Manager {
             ));
         }
         self.proxy(served::kind_of(&value)?)
+    }
+
+    /// A fixed-length array holding `items` (Python's `Manager().Array(typecode,
+    /// items)`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone;
+    /// [`ProcessError::Serialization`] when an item cannot be encoded.
+    pub fn array<T: Serialize>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> Result<ArrayProxy<T>, ProcessError> {
+        let items = items
+            .into_iter()
+            .map(|i| encode(&i))
+            .collect::<Result<_, _>>()?;
+        self.proxy(Kind::Array(items))
+    }
+
+    /// A condition variable with its own re-entrant lock (Python's
+    /// `Manager().Condition()`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] when the manager is gone.
+    pub fn condition(&self) -> Result<ConditionProxy, ProcessError> {
+        self.proxy(Kind::Condition)
+    }
+
+    /// A barrier for `parties` participants (Python's `Manager().Barrier(parties)`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::InvalidArgument`] for zero parties (Python raises
+    /// `ValueError`); [`ProcessError::Closed`] when the manager is gone.
+    pub fn barrier(&self, parties: usize) -> Result<BarrierProxy, ProcessError> {
+        if parties == 0 {
+            return Err(ProcessError::InvalidArgument(
+                "a barrier needs at least one party".into(),
+            ));
+        }
+        self.proxy(Kind::Barrier(parties))
     }
 
     /// An event (Python's `Manager().Event()`).

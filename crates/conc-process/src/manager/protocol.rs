@@ -28,6 +28,12 @@ pub(crate) enum Kind {
         bounded: bool,
     },
     Event,
+    /// A fixed-length list (Python's `Manager().Array`).
+    Array(Vec<Bytes>),
+    /// A condition variable with its own re-entrant lock.
+    Condition,
+    /// A barrier for this many parties.
+    Barrier(usize),
     /// A user's `Served` type: the code offsets of its `init` and `call` entries (the
     /// server is this very program), and its encoded first state.
     Served {
@@ -50,6 +56,9 @@ impl Kind {
             Kind::Semaphore { .. } => "semaphore",
             Kind::Event => "event",
             Kind::Served { .. } => "served",
+            Kind::Array(_) => "array",
+            Kind::Condition => "condition",
+            Kind::Barrier(_) => "barrier",
         }
     }
 }
@@ -116,6 +125,15 @@ pub(crate) enum Op {
     Release,
     // served
     Serve(Bytes),
+    // condition (with Acquire, Release, Wait)
+    Notify(usize),
+    NotifyAll,
+    // barrier (with Wait)
+    Abort,
+    Reset,
+    Parties,
+    Waiting,
+    Broken,
     // event
     IsSet,
     SetFlag,
@@ -151,6 +169,8 @@ pub(crate) enum Failure {
     Empty,
     /// A timed wait ran out.
     Timeout,
+    /// The barrier is broken (Python's `BrokenBarrierError`).
+    BrokenBarrier,
     /// A served type's `call` panicked, with this message.
     Panicked(String),
     /// Nothing is published under that name.

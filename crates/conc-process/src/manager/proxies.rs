@@ -755,3 +755,184 @@ impl EventProxy {
         self.proxy.boolean(Op::Wait(timeout))
     }
 }
+
+typed_proxy! {
+    /// A fixed-length array in a [`Manager`](crate::Manager) (Python's
+    /// `Manager().Array`). Indices follow Python: negative ones count from the end.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] once the manager is gone; an index out of range is
+    /// [`ProcessError::InvalidArgument`] (`IndexError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Manager, StartMethod};
+    ///
+    /// let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    /// let a = manager.array([1.5f64, 2.5, 3.5]).unwrap();
+    /// a.set(-1, &-3.5).unwrap();
+    /// assert_eq!(a.get(2).unwrap(), -3.5);
+    /// assert_eq!(a.len().unwrap(), 3);
+    /// assert_eq!(a.to_vec().unwrap(), [1.5, 2.5, -3.5]);
+    /// ```
+    ArrayProxy<T> = "array"
+}
+
+impl<T: Serialize + DeserializeOwned> ArrayProxy<T> {
+    /// `a[index]`.
+    pub fn get(&self, index: i64) -> Result<T, ProcessError> {
+        self.proxy
+            .value(Op::ListGet(index))?
+            .ok_or_else(|| ProcessError::BadMessage("an item went missing".into()))
+    }
+
+    /// `a[index] = value`.
+    pub fn set(&self, index: i64, value: &T) -> Result<(), ProcessError> {
+        self.proxy.unit(Op::ListSet(index, encode(value)?))
+    }
+
+    /// `len(a)`.
+    pub fn len(&self) -> Result<usize, ProcessError> {
+        self.proxy.len(Op::Len)
+    }
+
+    /// `len(a) == 0`.
+    pub fn is_empty(&self) -> Result<bool, ProcessError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `a[:]`: a copy of every item.
+    pub fn to_vec(&self) -> Result<Vec<T>, ProcessError> {
+        self.proxy.values(Op::ListAll)
+    }
+}
+
+typed_proxy! {
+    /// A condition variable in a [`Manager`](crate::Manager) (Python's
+    /// `Manager().Condition()`), with its own re-entrant lock owned by the thread that
+    /// acquired it.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Closed`] once the manager is gone; `wait`, `notify` and
+    /// `release` without holding the lock are [`ProcessError::InvalidArgument`] with
+    /// Python's text (`RuntimeError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use conc_process::{Manager, StartMethod};
+    ///
+    /// let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    /// let cond = manager.condition().unwrap();
+    /// let flag = manager.value(false).unwrap();
+    /// let (c, f) = (cond.clone(), flag.clone());
+    /// let waiter = std::thread::spawn(move || {
+    ///     c.acquire().unwrap();
+    ///     while !f.get().unwrap() {
+    ///         c.wait(Some(Duration::from_secs(30))).unwrap();
+    ///     }
+    ///     c.release().unwrap();
+    /// });
+    /// cond.acquire().unwrap();
+    /// flag.set(&true).unwrap();
+    /// cond.notify_all().unwrap();
+    /// cond.release().unwrap();
+    /// waiter.join().unwrap();
+    /// ```
+    ConditionProxy<> = "condition"
+}
+
+impl ConditionProxy {
+    /// `c.acquire()`, waiting as long as it takes.
+    pub fn acquire(&self) -> Result<(), ProcessError> {
+        self.proxy.boolean(Op::Acquire(None)).map(drop)
+    }
+
+    /// `c.acquire(timeout=...)`: whether it was acquired.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, ProcessError> {
+        self.proxy.boolean(Op::Acquire(Some(timeout)))
+    }
+
+    /// `c.release()`.
+    pub fn release(&self) -> Result<(), ProcessError> {
+        self.proxy.unit(Op::Release)
+    }
+
+    /// `c.wait(timeout)`: releases the lock, waits for a notification (or the
+    /// timeout), takes the lock back; whether it was notified.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, ProcessError> {
+        self.proxy.boolean(Op::Wait(timeout))
+    }
+
+    /// `c.notify(n)`: wakes the first `n` waiters.
+    pub fn notify(&self, n: usize) -> Result<(), ProcessError> {
+        self.proxy.unit(Op::Notify(n))
+    }
+
+    /// `c.notify_all()`.
+    pub fn notify_all(&self) -> Result<(), ProcessError> {
+        self.proxy.unit(Op::NotifyAll)
+    }
+}
+
+typed_proxy! {
+    /// A barrier in a [`Manager`](crate::Manager) (Python's `Manager().Barrier`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::BrokenBarrier`] when the barrier was aborted, reset while the
+    /// caller waited, or broken by a waiter's timeout; [`ProcessError::Closed`] once
+    /// the manager is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Manager, StartMethod};
+    ///
+    /// let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    /// let barrier = manager.barrier(2).unwrap();
+    /// let other = barrier.clone();
+    /// let t = std::thread::spawn(move || other.wait(None).unwrap());
+    /// let mine = barrier.wait(None).unwrap();
+    /// let theirs = t.join().unwrap();
+    /// assert_eq!(mine + theirs, 1); // indices 0 and 1
+    /// ```
+    BarrierProxy<> = "barrier"
+}
+
+impl BarrierProxy {
+    /// `b.wait(timeout)`: this caller's arrival index, once every party arrived.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<usize, ProcessError> {
+        self.proxy.len(Op::Wait(timeout))
+    }
+
+    /// `b.abort()`: breaks the barrier for every waiter, now and later.
+    pub fn abort(&self) -> Result<(), ProcessError> {
+        self.proxy.unit(Op::Abort)
+    }
+
+    /// `b.reset()`: back to empty; current waiters get
+    /// [`ProcessError::BrokenBarrier`].
+    pub fn reset(&self) -> Result<(), ProcessError> {
+        self.proxy.unit(Op::Reset)
+    }
+
+    /// `b.parties`.
+    pub fn parties(&self) -> Result<usize, ProcessError> {
+        self.proxy.len(Op::Parties)
+    }
+
+    /// `b.n_waiting`.
+    pub fn n_waiting(&self) -> Result<usize, ProcessError> {
+        self.proxy.len(Op::Waiting)
+    }
+
+    /// `b.broken`.
+    pub fn broken(&self) -> Result<bool, ProcessError> {
+        self.proxy.boolean(Op::Broken)
+    }
+}

@@ -114,6 +114,36 @@ enum Object {
         changed: Condvar,
     },
     Served(Mutex<ServedObject>),
+    Condition {
+        state: Mutex<ConditionState>,
+        changed: Condvar,
+    },
+    Barrier {
+        state: Mutex<BarrierState>,
+        changed: Condvar,
+    },
+}
+
+/// A condition's lock (owned by a connection, re-entrant) and its waiters, each with a
+/// ticket so that `notify(n)` wakes exactly the first `n` of them.
+#[derive(Default)]
+struct ConditionState {
+    owner: Option<u64>,
+    depth: usize,
+    waiting: VecDeque<u64>,
+    woken: Vec<u64>,
+    next_ticket: u64,
+}
+
+struct BarrierState {
+    parties: usize,
+    arrived: usize,
+    /// The round now filling.
+    generation: u64,
+    broken: bool,
+    /// How ended rounds ended (passed or reset), and how many of their waiters have
+    /// yet to learn it.
+    outcomes: HashMap<u64, (bool, usize)>,
 }
 
 impl Object {
@@ -146,6 +176,21 @@ impl Object {
             },
             Kind::Event => Object::Event {
                 flag: Mutex::new(false),
+                changed: Condvar::new(),
+            },
+            Kind::Array(items) => Object::List(Mutex::new(items)),
+            Kind::Condition => Object::Condition {
+                state: Mutex::default(),
+                changed: Condvar::new(),
+            },
+            Kind::Barrier(parties) => Object::Barrier {
+                state: Mutex::new(BarrierState {
+                    parties,
+                    arrived: 0,
+                    generation: 0,
+                    broken: false,
+                    outcomes: HashMap::new(),
+                }),
                 changed: Condvar::new(),
             },
             Kind::Served { init, call, state } => {
@@ -225,13 +270,24 @@ impl Server {
             .cloned()
             .collect();
         for object in objects {
-            if let Object::Lock { state, freed, .. } = &*object {
-                let mut s = lock(state);
-                if s.owner == Some(conn) {
-                    s.owner = None;
-                    s.depth = 0;
-                    freed.notify_one();
+            match &*object {
+                Object::Lock { state, freed, .. } => {
+                    let mut s = lock(state);
+                    if s.owner == Some(conn) {
+                        s.owner = None;
+                        s.depth = 0;
+                        freed.notify_one();
+                    }
                 }
+                Object::Condition { state, changed } => {
+                    let mut s = lock(state);
+                    if s.owner == Some(conn) {
+                        s.owner = None;
+                        s.depth = 0;
+                        changed.notify_all();
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -274,6 +330,8 @@ fn call(object: &Object, op: Op, conn: u64) -> Reply {
         ) => semaphore_call(value, raised, *bound, op),
         (Object::Event { flag, changed }, op) => event_call(flag, changed, op),
         (Object::Served(o), Op::Serve(request)) => lock(o).call(&request),
+        (Object::Condition { state, changed }, op) => condition_call(state, changed, op, conn),
+        (Object::Barrier { state, changed }, op) => barrier_call(state, changed, op),
         _ => Reply::Failed(Failure::NoSuchObject),
     }
 }
@@ -522,6 +580,155 @@ fn event_call(flag: &Mutex<bool>, changed: &Condvar, op: Op) -> Reply {
         }
         Op::Wait(timeout) => Reply::Bool(wait_until(changed, f, timeout, |f| *f).1),
         _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn condition_call(state: &Mutex<ConditionState>, changed: &Condvar, op: Op, conn: u64) -> Reply {
+    const UNOWNED: &str = "cannot release un-acquired lock";
+    let mut s = lock(state);
+    match op {
+        Op::Acquire(timeout) => {
+            if s.owner == Some(conn) {
+                s.depth += 1;
+                return Reply::Bool(true);
+            }
+            let (mut s, free) = wait_until(changed, s, timeout, |s| s.owner.is_none());
+            if free {
+                s.owner = Some(conn);
+                s.depth = 1;
+            }
+            Reply::Bool(free)
+        }
+        Op::Release => {
+            if s.owner != Some(conn) {
+                return invalid(UNOWNED);
+            }
+            s.depth -= 1;
+            if s.depth == 0 {
+                s.owner = None;
+                changed.notify_all();
+            }
+            Reply::Unit
+        }
+        Op::Wait(timeout) => {
+            if s.owner != Some(conn) {
+                return invalid("cannot wait on un-acquired lock");
+            }
+            let depth = s.depth;
+            let ticket = s.next_ticket;
+            s.next_ticket += 1;
+            s.waiting.push_back(ticket);
+            s.owner = None;
+            s.depth = 0;
+            changed.notify_all();
+            let (mut s, woken) = wait_until(changed, s, timeout, |s| s.woken.contains(&ticket));
+            s.woken.retain(|t| *t != ticket);
+            s.waiting.retain(|t| *t != ticket);
+            // Take the lock back, however long that takes, as Python's `wait` does.
+            let (mut s, _) = wait_until(changed, s, None, |s| s.owner.is_none());
+            s.owner = Some(conn);
+            s.depth = depth;
+            Reply::Bool(woken)
+        }
+        Op::Notify(_) if s.owner != Some(conn) => invalid("cannot notify on un-acquired lock"),
+        Op::Notify(n) => {
+            let n = n.min(s.waiting.len());
+            let woken: Vec<u64> = s.waiting.drain(..n).collect();
+            s.woken.extend(woken);
+            changed.notify_all();
+            Reply::Unit
+        }
+        Op::NotifyAll if s.owner != Some(conn) => invalid("cannot notify on un-acquired lock"),
+        Op::NotifyAll => {
+            let woken: Vec<u64> = s.waiting.drain(..).collect();
+            s.woken.extend(woken);
+            changed.notify_all();
+            Reply::Unit
+        }
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+fn barrier_call(state: &Mutex<BarrierState>, changed: &Condvar, op: Op) -> Reply {
+    let mut s = lock(state);
+    match op {
+        Op::Wait(timeout) => {
+            if s.broken {
+                return Reply::Failed(Failure::BrokenBarrier);
+            }
+            let index = s.arrived;
+            s.arrived += 1;
+            let round = s.generation;
+            if s.arrived == s.parties {
+                s.end_round(true);
+                changed.notify_all();
+                return Reply::Len(index);
+            }
+            let (mut s, _) = wait_until(changed, s, timeout, |s| s.generation != round || s.broken);
+            if s.generation != round {
+                return if s.read_outcome(round) {
+                    Reply::Len(index)
+                } else {
+                    Reply::Failed(Failure::BrokenBarrier)
+                };
+            }
+            // Broken meanwhile, or timed out: a timed-out waiter breaks the barrier
+            // for everyone, as in Python.
+            s.broken = true;
+            s.arrived = 0;
+            changed.notify_all();
+            Reply::Failed(Failure::BrokenBarrier)
+        }
+        Op::Abort => {
+            s.broken = true;
+            s.arrived = 0;
+            changed.notify_all();
+            Reply::Unit
+        }
+        Op::Reset => {
+            if s.arrived > 0 {
+                // The waiters of this round see a broken barrier.
+                s.end_round(false);
+            } else {
+                s.generation += 1;
+            }
+            s.broken = false;
+            changed.notify_all();
+            Reply::Unit
+        }
+        Op::Parties => Reply::Len(s.parties),
+        Op::Waiting => Reply::Len(s.arrived),
+        Op::Broken => Reply::Bool(s.broken),
+        _ => Reply::Failed(Failure::NoSuchObject),
+    }
+}
+
+impl BarrierState {
+    /// Ends the current round, passed or not, for the waiters still to wake.
+    fn end_round(&mut self, passed: bool) {
+        let waiters = if passed {
+            self.parties - 1
+        } else {
+            self.arrived
+        };
+        if waiters > 0 {
+            self.outcomes.insert(self.generation, (passed, waiters));
+        }
+        self.generation += 1;
+        self.arrived = 0;
+    }
+
+    /// How round `round` ended, for one of its waiters.
+    fn read_outcome(&mut self, round: u64) -> bool {
+        let Some((passed, left)) = self.outcomes.get_mut(&round) else {
+            return false;
+        };
+        let passed = *passed;
+        *left -= 1;
+        if *left == 0 {
+            self.outcomes.remove(&round);
+        }
+        passed
     }
 }
 
