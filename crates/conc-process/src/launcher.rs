@@ -88,6 +88,9 @@ fn fork_here(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError
     // The parent-death pipe, where the watchdog is used, must exist before the fork.
     crate::watchdog::read_end_for_children();
     let death_signal = crate::watchdog::death_signal_wanted();
+    // No thread is inside the panic hook at the fork (see `PanicGate`): taken first,
+    // as a panicking thread takes it before the standard streams.
+    let panics = PanicGate::hold();
     // Every lock a child's start-up and exit path takes: ours, and the standard streams
     // (`exit_now` flushes them; a thread printing at the instant of the fork would
     // otherwise leave them locked forever in the child).
@@ -98,17 +101,45 @@ fn fork_here(child: Box<dyn FnOnce() -> i32 + Send>) -> Result<Pid, ProcessError
     // (it owns them), then runs `child` and `_exit`s without returning.
     match unsafe { sys::fork() } {
         Ok(0) => {
-            drop((locks, stderr, stdout));
+            drop((locks, stderr, stdout, panics));
             sys::die_with_parent(parent, death_signal);
             // Nothing may unwind out of here: above us is the parent's caller.
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(1);
             sys::exit_now(code)
         }
         Ok(pid) => {
-            drop((locks, stderr, stdout));
+            drop((locks, stderr, stdout, panics));
             drop(child);
             Ok(pid)
         }
         Err(e) => Err(ProcessError::os("fork failed", e)),
+    }
+}
+
+/// Keeps forks out of the panic hook.
+///
+/// The standard panic hook prints under a process-wide lock of the standard library
+/// (the backtrace lock). A thread panicking at the instant of a fork would leave that
+/// lock held forever in the child, whose first panic (a pool task's, caught and
+/// reported) would then hang. So the hook in force when this crate first forks is
+/// wrapped: it runs under a read lock of ours, which the forking thread takes for
+/// writing across the fork. A hook the program sets later replaces the wrapper, and
+/// with it this protection.
+struct PanicGate;
+
+static IN_PANIC_HOOK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+impl PanicGate {
+    /// Waits until no thread runs the panic hook and keeps new ones out until dropped.
+    fn hold() -> std::sync::RwLockWriteGuard<'static, ()> {
+        static WRAPPED: std::sync::Once = std::sync::Once::new();
+        WRAPPED.call_once(|| {
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let _inside = IN_PANIC_HOOK.read().unwrap_or_else(|e| e.into_inner());
+                hook(info);
+            }));
+        });
+        IN_PANIC_HOOK.write().unwrap_or_else(|e| e.into_inner())
     }
 }

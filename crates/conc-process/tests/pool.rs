@@ -425,3 +425,64 @@ fn soak_every_task_is_accounted_for_despite_kills() {
     assert_eq!(deaths, (0..10_000).filter(|x| x % 397 == 11).count());
     assert_eq!(values + deaths, 10_000);
 }
+
+fn power(base: u64, exp: u32) -> u64 {
+    base.checked_pow(exp).expect("overflow")
+}
+
+each_method! {
+    /// `_TestPool.test_starmap` and `test_starmap_async`.
+    fn starmap_passes_each_pair(method: StartMethod) {
+        let pool = pool(method, 2);
+        let pairs: Vec<(u64, u32)> = (0..20).map(|i| (i, 2)).collect();
+        assert_eq!(pool.starmap(power, pairs.clone()).unwrap(), (0..20).map(sqr).collect::<Vec<_>>());
+        assert_eq!(
+            pool.starmap_async(power, pairs, Some(3)).get(Some(PATIENCE)).unwrap(),
+            (0..20).map(sqr).collect::<Vec<_>>()
+        );
+        assert_eq!(pool.starmap(power, Vec::new()), Ok(Vec::new()));
+        let overflow = pool.starmap(power, [(10, 100)]);
+        assert!(
+            matches!(overflow, Err(ProcessError::Panicked { ref message, .. }) if message == "overflow"),
+            "{overflow:?}"
+        );
+    }
+}
+
+fn pool_owner(q: Queue<u32>) {
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Fork)
+        .build()
+        .unwrap();
+    for pid in pool.map_chunked(worker_pid, vec![(); 20], 1).unwrap() {
+        q.put(pid).unwrap();
+    }
+    q.put(0).unwrap();
+    std::thread::sleep(PATIENCE);
+}
+
+/// The pool's owner killed with SIGKILL leaves no worker alive.
+#[test]
+fn workers_die_with_a_killed_owner() {
+    let q = Queue::new(0).unwrap();
+    let owner = conc_process::Process::new(pool_owner, q.clone()).start_method(StartMethod::Fork);
+    owner.start().unwrap();
+    let mut workers = HashSet::new();
+    loop {
+        match q.get_timeout(PATIENCE).unwrap() {
+            0 => break,
+            pid => workers.insert(pid),
+        };
+    }
+    assert!(!workers.is_empty());
+    owner.kill().unwrap();
+    let _ = owner.join();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while workers.iter().any(|&pid| pid_alive(pid)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in workers {
+        assert!(!pid_alive(pid), "worker {pid} outlived its killed owner");
+    }
+}

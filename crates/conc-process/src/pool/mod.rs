@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::ipc::OutgoingFrame;
 use crate::wire::Descriptor;
 use crate::{Process, ProcessError, StartMethod, cpu_count};
 
@@ -311,8 +312,21 @@ impl Pool {
         A: Serialize + DeserializeOwned,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let count = args.len();
-        let frame = match worker::encode_task(func, args) {
+        self.submit_frame(worker::encode_task(func, args), args.len(), first, sink);
+    }
+
+    /// Queues an encoded task of `count` arguments (or fails them all with why it
+    /// could not be encoded).
+    fn submit_frame<R>(
+        &self,
+        frame: Result<OutgoingFrame, ProcessError>,
+        count: usize,
+        first: usize,
+        sink: Arc<dyn Sink<R>>,
+    ) where
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let frame = match frame {
             Ok(frame) => frame,
             Err(e) => return sink.put(first, failed(&e, count)),
         };
@@ -495,8 +509,25 @@ impl Pool {
         A: Serialize + DeserializeOwned,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
+        self.map_chunks(items, chunksize, callbacks, |chunk| {
+            worker::encode_task(func, chunk)
+        })
+    }
+
+    /// A `map` of any shape: `items` in chunks, each encoded as a task by `encode`, the
+    /// results gathered in order.
+    fn map_chunks<T, R>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<R>>,
+        encode: impl Fn(&[T]) -> Result<OutgoingFrame, ProcessError>,
+    ) -> AsyncResult<Vec<R>>
+    where
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
         assert_ne!(chunksize, Some(0), "chunksize must be at least 1");
-        let items: Vec<A> = items.into_iter().collect();
+        let items: Vec<T> = items.into_iter().collect();
         if items.is_empty() {
             return AsyncResult::completed(Ok(Vec::new()), callbacks);
         }
@@ -504,9 +535,64 @@ impl Pool {
         let result = AsyncResult::pending(callbacks);
         let sink: Arc<dyn Sink<R>> = Arc::new(MapSink::new(items.len(), result.clone()));
         for (i, chunk) in items.chunks(chunksize).enumerate() {
-            self.submit(func, chunk, i * chunksize, sink.clone());
+            self.submit_frame(encode(chunk), chunk.len(), i * chunksize, sink.clone());
         }
         result
+    }
+
+    /// Runs `func(a, b)` on every pair and returns the results in order (Python's
+    /// `starmap`), with Python's default chunk size. Functions of three or more
+    /// arguments take one tuple with [`map`](Self::map).
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Pool, StartMethod};
+    ///
+    /// fn power(base: u64, exp: u32) -> u64 {
+    ///     base.pow(exp)
+    /// }
+    ///
+    /// let pool = Pool::builder().processes(2).start_method(StartMethod::Fork).build().unwrap();
+    /// assert_eq!(pool.starmap(power, [(2, 3), (3, 2), (10, 0)]), Ok(vec![8, 9, 1]));
+    /// ```
+    pub fn starmap<A, B, R>(
+        &self,
+        func: fn(A, B) -> R,
+        items: impl IntoIterator<Item = (A, B)>,
+    ) -> Result<Vec<R>, ProcessError>
+    where
+        A: Serialize + DeserializeOwned,
+        B: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.starmap_async(func, items, None).get(None)
+    }
+
+    /// Queues a [`starmap`](Self::starmap) and returns at once (Python's
+    /// `starmap_async`); `chunksize` `None` is Python's default rule.
+    ///
+    /// # Panics
+    ///
+    /// If `chunksize` is `Some(0)` (Python raises `ValueError`).
+    pub fn starmap_async<A, B, R>(
+        &self,
+        func: fn(A, B) -> R,
+        items: impl IntoIterator<Item = (A, B)>,
+        chunksize: Option<usize>,
+    ) -> AsyncResult<Vec<R>>
+    where
+        A: Serialize + DeserializeOwned,
+        B: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_chunks(items, chunksize, Callbacks::new(), |chunk| {
+            worker::encode_star_task(func, chunk)
+        })
     }
 
     /// Runs `func` on every item and yields the results in the items' order as they

@@ -174,13 +174,16 @@ impl<T> AsyncResult<T> {
     /// Stores the result, after running its callback (as Python does: `get` returns
     /// only once the callback has run). The first completion wins.
     pub(crate) fn complete(&self, result: Result<T, ProcessError>) {
+        // Taking the callbacks claims the completion: a second one (another chunk of a
+        // `map` failing too) finds them gone and leaves.
         let callbacks = match &mut *self.lock() {
-            Slot::Pending(callbacks) => callbacks.take(),
+            Slot::Pending(callbacks) => match callbacks.take() {
+                Some(callbacks) => callbacks,
+                None => return,
+            },
             _ => return,
         };
-        if let Some(callbacks) = callbacks {
-            callbacks.run(&result);
-        }
+        callbacks.run(&result);
         let mut slot = self.lock();
         if matches!(*slot, Slot::Pending(_)) {
             *slot = Slot::Ready(result);

@@ -65,8 +65,32 @@ where
     A: Serialize + DeserializeOwned,
     R: Serialize + DeserializeOwned,
 {
-    let func = func as usize;
-    let entry = task_entry::<A, R> as TaskEntry as usize;
+    encode_with(task_entry::<A, R> as TaskEntry, func as usize, args)
+}
+
+/// Encodes a task running `func(a, b)` on each pair of `args` (Python's `starmap`).
+///
+/// # Errors
+///
+/// As [`encode_task`].
+pub(crate) fn encode_star_task<A, B, R>(
+    func: fn(A, B) -> R,
+    args: &[(A, B)],
+) -> Result<OutgoingFrame, ProcessError>
+where
+    A: Serialize + DeserializeOwned,
+    B: Serialize + DeserializeOwned,
+    R: Serialize + DeserializeOwned,
+{
+    encode_with(star_task_entry::<A, B, R> as TaskEntry, func as usize, args)
+}
+
+fn encode_with<T: Serialize>(
+    entry: TaskEntry,
+    func: usize,
+    args: &[T],
+) -> Result<OutgoingFrame, ProcessError> {
+    let entry = entry as usize;
     check_in_main_image(&[func, entry])?;
     let header = (bootstrap::code_offset(entry), bootstrap::code_offset(func));
     let (bytes, fds) = wire::encode_message(&(header, args))?;
@@ -126,6 +150,29 @@ where
     // `encode_task` together with the address of this very `task_entry::<A, R>`, so the
     // types agree (see `bootstrap` for why the addresses mean the same code here).
     let func: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
+    run_each(args, fds, func)
+}
+
+/// [`task_entry`] for a function of two arguments, each task argument a pair.
+fn star_task_entry<A, B, R>(func: usize, args: &[u8], fds: Vec<OwnedFd>) -> (Vec<u8>, Vec<OwnedFd>)
+where
+    A: Serialize + DeserializeOwned,
+    B: Serialize + DeserializeOwned,
+    R: Serialize + DeserializeOwned,
+{
+    // SAFETY: `func` is the address of an `fn(A, B) -> R` of this program image, sent by
+    // `encode_star_task` together with the address of this very
+    // `star_task_entry::<A, B, R>`, so the types agree.
+    let func: fn(A, B) -> R = unsafe { std::mem::transmute::<usize, fn(A, B) -> R>(func) };
+    run_each(args, fds, |(a, b): (A, B)| func(a, b))
+}
+
+/// Decodes the arguments, runs `func` on each (catching panics), encodes the reply.
+fn run_each<A, R>(args: &[u8], fds: Vec<OwnedFd>, func: impl Fn(A) -> R) -> (Vec<u8>, Vec<OwnedFd>)
+where
+    A: DeserializeOwned,
+    R: Serialize,
+{
     let reply: Reply<R> = match wire::decode_message::<Vec<A>>(args, fds) {
         Ok(args) => Ok(args
             .into_iter()
