@@ -177,6 +177,32 @@ macro_rules! typed_proxy {
     };
 }
 
+/// `acquire`, `acquire_timeout`, `try_acquire` and `release`, shared by the lock,
+/// semaphore and condition proxies; `$name` is the receiver in Python's spelling.
+macro_rules! acquire_release_methods {
+    ($name:literal) => {
+        #[doc = concat!("`", $name, ".acquire()`, waiting as long as it takes.")]
+        pub fn acquire(&self) -> Result<(), ProcessError> {
+            self.proxy.boolean(Op::Acquire(None)).map(drop)
+        }
+
+        #[doc = concat!("`", $name, ".acquire(timeout=...)`: whether it was acquired.")]
+        pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, ProcessError> {
+            self.proxy.boolean(Op::Acquire(Some(timeout)))
+        }
+
+        #[doc = concat!("`", $name, ".acquire(blocking=False)`.")]
+        pub fn try_acquire(&self) -> Result<bool, ProcessError> {
+            self.acquire_timeout(Duration::ZERO)
+        }
+
+        #[doc = concat!("`", $name, ".release()`.")]
+        pub fn release(&self) -> Result<(), ProcessError> {
+            self.proxy.unit(Op::Release)
+        }
+    };
+}
+
 typed_proxy! {
     /// A dict in a [`Manager`](crate::Manager) (Python's `DictProxy`), in insertion
     /// order. Keys are compared by their serde encoding.
@@ -614,25 +640,7 @@ typed_proxy! {
 }
 
 impl LockProxy {
-    /// `lock.acquire()`, waiting as long as it takes.
-    pub fn acquire(&self) -> Result<(), ProcessError> {
-        self.proxy.boolean(Op::Acquire(None)).map(drop)
-    }
-
-    /// `lock.acquire(timeout=...)`: whether it was acquired.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, ProcessError> {
-        self.proxy.boolean(Op::Acquire(Some(timeout)))
-    }
-
-    /// `lock.acquire(blocking=False)`.
-    pub fn try_acquire(&self) -> Result<bool, ProcessError> {
-        self.acquire_timeout(Duration::ZERO)
-    }
-
-    /// `lock.release()`.
-    pub fn release(&self) -> Result<(), ProcessError> {
-        self.proxy.unit(Op::Release)
-    }
+    acquire_release_methods!("lock");
 
     /// Whether some thread holds it.
     pub fn locked(&self) -> Result<bool, ProcessError> {
@@ -685,25 +693,7 @@ typed_proxy! {
 }
 
 impl SemaphoreProxy {
-    /// `s.acquire()`, waiting as long as it takes.
-    pub fn acquire(&self) -> Result<(), ProcessError> {
-        self.proxy.boolean(Op::Acquire(None)).map(drop)
-    }
-
-    /// `s.acquire(timeout=...)`: whether it was acquired.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, ProcessError> {
-        self.proxy.boolean(Op::Acquire(Some(timeout)))
-    }
-
-    /// `s.acquire(blocking=False)`.
-    pub fn try_acquire(&self) -> Result<bool, ProcessError> {
-        self.acquire_timeout(Duration::ZERO)
-    }
-
-    /// `s.release()`.
-    pub fn release(&self) -> Result<(), ProcessError> {
-        self.proxy.unit(Op::Release)
-    }
+    acquire_release_methods!("s");
 
     /// The current value.
     pub fn value(&self) -> Result<usize, ProcessError> {
@@ -847,20 +837,7 @@ typed_proxy! {
 }
 
 impl ConditionProxy {
-    /// `c.acquire()`, waiting as long as it takes.
-    pub fn acquire(&self) -> Result<(), ProcessError> {
-        self.proxy.boolean(Op::Acquire(None)).map(drop)
-    }
-
-    /// `c.acquire(timeout=...)`: whether it was acquired.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, ProcessError> {
-        self.proxy.boolean(Op::Acquire(Some(timeout)))
-    }
-
-    /// `c.release()`.
-    pub fn release(&self) -> Result<(), ProcessError> {
-        self.proxy.unit(Op::Release)
-    }
+    acquire_release_methods!("c");
 
     /// `c.wait(timeout)`: releases the lock, waits for a notification (or the
     /// timeout), takes the lock back; whether it was notified.
