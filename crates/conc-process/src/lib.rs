@@ -37,7 +37,7 @@
 //! | `Pipe(duplex)`, `Connection.send/recv/poll/close` | [`pipe`], [`Connection`] (typed) |
 //! | `Queue`, `JoinableQueue`, `SimpleQueue`, `queue.Full`, `queue.Empty` | [`Queue`], [`JoinableQueue`], [`SimpleQueue`], [`ProcessError::Full`], [`ProcessError::Empty`] |
 //! | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | same names, robust against dying holders ([`OwnerDiedError`]) |
-//! | `Value`, `Array` (`sharedctypes`), `shared_memory.SharedMemory` | [`Value`], [`Array`], [`SharedMemory`] |
+//! | `Value`, `Array` (`sharedctypes`), `shared_memory.SharedMemory`, `managers.SharedMemoryManager` | [`Value`], [`Array`], [`SharedMemory`], [`SharedMemoryManager`] |
 //! | `subprocess.run`, `Popen`, `communicate`, `check_output`, `CalledProcessError`, `TimeoutExpired` | [`subprocess`] |
 //!
 //! `ProcessPoolExecutor` comes in conc-futures, built on this crate's `Pool`.
@@ -151,7 +151,7 @@ pub use manager::{
 pub use pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder};
 pub use process::{ChildProcess, Process, active_children};
 pub use queue::{DEFAULT_BUFFER, JoinableQueue, Queue, SimpleQueue};
-pub use shared_memory::SharedMemory;
+pub use shared_memory::{SharedMemory, SharedMemoryManager};
 pub use sharedctypes::{Array, ArrayGuard, Pod, Value, ValueGuard};
 pub use start_method::{Context, StartMethod, get_context, get_start_method, set_start_method};
 pub use sync::{

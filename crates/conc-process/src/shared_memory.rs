@@ -397,4 +397,7 @@ impl<'de> Deserialize<'de> for SharedMemory {
     }
 }
 
+mod manager;
 mod tracker;
+
+pub use manager::SharedMemoryManager;
