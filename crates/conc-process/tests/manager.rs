@@ -576,3 +576,22 @@ fn conditions_barriers_and_arrays_work_across_processes() {
     assert_eq!(a.to_vec().unwrap(), [0, 5, 0, 7]);
     assert!(matches!(a.get(4), Err(ProcessError::InvalidArgument(_))));
 }
+
+fn take_one(q: QueueProxy<u32>) -> u32 {
+    q.get().unwrap()
+}
+
+/// A consumer killed while it waits in `get` does not swallow the next item: the
+/// server gives it back to the queue (Python's manager loses it).
+#[test]
+fn an_item_taken_by_a_dead_consumer_is_given_back() {
+    let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+    let q = manager.queue::<u32>(0).unwrap();
+    let consumer = Process::new(take_one, q.clone()).start_method(StartMethod::Fork);
+    consumer.start().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    consumer.kill().unwrap();
+    assert!(consumer.join().is_err());
+    q.put(&42).unwrap();
+    assert_eq!(q.get_timeout(PATIENCE), Ok(42));
+}

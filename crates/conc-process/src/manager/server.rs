@@ -738,12 +738,19 @@ fn serve_connection(server: &Server, listener: &Listener, conn: SocketConnection
         return;
     }
     while let Ok(request) = conn.recv::<Request>() {
+        // The queue an item is taken from, to give it back if the taker is gone.
+        let mut taken_from = None;
         let reply = match request {
             Request::New(kind) => server.create(kind),
             Request::Publish(name, id) => server.publish(name, id),
             Request::Lookup(name) => server.lookup(name),
             Request::Call(object, op) => match server.object(object) {
-                Some(object) => call(&object, op, id),
+                Some(object) => {
+                    if matches!(op, Op::Take(_)) {
+                        taken_from = Some(object.clone());
+                    }
+                    call(&object, op, id)
+                }
                 None => Reply::Failed(Failure::NoSuchObject),
             },
             Request::Shutdown => {
@@ -755,10 +762,22 @@ fn serve_connection(server: &Server, listener: &Listener, conn: SocketConnection
             }
         };
         if conn.send(&reply).is_err() {
+            if let (Some(queue), Reply::Value(Some(item))) = (taken_from, reply) {
+                give_back(&queue, item);
+            }
             break;
         }
     }
     server.release_all(id);
+}
+
+/// Puts an item back at the head of its queue: the client that took it died waiting
+/// (the item would be lost otherwise; Python's manager loses it).
+fn give_back(queue: &Object, item: Bytes) {
+    if let Object::Queue { state, changed, .. } = queue {
+        lock(state).items.push_front(item);
+        changed.notify_all();
+    }
 }
 
 /// The server process's body: accept and serve until told to stop.
