@@ -486,3 +486,41 @@ fn workers_die_with_a_killed_owner() {
         assert!(!pid_alive(pid), "worker {pid} outlived its killed owner");
     }
 }
+
+/// The pool's, the manager's and the listener's public types can be shared between
+/// threads, as their Python counterparts are.
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Pool>();
+    send_sync::<conc_process::AsyncResult<Vec<u8>>>();
+    send::<conc_process::IMapIterator<String>>();
+    send_sync::<conc_process::Manager>();
+    send_sync::<conc_process::DictProxy<String, u32>>();
+    send_sync::<conc_process::QueueProxy<u32>>();
+    send_sync::<conc_process::LockProxy>();
+    send_sync::<conc_process::SharedMemoryManager>();
+    send_sync::<conc_process::connection::Listener>();
+    send_sync::<conc_process::connection::SocketConnection>();
+}
+
+each_method! {
+    /// Workers killed from outside while idle are replaced when work comes, and no
+    /// task is lost or failed for it.
+    fn idle_workers_killed_from_outside_are_replaced(method: StartMethod) {
+        let pool = pool(method, 2);
+        let pids: HashSet<u32> = pool.map_chunked(pid_and_sleep, vec![30; 8], 1).unwrap().into_iter().collect();
+        for &pid in &pids {
+            // SAFETY: killing a worker of our own pool.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while pids.iter().any(|&p| pid_alive(p)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(pool.map_chunked(sqr, 0..20, 1).unwrap(), (0..20).map(sqr).collect::<Vec<_>>());
+        let after: HashSet<u32> = pool.map_chunked(worker_pid, vec![(); 8], 1).unwrap().into_iter().collect();
+        assert!(after.is_disjoint(&pids), "{after:?} / {pids:?}");
+    }
+}

@@ -344,6 +344,14 @@ pub(crate) fn keep(shared: &Shared, slot: usize) {
             worker = Some(w);
             break;
         };
+        if !w.process.is_alive() {
+            // It died while idle (killed from outside): the task goes to its
+            // replacement, unharmed.
+            let _ = w.died();
+            forget(shared, slot);
+            shared.requeue(job);
+            continue;
+        }
         if w.send(&mut job.frame).is_err() {
             // It never had the whole task: another worker runs it.
             forget(shared, slot);
