@@ -102,10 +102,11 @@ fn register_in(
     if registered.load(Ordering::Acquire) {
         return;
     }
-    // Checked again under the list's lock, and set before it is released: a fork
-    // (which holds that lock) sees the lock either registered or not yet taken.
-    list.insert(rank, take, |_| registered.load(Ordering::Relaxed));
-    registered.store(true, Ordering::Release);
+    // Checked again and set in one step under the list's lock: two threads registering
+    // at once insert it once (a second entry would make a fork take the lock twice and
+    // deadlock on itself), and a fork (which holds that lock) sees the lock either
+    // registered or not yet taken.
+    list.insert(rank, take, |_| registered.swap(true, Ordering::AcqRel));
 }
 
 /// Every registered fork lock, held until dropped (in the parent, and in the child by
@@ -179,6 +180,27 @@ extern "C" fn run_at_exit() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn take_nothing() -> Box<dyn Any> {
+        Box::new(())
+    }
+
+    #[test]
+    fn a_lock_registered_by_racing_threads_is_listed_once() {
+        static LIST: Ranked<ForkLockRank, TakeLock> = Ranked::new();
+        static REGISTERED: AtomicBool = AtomicBool::new(false);
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    register_in(&LIST, &REGISTERED, ForkLockRank::Identity, take_nothing);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(LIST.lock().len(), 1);
+    }
 
     static TAKEN: Mutex<Vec<ForkLockRank>> = Mutex::new(Vec::new());
 

@@ -77,6 +77,22 @@ pub(crate) fn encode_plain<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, 
     Ok(postcard::to_stdvec(value)?)
 }
 
+/// Decodes bytes made by [`encode_plain`], all of them.
+///
+/// # Errors
+///
+/// [`ProcessError::Serialization`] if the bytes are not a `T` or have bytes left over.
+pub(crate) fn decode_plain<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProcessError> {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes)?;
+    if !rest.is_empty() {
+        return Err(ProcessError::Serialization(format!(
+            "{} bytes left over after the value",
+            rest.len()
+        )));
+    }
+    Ok(value)
+}
+
 /// An error for `what` if it is being encoded into a queue item.
 pub(crate) fn refuse_in_plain<E: serde::ser::Error>(what: &str) -> Result<(), E> {
     if PLAIN.with(Cell::get) > 0 {

@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::{ProcessError, sys};
 
@@ -188,7 +188,7 @@ impl PyStream {
     ///
     /// [`ProcessError::Os`] if `poll` fails.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> Result<bool, ProcessError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(crate::sync::deadline_after);
         sys::wait_readable(self.stream.as_fd().as_raw_fd(), deadline)
             .map_err(|e| ProcessError::os("cannot poll a connection", e))
     }

@@ -411,15 +411,7 @@ impl SocketConnection {
     /// [`ProcessError::Serialization`] when the bytes are not a `T`; the errors of
     /// [`recv_bytes`](Self::recv_bytes).
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T, ProcessError> {
-        let bytes = self.recv_bytes()?;
-        let (value, rest) = postcard::take_from_bytes::<T>(&bytes)?;
-        if !rest.is_empty() {
-            return Err(ProcessError::Serialization(format!(
-                "{} bytes left over after the value",
-                rest.len()
-            )));
-        }
-        Ok(value)
+        crate::wire::decode_plain(&self.recv_bytes()?)
     }
 
     /// Whether a message (or end of file) is waiting, after waiting at most `timeout`

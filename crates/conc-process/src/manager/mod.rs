@@ -132,14 +132,7 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ProcessError> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProcessError> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)?;
-    if !rest.is_empty() {
-        return Err(ProcessError::Serialization(format!(
-            "{} bytes left over after a value from the manager",
-            rest.len()
-        )));
-    }
-    Ok(value)
+    wire::decode_plain(bytes)
 }
 
 /// A manager: a server process holding shared objects, and a factory of the proxies

@@ -66,6 +66,12 @@ impl Proxy {
         }
     }
 
+    /// A value the server always sends for `op`.
+    fn required<T: DeserializeOwned>(&self, op: Op) -> Result<T, ProcessError> {
+        self.value(op)?
+            .ok_or_else(|| ProcessError::BadMessage("the manager answered no value".into()))
+    }
+
     fn values<T: DeserializeOwned>(&self, op: Op) -> Result<Vec<T>, ProcessError> {
         match self.call(op)? {
             Reply::Values(vs) => vs.iter().map(|v| decode(v)).collect(),
@@ -104,6 +110,18 @@ impl<'de> Deserialize<'de> for Proxy {
 /// [`publish`](crate::Manager::publish) under a name and
 /// [`lookup`](crate::Manager::lookup) again (Python's `BaseManager.register` for the
 /// objects a remote program shares). Implemented by every proxy type of this crate.
+///
+/// # Examples
+///
+/// ```
+/// use conc_process::{EventProxy, Manager, StartMethod};
+///
+/// let manager = Manager::with_start_method(StartMethod::Fork).unwrap();
+/// manager.publish("ready", &manager.event().unwrap()).unwrap();
+/// let ready: EventProxy = manager.lookup("ready").unwrap();
+/// ready.set().unwrap();
+/// assert!(manager.lookup::<EventProxy>("ready").unwrap().is_set().unwrap());
+/// ```
 pub trait SharedObject: sealed::Proxied {}
 
 pub(crate) mod sealed {
@@ -262,8 +280,7 @@ where
     /// `d.setdefault(key, default)`: the value now under `key`.
     pub fn setdefault(&self, key: &K, default: &V) -> Result<V, ProcessError> {
         self.proxy
-            .value(Op::DictSetDefault(encode(key)?, encode(default)?))?
-            .ok_or_else(|| ProcessError::BadMessage("setdefault returned nothing".into()))
+            .required(Op::DictSetDefault(encode(key)?, encode(default)?))
     }
 
     /// `d.update(pairs)`, in one round trip.
@@ -359,9 +376,7 @@ where
 
     /// `l[index]`.
     pub fn get(&self, index: i64) -> Result<T, ProcessError> {
-        self.proxy
-            .value(Op::ListGet(index))?
-            .ok_or_else(|| ProcessError::BadMessage("an item went missing".into()))
+        self.proxy.required(Op::ListGet(index))
     }
 
     /// `l[index] = value`.
@@ -381,9 +396,7 @@ where
 
     /// `l.pop(index)`.
     pub fn pop_at(&self, index: i64) -> Result<T, ProcessError> {
-        self.proxy
-            .value(Op::ListPop(index))?
-            .ok_or_else(|| ProcessError::BadMessage("an item went missing".into()))
+        self.proxy.required(Op::ListPop(index))
     }
 
     /// `l.insert(index, value)` (an index past either end inserts at that end).
@@ -507,9 +520,7 @@ typed_proxy! {
 impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
     /// `v.value`.
     pub fn get(&self) -> Result<T, ProcessError> {
-        self.proxy
-            .value(Op::Get)?
-            .ok_or_else(|| ProcessError::BadMessage("the value went missing".into()))
+        self.proxy.required(Op::Get)
     }
 
     /// `v.value = value`.
@@ -773,9 +784,7 @@ typed_proxy! {
 impl<T: Serialize + DeserializeOwned> ArrayProxy<T> {
     /// `a[index]`.
     pub fn get(&self, index: i64) -> Result<T, ProcessError> {
-        self.proxy
-            .value(Op::ListGet(index))?
-            .ok_or_else(|| ProcessError::BadMessage("an item went missing".into()))
+        self.proxy.required(Op::ListGet(index))
     }
 
     /// `a[index] = value`.

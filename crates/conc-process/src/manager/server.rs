@@ -7,13 +7,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{Bytes, Failure, Kind, Op, Reply, Request};
 use super::served::ServedObject;
 use crate::connection::{Address, Listener, SocketConnection};
+use crate::sync;
 use crate::wire::Descriptor;
 
 /// What the server process is started with.
@@ -32,26 +33,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Waits on `cv` until `ready` holds or `timeout` passes; whether it holds.
 fn wait_until<'a, T>(
     cv: &Condvar,
-    mut guard: MutexGuard<'a, T>,
+    guard: MutexGuard<'a, T>,
     timeout: Option<Duration>,
     ready: impl Fn(&T) -> bool,
 ) -> (MutexGuard<'a, T>, bool) {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    while !ready(&guard) {
-        guard = match deadline {
-            None => cv.wait(guard).unwrap_or_else(|e| e.into_inner()),
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return (guard, false);
-                }
-                cv.wait_timeout(guard, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-        };
-    }
-    (guard, true)
+    let deadline = timeout.and_then(sync::deadline_after);
+    sync::wait_while_not(cv, guard, deadline, ready)
 }
 
 /// A dict that remembers insertion order, as Python's does.
@@ -83,10 +70,69 @@ struct QueueState {
     unfinished: usize,
 }
 
+#[derive(Default)]
 struct LockState {
     /// The connection holding it.
     owner: Option<u64>,
     depth: usize,
+}
+
+impl LockState {
+    /// Lets go of the lock if `conn` holds it (its client is gone); whether it did.
+    fn release_if_held_by(&mut self, conn: u64) -> bool {
+        let held = self.owner == Some(conn);
+        if held {
+            *self = LockState::default();
+        }
+        held
+    }
+}
+
+/// A state holding a connection-owned lock: a lock's own, or a condition's.
+trait HoldsLock {
+    fn held(&self) -> &LockState;
+    fn held_mut(&mut self) -> &mut LockState;
+}
+
+impl HoldsLock for LockState {
+    fn held(&self) -> &LockState {
+        self
+    }
+    fn held_mut(&mut self) -> &mut LockState {
+        self
+    }
+}
+
+impl HoldsLock for ConditionState {
+    fn held(&self) -> &LockState {
+        &self.lock
+    }
+    fn held_mut(&mut self) -> &mut LockState {
+        &mut self.lock
+    }
+}
+
+/// Acquires the lock in `state` for `conn`, waiting at most `timeout`; a re-entrant
+/// lock its holder asks again for goes one level deeper. Whether it was acquired.
+fn acquire<'a, T: HoldsLock>(
+    cv: &Condvar,
+    mut state: MutexGuard<'a, T>,
+    timeout: Option<Duration>,
+    conn: u64,
+    reentrant: bool,
+) -> (MutexGuard<'a, T>, bool) {
+    if reentrant && state.held().owner == Some(conn) {
+        state.held_mut().depth += 1;
+        return (state, true);
+    }
+    let (mut state, free) = wait_until(cv, state, timeout, |s| s.held().owner.is_none());
+    if free {
+        *state.held_mut() = LockState {
+            owner: Some(conn),
+            depth: 1,
+        };
+    }
+    (state, free)
 }
 
 enum Object {
@@ -128,8 +174,7 @@ enum Object {
 /// ticket so that `notify(n)` wakes exactly the first `n` of them.
 #[derive(Default)]
 struct ConditionState {
-    owner: Option<u64>,
-    depth: usize,
+    lock: LockState,
     waiting: VecDeque<u64>,
     woken: Vec<u64>,
     next_ticket: u64,
@@ -271,21 +316,13 @@ impl Server {
             .collect();
         for object in objects {
             match &*object {
-                Object::Lock { state, freed, .. } => {
-                    let mut s = lock(state);
-                    if s.owner == Some(conn) {
-                        s.owner = None;
-                        s.depth = 0;
-                        freed.notify_one();
-                    }
+                Object::Lock { state, freed, .. } if lock(state).release_if_held_by(conn) => {
+                    freed.notify_one();
                 }
-                Object::Condition { state, changed } => {
-                    let mut s = lock(state);
-                    if s.owner == Some(conn) {
-                        s.owner = None;
-                        s.depth = 0;
-                        changed.notify_all();
-                    }
+                Object::Condition { state, changed }
+                    if lock(state).lock.release_if_held_by(conn) =>
+                {
+                    changed.notify_all();
                 }
                 _ => {}
             }
@@ -507,18 +544,7 @@ fn lock_call(
 ) -> Reply {
     let mut s = lock(state);
     match op {
-        Op::Acquire(timeout) => {
-            if reentrant && s.owner == Some(conn) {
-                s.depth += 1;
-                return Reply::Bool(true);
-            }
-            let (mut s, free) = wait_until(freed, s, timeout, |s| s.owner.is_none());
-            if free {
-                s.owner = Some(conn);
-                s.depth = 1;
-            }
-            Reply::Bool(free)
-        }
+        Op::Acquire(timeout) => Reply::Bool(acquire(freed, s, timeout, conn, reentrant).1),
         Op::Release => {
             match s.owner {
                 None if reentrant => return invalid("cannot release un-acquired lock"),
@@ -530,8 +556,7 @@ fn lock_call(
             }
             s.depth -= 1;
             if s.depth == 0 || !reentrant {
-                s.owner = None;
-                s.depth = 0;
+                *s = LockState::default();
                 freed.notify_one();
             }
             Reply::Unit
@@ -587,50 +612,37 @@ fn condition_call(state: &Mutex<ConditionState>, changed: &Condvar, op: Op, conn
     const UNOWNED: &str = "cannot release un-acquired lock";
     let mut s = lock(state);
     match op {
-        Op::Acquire(timeout) => {
-            if s.owner == Some(conn) {
-                s.depth += 1;
-                return Reply::Bool(true);
-            }
-            let (mut s, free) = wait_until(changed, s, timeout, |s| s.owner.is_none());
-            if free {
-                s.owner = Some(conn);
-                s.depth = 1;
-            }
-            Reply::Bool(free)
-        }
+        Op::Acquire(timeout) => Reply::Bool(acquire(changed, s, timeout, conn, true).1),
         Op::Release => {
-            if s.owner != Some(conn) {
+            if s.lock.owner != Some(conn) {
                 return invalid(UNOWNED);
             }
-            s.depth -= 1;
-            if s.depth == 0 {
-                s.owner = None;
+            s.lock.depth -= 1;
+            if s.lock.depth == 0 {
+                s.lock = LockState::default();
                 changed.notify_all();
             }
             Reply::Unit
         }
         Op::Wait(timeout) => {
-            if s.owner != Some(conn) {
+            if s.lock.owner != Some(conn) {
                 return invalid("cannot wait on un-acquired lock");
             }
-            let depth = s.depth;
+            let depth = s.lock.depth;
             let ticket = s.next_ticket;
             s.next_ticket += 1;
             s.waiting.push_back(ticket);
-            s.owner = None;
-            s.depth = 0;
+            s.lock = LockState::default();
             changed.notify_all();
             let (mut s, woken) = wait_until(changed, s, timeout, |s| s.woken.contains(&ticket));
             s.woken.retain(|t| *t != ticket);
             s.waiting.retain(|t| *t != ticket);
             // Take the lock back, however long that takes, as Python's `wait` does.
-            let (mut s, _) = wait_until(changed, s, None, |s| s.owner.is_none());
-            s.owner = Some(conn);
-            s.depth = depth;
+            let (mut s, _) = acquire(changed, s, None, conn, false);
+            s.lock.depth = depth;
             Reply::Bool(woken)
         }
-        Op::Notify(_) if s.owner != Some(conn) => invalid("cannot notify on un-acquired lock"),
+        Op::Notify(_) if s.lock.owner != Some(conn) => invalid("cannot notify on un-acquired lock"),
         Op::Notify(n) => {
             let n = n.min(s.waiting.len());
             let woken: Vec<u64> = s.waiting.drain(..n).collect();
@@ -638,7 +650,7 @@ fn condition_call(state: &Mutex<ConditionState>, changed: &Condvar, op: Op, conn
             changed.notify_all();
             Reply::Unit
         }
-        Op::NotifyAll if s.owner != Some(conn) => invalid("cannot notify on un-acquired lock"),
+        Op::NotifyAll if s.lock.owner != Some(conn) => invalid("cannot notify on un-acquired lock"),
         Op::NotifyAll => {
             let woken: Vec<u64> = s.waiting.drain(..).collect();
             s.woken.extend(woken);

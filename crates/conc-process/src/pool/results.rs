@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::ProcessError;
+use crate::{ProcessError, sync};
 
 type OnSuccess<T> = Box<dyn FnOnce(&T) + Send>;
 type OnError = Box<dyn FnOnce(&ProcessError) + Send>;
@@ -213,26 +213,12 @@ impl<T> AsyncResult<T> {
     /// Waits until the result arrives or `timeout` passes (`None`: as long as it
     /// takes); returns whether it arrived (Python's `wait(timeout)`).
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut slot = self.lock();
-        while matches!(*slot, Slot::Pending(_)) {
-            slot = match deadline {
-                None => self.shared.ready.wait(slot),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    self.shared
-                        .ready
-                        .wait_timeout(slot, left)
-                        .map(|(s, _)| s)
-                        .map_err(|e| std::sync::PoisonError::new(e.into_inner().0))
-                }
-            }
-            .unwrap_or_else(|e| e.into_inner());
-        }
-        true
+        let deadline = timeout.and_then(sync::deadline_after);
+        let slot = self.lock();
+        sync::wait_while_not(&self.shared.ready, slot, deadline, |s| {
+            !matches!(s, Slot::Pending(_))
+        })
+        .1
     }
 
     /// Waits for the result (at most `timeout`; `None`: as long as it takes) and takes
@@ -412,41 +398,35 @@ impl<R> IMapIterator<R> {
     /// item is still to come, and a later call returns it. Otherwise an `Err` is that
     /// item's error.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, ProcessError>> {
-        self.next_until(Some(Instant::now() + timeout))
+        self.next_until(sync::deadline_after(timeout))
     }
 
     fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, ProcessError>> {
-        let mut stream = self.lock();
-        loop {
-            if stream.taken >= self.shared.len {
-                return None;
-            }
-            let next = if self.shared.ordered {
-                let index = stream.taken;
-                stream.by_index.remove(&index)
-            } else {
-                stream.arrived.pop_front()
-            };
-            if let Some(item) = next {
-                stream.taken += 1;
-                return Some(item);
-            }
-            stream = match deadline {
-                None => self.shared.arrived.wait(stream),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Some(Err(ProcessError::Timeout));
-                    }
-                    self.shared
-                        .arrived
-                        .wait_timeout(stream, left)
-                        .map(|(s, _)| s)
-                        .map_err(|e| std::sync::PoisonError::new(e.into_inner().0))
+        let shared = &self.shared;
+        let stream = shared.stream.lock().unwrap_or_else(|e| e.into_inner());
+        let ready = |s: &Stream<R>| {
+            s.taken >= shared.len
+                || if shared.ordered {
+                    s.by_index.contains_key(&s.taken)
+                } else {
+                    !s.arrived.is_empty()
                 }
-            }
-            .unwrap_or_else(|e| e.into_inner());
+        };
+        let (mut stream, arrived) = sync::wait_while_not(&shared.arrived, stream, deadline, ready);
+        if !arrived {
+            return Some(Err(ProcessError::Timeout));
         }
+        if stream.taken >= shared.len {
+            return None;
+        }
+        let next = if shared.ordered {
+            let index = stream.taken;
+            stream.by_index.remove(&index)
+        } else {
+            stream.arrived.pop_front()
+        };
+        stream.taken += 1;
+        next
     }
 }
 

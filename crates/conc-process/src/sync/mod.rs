@@ -161,6 +161,32 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
+/// Waits on `cv` (paired with `guard`'s in-process mutex) until `ready` holds or
+/// `deadline` passes (`None`: no limit); whether it holds. The one deadline loop of the
+/// pool's results and the manager's server.
+pub(crate) fn wait_while_not<'a, T>(
+    cv: &std::sync::Condvar,
+    mut guard: std::sync::MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+    ready: impl Fn(&T) -> bool,
+) -> (std::sync::MutexGuard<'a, T>, bool) {
+    while !ready(&guard) {
+        guard = match deadline {
+            None => cv.wait(guard).unwrap_or_else(|e| e.into_inner()),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return (guard, false);
+                }
+                cv.wait_timeout(guard, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+    }
+    (guard, true)
+}
+
 /// Locks an internal mutex (a semaphore's, an event's...) whose protected state is
 /// consistent between statements: a dead holder's `OwnerDied` is simply absorbed.
 ///
