@@ -396,7 +396,8 @@ impl Manager {
     ///
     /// [`ProcessError::InvalidState`] for a manager reached with
     /// [`connect`](Self::connect) (its owner shuts it down); the server's exit, if it
-    /// did not end cleanly.
+    /// accepted the request and then did not end cleanly. A server that had already
+    /// died (killed from outside, say) is only reaped: shutdown returns `Ok`.
     pub fn shutdown(&self) -> Result<(), ProcessError> {
         let Some(process) = &self.process else {
             return Err(ProcessError::InvalidState(
@@ -406,13 +407,17 @@ impl Manager {
         if !process.is_alive() {
             return Ok(());
         }
-        let _ = self.target.request(&Request::Shutdown);
+        // A server that cannot be asked was already gone (killed, crashed): like
+        // Python's, shutdown then only reaps it. Only a server that accepted the request
+        // and then ended badly is reported.
+        let asked = self.target.request(&Request::Shutdown).is_ok();
         match process.join_timeout(Duration::from_secs(5)) {
             Err(ProcessError::Timeout) => {
                 let _ = process.kill();
                 let _ = process.join();
                 Ok(())
             }
+            Err(ProcessError::Died { .. }) if !asked => Ok(()),
             other => other,
         }
     }
