@@ -524,3 +524,98 @@ each_method! {
         assert!(after.is_disjoint(&pids), "{after:?} / {pids:?}");
     }
 }
+
+/// Not serde: closure tasks get their captures and items by the fork.
+struct Opaque(Vec<u64>);
+
+/// Closures under `fork`: captured state, items that serde cannot carry, panics,
+/// deaths and `terminate`, and a clear refusal from other start methods.
+#[test]
+fn closures_run_under_fork() {
+    let pool = pool(StartMethod::Fork, 2);
+    let table = Opaque(vec![10, 20, 30]);
+    assert_eq!(
+        pool.apply_closure(move || table.0.iter().sum::<u64>()),
+        Ok(60)
+    );
+    let offset = 7u64;
+    let items: Vec<Opaque> = (0..10).map(|x| Opaque(vec![x])).collect();
+    assert_eq!(
+        pool.map_closure(move |o: Opaque| o.0[0] + offset, items, Some(3)),
+        Ok((7..17).collect::<Vec<u64>>())
+    );
+    assert_eq!(pool.map_closure(|x: u8| x, Vec::new(), None), Ok(vec![]));
+
+    let err = pool.apply_closure(|| -> u8 { panic!("closure refuses") });
+    assert!(
+        matches!(&err, Err(ProcessError::Panicked { message, .. }) if message == "closure refuses"),
+        "{err:?}"
+    );
+    let killed = pool.apply_closure(|| -> u8 {
+        // SAFETY: signalling our own process; no memory involved.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        std::thread::sleep(PATIENCE);
+        0
+    });
+    assert!(
+        matches!(killed, Err(ProcessError::Died { exitcode, .. }) if exitcode == -libc::SIGKILL),
+        "{killed:?}"
+    );
+    // A chunk whose child dies fails each of its items; the rest complete.
+    let results = pool.map_closure(
+        |x: u64| {
+            die_at((x, 4, libc::SIGKILL));
+            x
+        },
+        0..6,
+        Some(2),
+    );
+    assert!(
+        matches!(results, Err(ProcessError::Died { .. })),
+        "{results:?}"
+    );
+    // Named functions and closures share the pool.
+    let called = Arc::new(AtomicUsize::new(0));
+    let seen = called.clone();
+    let mixed = pool.apply_async_closure(
+        move || 5u32,
+        Callbacks::new().callback(move |v: &u32| {
+            seen.store(*v as usize, Ordering::SeqCst);
+        }),
+    );
+    assert_eq!(pool.apply(sqr, 3), Ok(9));
+    assert_eq!(mixed.get(Some(PATIENCE)), Ok(5));
+    assert_eq!(called.load(Ordering::SeqCst), 5);
+
+    // `terminate` cancels a running closure and kills its child.
+    let started = Queue::<u32>::new(0).unwrap();
+    let announce = started.clone();
+    let long = pool.apply_async_closure(
+        move || {
+            announce.put(std::process::id()).unwrap();
+            std::thread::sleep(Duration::from_secs(60));
+        },
+        Callbacks::new(),
+    );
+    let child = started.get_timeout(PATIENCE).unwrap();
+    pool.terminate();
+    assert_eq!(
+        long.get(Some(PATIENCE)),
+        Err(ProcessError::Cancelled("the pool was terminated"))
+    );
+    pool.join().unwrap();
+    assert!(
+        !pid_alive(child),
+        "the closure's child {child} outlived terminate"
+    );
+
+    for method in [StartMethod::Spawn, StartMethod::Forkserver] {
+        let other = self::pool(method, 1);
+        let refused = other.apply_closure(move || offset);
+        assert!(
+            matches!(&refused, Err(ProcessError::InvalidArgument(m)) if m.contains("'fork'")),
+            "{refused:?}"
+        );
+        assert!(other.map_closure(|x: u8| x, [1, 2], None).is_err());
+    }
+}

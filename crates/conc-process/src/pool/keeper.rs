@@ -30,12 +30,24 @@ pub(crate) type Deliver = Box<dyn FnOnce(Result<Frame, ProcessError>, &str) + Se
 
 /// A task waiting for a worker.
 pub(crate) struct Job {
-    pub(crate) frame: OutgoingFrame,
+    pub(crate) work: Work,
     pub(crate) deliver: Deliver,
+}
+
+/// What a task runs.
+pub(crate) enum Work {
+    /// An encoded task for the slot's worker.
+    Task(OutgoingFrame),
+    /// A closure (`fork` only): it cannot be sent to a worker, so a child is forked for
+    /// it alone, which replies on its socket exactly as a worker would.
+    Forked(StartOnce),
 }
 
 /// Starts a worker process on the given end of its socket pair (not yet started).
 pub(crate) type StartWorker = Box<dyn Fn(OwnedFd) -> Process<()> + Send + Sync>;
+
+/// Makes the one-shot child of a [`Work::Forked`] task (not yet started).
+pub(crate) type StartOnce = Box<dyn FnOnce(OwnedFd) -> Process<()> + Send>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -55,6 +67,8 @@ struct State {
     early_deaths: usize,
     /// Each keeper's current worker, for `terminate`.
     workers: Vec<Option<ChildProcess>>,
+    /// Each keeper's one-shot child of a closure task, while it runs.
+    one_shots: Vec<Option<ChildProcess>>,
 }
 
 /// What the pool and its keepers share.
@@ -79,6 +93,7 @@ impl Shared {
                 broken: None,
                 early_deaths: 0,
                 workers: (0..processes).map(|_| None).collect(),
+                one_shots: (0..processes).map(|_| None).collect(),
             }),
             changed: Condvar::new(),
             start_worker,
@@ -127,7 +142,7 @@ impl Shared {
         let mut state = self.lock();
         state.phase = Phase::Terminated;
         let jobs = std::mem::take(&mut state.jobs);
-        for worker in state.workers.iter().flatten() {
+        for worker in state.workers.iter().chain(&state.one_shots).flatten() {
             let _ = worker.kill();
         }
         drop(state);
@@ -170,7 +185,9 @@ impl Shared {
 
     /// Puts back a job that no worker received.
     fn requeue(&self, mut job: Job) {
-        job.frame.rewind();
+        if let Work::Task(frame) = &mut job.work {
+            frame.rewind();
+        }
         let mut state = self.lock();
         if state.phase == Phase::Terminated {
             drop(state);
@@ -204,9 +221,14 @@ impl Shared {
     }
 }
 
+/// The error of a task that `terminate` cancelled.
+fn terminated() -> ProcessError {
+    ProcessError::Cancelled("the pool was terminated")
+}
+
 fn cancel(jobs: impl IntoIterator<Item = Job>) {
     for job in jobs {
-        (job.deliver)(Err(ProcessError::Cancelled("the pool was terminated")), "");
+        (job.deliver)(Err(terminated()), "");
     }
 }
 
@@ -340,28 +362,43 @@ pub(crate) fn keep(shared: &Shared, slot: usize) {
                 }
             }
         };
-        let Some(mut job) = shared.next_job() else {
+        let Some(Job { work, deliver }) = shared.next_job() else {
             worker = Some(w);
             break;
+        };
+        let mut frame = match work {
+            Work::Task(frame) => frame,
+            Work::Forked(start_once) => {
+                // The slot's worker waits idle meanwhile: the slot runs one task.
+                run_forked(shared, slot, start_once, deliver);
+                worker = Some(w);
+                continue;
+            }
         };
         if !w.process.is_alive() {
             // It died while idle (killed from outside): the task goes to its
             // replacement, unharmed.
             let _ = w.died();
             forget(shared, slot);
-            shared.requeue(job);
+            shared.requeue(Job {
+                work: Work::Task(frame),
+                deliver,
+            });
             continue;
         }
-        if w.send(&mut job.frame).is_err() {
+        if w.send(&mut frame).is_err() {
             // It never had the whole task: another worker runs it.
             forget(shared, slot);
-            shared.requeue(job);
+            shared.requeue(Job {
+                work: Work::Task(frame),
+                deliver,
+            });
             continue;
         }
         let name = w.process.get_name().to_string();
         match w.read() {
             Ok(frame) => {
-                (job.deliver)(Ok(frame), &name);
+                deliver(Ok(frame), &name);
                 w.tasks += 1;
                 if shared.max_tasks.is_none_or(|max| w.tasks < max) {
                     worker = Some(w);
@@ -374,11 +411,11 @@ pub(crate) fn keep(shared: &Shared, slot: usize) {
             Err(Died(e)) => {
                 forget(shared, slot);
                 let e = if shared.phase() == Phase::Terminated {
-                    ProcessError::Cancelled("the pool was terminated")
+                    terminated()
                 } else {
                     e
                 };
-                (job.deliver)(Err(e), &name);
+                deliver(Err(e), &name);
             }
         }
     }
@@ -388,6 +425,55 @@ pub(crate) fn keep(shared: &Shared, slot: usize) {
             let _ = w.process.kill();
         }
         w.retire();
+    }
+}
+
+/// Runs a closure task in a child forked for it, which replies as a worker would.
+fn run_forked(shared: &Shared, slot: usize, start_once: StartOnce, deliver: Deliver) {
+    let (ours, theirs) = match ipc::socket_pair() {
+        Ok(pair) => pair,
+        Err(e) => return deliver(Err(e), ""),
+    };
+    let process = start_once(theirs);
+    if let Err(e) = process.start() {
+        return deliver(Err(e), "");
+    }
+    {
+        let mut state = shared.lock();
+        if state.phase == Phase::Terminated {
+            drop(state);
+            let _ = process.kill();
+            let _ = process.join();
+            return deliver(Err(terminated()), "");
+        }
+        if let Some(entry) = state.one_shots.get_mut(slot) {
+            *entry = process.handle();
+        }
+    }
+    let mut child = Worker {
+        process,
+        socket: ours,
+        reader: FrameReader::default(),
+        tasks: 0,
+    };
+    let name = child.process.get_name().to_string();
+    let reply = child.read();
+    if let Some(entry) = shared.lock().one_shots.get_mut(slot) {
+        *entry = None;
+    }
+    match reply {
+        Ok(frame) => {
+            deliver(Ok(frame), &name);
+            // It exits once its reply is out; a hang there is not the task's concern.
+            if child.process.join_timeout(RETIRE_GRACE) == Err(ProcessError::Timeout) {
+                let _ = child.process.kill();
+                let _ = child.process.join();
+            }
+        }
+        Err(Died(_)) if shared.phase() == Phase::Terminated => {
+            deliver(Err(terminated()), &name);
+        }
+        Err(Died(e)) => deliver(Err(e), &name),
     }
 }
 

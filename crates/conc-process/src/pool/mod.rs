@@ -22,11 +22,10 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::ipc::OutgoingFrame;
 use crate::wire::Descriptor;
 use crate::{Process, ProcessError, StartMethod, cpu_count};
 
-use keeper::{Deliver, Job, Phase, Shared, StartWorker};
+use keeper::{Deliver, Job, Phase, Shared, StartOnce, StartWorker, Work};
 use results::{MapSink, Sink};
 use worker::WorkerArgs;
 
@@ -45,7 +44,9 @@ static WORKERS: AtomicUsize = AtomicUsize::new(1);
 /// Tasks are named functions `fn(A) -> R` (or closures that capture nothing) whose
 /// argument and result cross with serde, as with [`Process::new`]; several arguments
 /// travel as a tuple, which is also Python's `starmap`. Every start method works; the
-/// default is the program's ([`set_start_method`](crate::set_start_method)).
+/// default is the program's ([`set_start_method`](crate::set_start_method)). Under
+/// `fork`, closures that capture state run too ([`apply_closure`](Self::apply_closure),
+/// [`map_closure`](Self::map_closure)), each task in a child forked for it.
 ///
 /// What differs from Python, for the better:
 /// - A worker that dies in the middle of a task (killed, `exit`, abort, out of memory)
@@ -96,6 +97,8 @@ pub struct Pool {
     shared: Arc<Shared>,
     keepers: Mutex<Vec<conc_thread::JoinHandle<()>>>,
     processes: usize,
+    /// The builder's start method; `None` follows the program's.
+    method: Option<StartMethod>,
 }
 
 impl fmt::Debug for Pool {
@@ -241,6 +244,7 @@ where
             shared: Arc::new(Shared::new(processes, max_tasks, start_worker)),
             keepers: Mutex::new(Vec::with_capacity(processes)),
             processes,
+            method,
         };
         for slot in 0..processes {
             let shared = pool.shared.clone();
@@ -312,22 +316,23 @@ impl Pool {
         A: Serialize + DeserializeOwned,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.submit_frame(worker::encode_task(func, args), args.len(), first, sink);
+        let work = worker::encode_task(func, args).map(Work::Task);
+        self.submit_work(work, args.len(), first, sink);
     }
 
-    /// Queues an encoded task of `count` arguments (or fails them all with why it
-    /// could not be encoded).
-    fn submit_frame<R>(
+    /// Queues a task of `count` arguments (or fails them all with why it could not be
+    /// made).
+    fn submit_work<R>(
         &self,
-        frame: Result<OutgoingFrame, ProcessError>,
+        work: Result<Work, ProcessError>,
         count: usize,
         first: usize,
         sink: Arc<dyn Sink<R>>,
     ) where
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let frame = match frame {
-            Ok(frame) => frame,
+        let work = match work {
+            Ok(work) => work,
             Err(e) => return sink.put(first, failed(&e, count)),
         };
         let deliver: Deliver = Box::new(move |reply, worker| {
@@ -345,7 +350,30 @@ impl Pool {
             };
             sink.put(first, results);
         });
-        self.shared.submit(Job { frame, deliver });
+        self.shared.submit(Job { work, deliver });
+    }
+
+    /// A closure task: `run` runs in a child forked for it alone, whose results come
+    /// back as a worker's would. Only a `fork` pool takes one.
+    fn forked(
+        &self,
+        run: impl FnOnce(&std::os::fd::OwnedFd) + Send + 'static,
+    ) -> Result<Work, ProcessError> {
+        let method = self.method.unwrap_or_else(crate::get_start_method);
+        if method != StartMethod::Fork {
+            return Err(ProcessError::InvalidArgument(format!(
+                "a closure task needs a pool of the 'fork' start method, not '{method}': \
+                 pass a named fn, or build the pool with StartMethod::Fork"
+            )));
+        }
+        let start_once: StartOnce = Box::new(move |socket| {
+            let n = WORKERS.fetch_add(1, Ordering::Relaxed);
+            Process::from_closure(move || run(&socket))
+                .name(format!("PoolWorker-{n}"))
+                .daemon(true)
+                .start_method(StartMethod::Fork)
+        });
+        Ok(Work::Forked(start_once))
     }
 
     /// Runs `func(args)` in a worker and waits for its result (Python's `apply`).
@@ -510,18 +538,18 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         self.map_chunks(items, chunksize, callbacks, |chunk| {
-            worker::encode_task(func, chunk)
+            worker::encode_task(func, &chunk).map(Work::Task)
         })
     }
 
-    /// A `map` of any shape: `items` in chunks, each encoded as a task by `encode`, the
+    /// A `map` of any shape: `items` in chunks, each made a task by `encode`, the
     /// results gathered in order.
     fn map_chunks<T, R>(
         &self,
         items: impl IntoIterator<Item = T>,
         chunksize: Option<usize>,
         callbacks: Callbacks<Vec<R>>,
-        encode: impl Fn(&[T]) -> Result<OutgoingFrame, ProcessError>,
+        mut encode: impl FnMut(Vec<T>) -> Result<Work, ProcessError>,
     ) -> AsyncResult<Vec<R>>
     where
         R: Serialize + DeserializeOwned + Send + 'static,
@@ -534,8 +562,16 @@ impl Pool {
         let chunksize = chunksize.unwrap_or_else(|| default_chunksize(items.len(), self.processes));
         let result = AsyncResult::pending(callbacks);
         let sink: Arc<dyn Sink<R>> = Arc::new(MapSink::new(items.len(), result.clone()));
-        for (i, chunk) in items.chunks(chunksize).enumerate() {
-            self.submit_frame(encode(chunk), chunk.len(), i * chunksize, sink.clone());
+        let mut items = items.into_iter();
+        let mut first = 0;
+        loop {
+            let chunk: Vec<T> = items.by_ref().take(chunksize).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let count = chunk.len();
+            self.submit_work(encode(chunk), count, first, sink.clone());
+            first += count;
         }
         result
     }
@@ -591,7 +627,7 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         self.map_chunks(items, chunksize, Callbacks::new(), |chunk| {
-            worker::encode_star_task(func, chunk)
+            worker::encode_star_task(func, &chunk).map(Work::Task)
         })
     }
 
@@ -668,6 +704,118 @@ impl Pool {
             self.submit(func, chunk, i * chunksize, sink.clone());
         }
         results
+    }
+
+    /// Runs a closure in the pool and waits for its result: with `fork`, a closure that
+    /// captures state (Python cannot send a `lambda` to a pool at all).
+    ///
+    /// A closure cannot travel to a worker that is already running, so each closure
+    /// task runs in a child forked for it alone, in one of the pool's slots (the
+    /// number of tasks at a time stays [`processes`](Self::processes)); it costs a fork
+    /// per task, and the [initializer](PoolBuilder::initializer) does not run there.
+    /// Its captures are copied by the fork, so they need no serde; the result crosses
+    /// with serde. Panics, deaths, `terminate` are reported as for [`apply`](Self::apply).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply); [`ProcessError::InvalidArgument`] when the pool's
+    /// start method is not `fork`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Pool, StartMethod};
+    ///
+    /// let pool = Pool::builder().processes(2).start_method(StartMethod::Fork).build().unwrap();
+    /// let words = vec!["process", "pool"];
+    /// assert_eq!(pool.apply_closure(move || words.concat().len()), Ok(11));
+    /// ```
+    pub fn apply_closure<F, R>(&self, f: F) -> Result<R, ProcessError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async_closure(f, Callbacks::new()).get(None)
+    }
+
+    /// Queues [`apply_closure`](Self::apply_closure) and returns at once, with Python's
+    /// `callback` and `error_callback` ([`Callbacks::new`] for none).
+    pub fn apply_async_closure<F, R>(&self, f: F, callbacks: Callbacks<R>) -> AsyncResult<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let result = AsyncResult::pending(callbacks);
+        let work = self.forked(move |socket| {
+            worker::reply_from_fork(socket, vec![worker::catch(f)]);
+        });
+        self.submit_work(work, 1, 0, Arc::new(result.clone()));
+        result
+    }
+
+    /// [`map`](Self::map) of a closure, under `fork`: each chunk of `chunksize` items
+    /// (`None`: Python's default rule) runs in a child forked for it, as
+    /// [`apply_closure`](Self::apply_closure) runs one closure. The items reach the
+    /// child by the fork, so they need no serde either.
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map); [`ProcessError::InvalidArgument`] when the pool's start
+    /// method is not `fork`.
+    ///
+    /// # Panics
+    ///
+    /// If `chunksize` is `Some(0)` (Python raises `ValueError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Pool, StartMethod};
+    ///
+    /// let pool = Pool::builder().processes(2).start_method(StartMethod::Fork).build().unwrap();
+    /// let factor = 3;
+    /// assert_eq!(pool.map_closure(move |x: u32| x * factor, 1..=4, None), Ok(vec![3, 6, 9, 12]));
+    /// ```
+    pub fn map_closure<F, A, R>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> Result<Vec<R>, ProcessError>
+    where
+        F: Fn(A) -> R + Clone + Send + 'static,
+        A: Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_async_closure(f, items, chunksize, Callbacks::new())
+            .get(None)
+    }
+
+    /// Queues [`map_closure`](Self::map_closure) and returns at once, with Python's
+    /// `callback` (given the whole list) and `error_callback` (given the first error).
+    ///
+    /// # Panics
+    ///
+    /// If `chunksize` is `Some(0)` (Python raises `ValueError`).
+    pub fn map_async_closure<F, A, R>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<R>>,
+    ) -> AsyncResult<Vec<R>>
+    where
+        F: Fn(A) -> R + Clone + Send + 'static,
+        A: Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_chunks(items, chunksize, callbacks, |chunk| {
+            let f = f.clone();
+            self.forked(move |socket| {
+                let results = chunk.into_iter().map(|a| worker::catch(|| f(a))).collect();
+                worker::reply_from_fork(socket, results);
+            })
+        })
     }
 
     /// Takes no more tasks; the queued ones still run, then the workers exit (Python's

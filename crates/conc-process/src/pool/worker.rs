@@ -174,18 +174,29 @@ where
     R: Serialize,
 {
     let reply: Reply<R> = match wire::decode_message::<Vec<A>>(args, fds) {
-        Ok(args) => Ok(args
-            .into_iter()
-            .map(|arg| {
-                catch_unwind(AssertUnwindSafe(|| func(arg)))
-                    .map_err(|payload| conc_thread::panic_message(&*payload))
-            })
-            .collect()),
+        Ok(args) => Ok(args.into_iter().map(|arg| catch(|| func(arg))).collect()),
         Err(e) => Err(format!(
             "the worker could not decode the task's arguments: {e}"
         )),
     };
-    wire::encode_message(&reply).unwrap_or_else(|e| {
+    encode_reply(&reply)
+}
+
+/// Runs `f`, turning a panic into its message.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| conc_thread::panic_message(&*payload))
+}
+
+/// Runs in the one-shot child of a closure task (`fork`): its results reach the
+/// keeper on `socket` as a worker's reply would.
+pub(crate) fn reply_from_fork<R: Serialize>(socket: &OwnedFd, results: Vec<Result<R, String>>) {
+    let _ = send(socket.as_fd(), &encode_reply(&Ok(results)));
+}
+
+/// A reply's bytes and descriptors; a reply that cannot be encoded becomes the error
+/// saying so.
+fn encode_reply<R: Serialize>(reply: &Reply<R>) -> (Vec<u8>, Vec<OwnedFd>) {
+    wire::encode_message(reply).unwrap_or_else(|e| {
         let failed: Reply<R> = Err(format!("the worker could not serialize the results: {e}"));
         // A `String` always encodes.
         wire::encode_message(&failed).unwrap_or_default()
