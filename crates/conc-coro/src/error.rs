@@ -269,3 +269,102 @@ impl GreenletError {
         }
     }
 }
+
+/// Why a green operation (on the hub: sleeping, joining, waiting, green I/O) gave no
+/// result.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use conc_coro::{HubError, spawn};
+///
+/// let slow = spawn(|| conc_coro::sleep(Duration::from_secs(60)));
+/// match slow.join(Some(Duration::from_millis(10))) {
+///     Err(HubError::Timeout { after, .. }) => assert_eq!(after, Duration::from_millis(10)),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// slow.kill(true, None).unwrap();
+/// ```
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HubError {
+    /// A wait ended at its deadline (a `timeout` argument, or a
+    /// [`Timeout`](crate::Timeout) guard, whose id is in `guard`).
+    #[error("timed out after {after:?} waiting for {waiting_on}")]
+    Timeout {
+        /// How long was allowed.
+        after: std::time::Duration,
+        /// What was waited on.
+        waiting_on: &'static str,
+        /// The [`Timeout`](crate::Timeout) guard that expired, if one did
+        /// ([`Timeout::id`](crate::Timeout::id)).
+        guard: Option<u64>,
+    },
+    /// The main greenlet waited for something that nothing can ever complete: no
+    /// greenlet is ready, and no timer, I/O wait, future or other thread is pending
+    /// (gevent's `LoopExit`). Waiting would have slept forever.
+    #[error(
+        "LoopExit: the main greenlet waits for {waiting_on}, and nothing can ever complete \
+         it (no greenlet is ready; no timer, I/O, future or HubHandle is pending)"
+    )]
+    LoopExit {
+        /// What the main greenlet waited for.
+        waiting_on: &'static str,
+    },
+    /// A blocking green call was made from the hub's own context, where it would block
+    /// the hub itself; run it in a greenlet ([`spawn`](crate::spawn)).
+    #[error("{operation} cannot wait in the hub's own context: spawn a greenlet for it")]
+    InHub {
+        /// The call.
+        operation: &'static str,
+    },
+    /// The greenlet panicked; its message.
+    #[error("greenlet panicked: {message}")]
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The greenlet was killed ([`Task::kill`](crate::Task::kill)) before it returned
+    /// (gevent hands back a `GreenletExit` instead of a value).
+    #[error("greenlet was killed before it returned")]
+    Killed,
+    /// The task's value was moved out before, by [`Task::take`](crate::Task::take).
+    #[error("the greenlet's value was already taken")]
+    Taken,
+    /// The hub of a [`HubHandle`](crate::HubHandle) is gone (its thread ended).
+    #[error("the hub is gone: its thread has ended")]
+    HubGone,
+    /// The operating system refused what the hub needed.
+    #[error("{context}: {message}")]
+    Os {
+        /// What was being done.
+        context: &'static str,
+        /// What the system said.
+        message: String,
+    },
+    /// A switch failed underneath (see [`GreenletError`]).
+    #[error("switch failed: {0}")]
+    Switch(String),
+}
+
+impl HubError {
+    pub(crate) fn os(context: &'static str, e: &std::io::Error) -> HubError {
+        HubError::Os {
+            context,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<HubError> for std::io::Error {
+    /// Green I/O reports hub errors as `io::Error`s: a timeout as `TimedOut`, the rest
+    /// as `Other`, the `HubError` inside.
+    fn from(e: HubError) -> std::io::Error {
+        let kind = match e {
+            HubError::Timeout { .. } => std::io::ErrorKind::TimedOut,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, e)
+    }
+}

@@ -1,5 +1,7 @@
-//! Python's `greenlet` for Rust: functions on their own stacks that switch to one
-//! another explicitly, on [corosensei](https://docs.rs/corosensei) coroutines.
+//! Python's `greenlet` and `gevent` for Rust: functions on their own stacks that switch
+//! to one another explicitly, on [corosensei](https://docs.rs/corosensei) coroutines,
+//! and a hub per thread that switches them on I/O readiness and timers, on
+//! [mio](https://docs.rs/mio).
 //!
 //! ```
 //! use std::cell::RefCell;
@@ -38,7 +40,64 @@
 //! | `weakref.ref(g)` | [`Greenlet::downgrade`], [`WeakGreenlet`] |
 //! | exceptions crossing switches | [`GreenletError`], their values as [`Payload`] |
 //!
-//! # Semantics
+//! # The hub (gevent)
+//!
+//! Each thread gets a *hub* on its first green call: a loop on `mio` that runs
+//! greenlets when what they wait for is ready. [`spawn`] starts a greenlet on it;
+//! [`sleep`], [`Task::join`], [`Event::wait`], [`Semaphore::acquire`] and the green
+//! sockets ([`TcpStream`], [`TcpListener`], [`UdpSocket`], [`UnixStream`],
+//! [`StreamServer`]) park only the calling greenlet. [`Timeout`] bounds any of them.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use conc_coro::{StreamServer, TcpStream, joinall, spawn};
+//!
+//! // An echo server and ten clients, all on this thread.
+//! let server = StreamServer::bind("127.0.0.1:0", |mut conn, _| {
+//!     let mut buf = [0; 5];
+//!     conn.read_exact(&mut buf).unwrap();
+//!     conn.write_all(&buf).unwrap();
+//! })
+//! .unwrap();
+//! server.start();
+//! let addr = server.address();
+//! let clients: Vec<_> = (0..10)
+//!     .map(|_| spawn(move || {
+//!         let mut conn = TcpStream::connect(addr).unwrap();
+//!         conn.write_all(b"hello").unwrap();
+//!         let mut back = [0; 5];
+//!         conn.read_exact(&mut back).unwrap();
+//!         back
+//!     }))
+//!     .collect();
+//! joinall(&clients, None).unwrap();
+//! assert!(clients.iter().all(|c| c.get(None) == Ok(*b"hello")));
+//! server.stop(None);
+//! ```
+//!
+//! | gevent | here |
+//! | --- | --- |
+//! | `spawn`, `spawn_later`, `sleep`, `idle` | [`spawn`], [`spawn_later`], [`sleep`], [`idle`] |
+//! | `Greenlet`: `join`, `get`, `kill`, `ready`, `successful`, `value`, `link*` | [`Task`] |
+//! | `joinall`, `killall`, `wait`, `iwait` | [`joinall`], [`killall`], [`wait`], [`iwait`] |
+//! | `Timeout`, `with_timeout` | [`Timeout`], [`with_timeout`] |
+//! | `event.Event`, `event.AsyncResult`, `lock.Semaphore` | [`Event`], [`AsyncResult`], [`Semaphore`] |
+//! | `socket`, `server.StreamServer`, `wait_read`/`wait_write` | [`TcpStream`], [`TcpListener`], [`UdpSocket`], [`UnixStream`], [`StreamServer`], [`wait_readable`], [`wait_writable`] |
+//! | `LoopExit` | [`HubError::LoopExit`] |
+//! | threadsafe `async` watchers, `hub.loop.run_callback_threadsafe` | [`HubHandle`] |
+//! | waiting on an asyncio future | [`wait_future`] |
+//!
+//! Green sockets implement `std::io::Read` and `Write`: code written against
+//! `impl Read + Write` runs cooperatively unchanged when given one. That is the Rust
+//! answer to `monkey.patch_all()`, and explicit on purpose (the type says which calls
+//! yield). When the main greenlet waits on something nothing can complete, it gets
+//! [`HubError::LoopExit`] instead of sleeping forever. A greenlet that holds the
+//! thread for more than half a second without waiting is reported through `log`.
+//! After a `fork`, the child gets a fresh hub on its first green call; the parent's
+//! greenlets never run there. One hub per thread: to use more cores, run greenlets on
+//! several threads and hand them work with [`HubHandle`].
+//!
+//! # Greenlet semantics
 //!
 //! - The first [`switch`](Greenlet::switch) to a greenlet starts it with the switched
 //!   value as its argument. When it returns, its value goes to its parent; a panic
@@ -119,13 +178,28 @@ compile_error!(
 
 mod error;
 mod greenlet;
+mod hub;
+mod net;
 mod stack;
+mod sync;
+mod task;
+mod timeout;
 mod value;
 
-pub use error::{GreenletError, Payload};
+pub use error::{GreenletError, HubError, Payload};
 pub use greenlet::{
     Greenlet, TraceEvent, Tracer, WeakGreenlet, getcurrent, main_greenlet, set_stack_size, settrace,
 };
+pub use hub::{HubHandle, wait_future};
+pub use net::{
+    StreamServer, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream, wait_readable,
+    wait_writable,
+};
+pub use sync::{AsyncResult, Event, Semaphore};
+pub use task::{
+    IWait, Task, Waitable, idle, iwait, joinall, killall, sleep, spawn, spawn_later, wait,
+};
+pub use timeout::{Timeout, with_timeout};
 pub use value::Value;
 
 /// The default greenlet stack size: 256 KiB, reserved and committed lazily.

@@ -82,6 +82,37 @@ pub struct Greenlet {
     _not_send: PhantomData<*const ()>,
 }
 
+/// A root greenlet (the hub): it has no stack; each switch to it runs `step` on the
+/// root loop, on the thread's own stack, and `step` names the greenlet to run next and
+/// the value that greenlet is resumed with (what was switched to the root is dropped).
+/// The step cannot switch; the greenlet it returns is kept alive until its next call.
+/// The root's parent is the main greenlet.
+pub(crate) fn new_root(mut step: impl FnMut() -> (Greenlet, Value) + 'static) -> Greenlet {
+    let st = State::get();
+    let node = Node::allocate(Role::Root, Some(st.main), |_| true, "()", 0);
+    let mut _held: Option<Greenlet> = None;
+    let raw: super::node::RootStep = Box::new(move |_msg: Msg| {
+        let (next, value) = step();
+        let target = next.node;
+        // The previous one may be released here: a greenlet dropped by the root
+        // loop's own code goes to the graveyard, not killed in place.
+        _held = Some(next);
+        (target, Msg::value(value))
+    });
+    // SAFETY: just allocated, nothing else refers to it yet.
+    unsafe { node.as_ref() }.step.set(Some(raw));
+    Greenlet::from_counted(node)
+}
+
+/// Whether the running code is a root greenlet's step (the hub's own context), where
+/// nothing may switch.
+pub(crate) fn in_root_step() -> bool {
+    State::existing().is_some_and(|st| {
+        // SAFETY: the running greenlet is never freed.
+        unsafe { st.current.get().as_ref() }.role == Role::Root
+    })
+}
+
 /// Whether a first value has the type `A` a greenlet's body takes.
 fn accepts<A: Any>(value: &Value) -> bool {
     value.is::<A>()

@@ -1,0 +1,310 @@
+//! The hub and greenlets on it: gevent's `test__greenlet.py`, `test__joinall.py`,
+//! `test__timeout.py`, `test__event.py` where they apply.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use conc_coro::{
+    AsyncResult, Event, HubError, HubHandle, Timeout, Waitable, iwait, joinall, killall, sleep,
+    spawn, spawn_later, wait, wait_future, with_timeout,
+};
+
+/// Generous: a loaded 2-core machine.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+#[test]
+fn spawned_greenlets_interleave_at_sleeps() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let tasks: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            let log = log.clone();
+            spawn(move || {
+                for i in 0..3 {
+                    log.borrow_mut().push(format!("{name}{i}"));
+                    sleep(Duration::ZERO).unwrap();
+                }
+                name.len()
+            })
+        })
+        .collect();
+    joinall(&tasks, Some(PATIENCE)).unwrap();
+    assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1", "a2", "b2"]);
+    assert!(tasks.iter().all(|t| t.successful() && t.dead()));
+    assert_eq!(tasks[0].get(None), Ok(1));
+}
+
+#[test]
+fn sleeps_end_in_deadline_order() {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let started = Instant::now();
+    let tasks: Vec<_> = [30u64, 10, 20]
+        .into_iter()
+        .map(|ms| {
+            let order = order.clone();
+            spawn(move || {
+                sleep(Duration::from_millis(ms)).unwrap();
+                order.borrow_mut().push(ms);
+            })
+        })
+        .collect();
+    joinall(&tasks, Some(PATIENCE)).unwrap();
+    assert_eq!(*order.borrow(), [10, 20, 30]);
+    assert!(started.elapsed() >= Duration::from_millis(30));
+}
+
+/// gevent's `LoopExit`: the main greenlet waits on what nothing can complete.
+#[test]
+fn waiting_on_nothing_is_loop_exit_not_a_hang() {
+    let never = Event::new();
+    let err = never.wait(None).unwrap_err();
+    assert_eq!(
+        err,
+        HubError::LoopExit {
+            waiting_on: "an Event"
+        }
+    );
+    assert!(err.to_string().contains("LoopExit"), "{err}");
+    // A greenlet stuck on the same event does not change that.
+    let stuck = {
+        let never = never.clone();
+        spawn(move || never.wait(None))
+    };
+    assert!(matches!(stuck.join(None), Err(HubError::LoopExit { .. })));
+    never.set();
+    assert_eq!(stuck.get(Some(PATIENCE)), Ok(Ok(())));
+}
+
+#[test]
+fn panics_come_back_and_the_hub_carries_on() {
+    let bad = spawn(|| -> u8 { panic!("greenlet refuses") });
+    let good = spawn(|| 7u8);
+    assert_eq!(
+        bad.get(Some(PATIENCE)),
+        Err(HubError::Panicked {
+            message: "greenlet refuses".into()
+        })
+    );
+    assert!(!bad.successful() && bad.ready());
+    assert_eq!(good.get(Some(PATIENCE)), Ok(7));
+    assert!(matches!(bad.exception(), Some(HubError::Panicked { .. })));
+}
+
+struct Flag(Rc<RefCell<bool>>);
+impl Drop for Flag {
+    fn drop(&mut self) {
+        *self.0.borrow_mut() = true;
+    }
+}
+
+/// `test__greenlet.py`: kill runs the destructors of a waiting greenlet; an unstarted
+/// one never runs.
+#[test]
+fn kill_unwinds_a_waiting_greenlet_and_stops_an_unstarted_one() {
+    let dropped = Rc::new(RefCell::new(false));
+    let d = dropped.clone();
+    let waiting = spawn(move || {
+        let _flag = Flag(d);
+        sleep(Duration::from_secs(3600)).unwrap();
+    });
+    sleep(Duration::ZERO).unwrap();
+    waiting.kill(true, Some(PATIENCE)).unwrap();
+    assert!(*dropped.borrow());
+    assert_eq!(waiting.get(None), Err(HubError::Killed));
+
+    let ran = Rc::new(RefCell::new(false));
+    let r = ran.clone();
+    let unstarted = spawn(move || *r.borrow_mut() = true);
+    unstarted.kill(true, None).unwrap();
+    sleep(Duration::from_millis(1)).unwrap();
+    assert!(!*ran.borrow() && unstarted.dead());
+    assert_eq!(unstarted.get(None), Err(HubError::Killed));
+
+    let many: Vec<_> = (0..5)
+        .map(|_| spawn(|| sleep(Duration::from_secs(3600))))
+        .collect();
+    sleep(Duration::ZERO).unwrap();
+    killall(&many, true, Some(PATIENCE)).unwrap();
+    assert!(many.iter().all(|t| t.dead()));
+}
+
+/// `test__timeout.py`: a guard interrupts whatever its greenlet waits on, once.
+#[test]
+fn timeouts_interrupt_waits() {
+    let started = Instant::now();
+    let guard = Timeout::start(Duration::from_millis(20)).unwrap();
+    let err = sleep(Duration::from_secs(3600)).unwrap_err();
+    assert!(guard.is(&err), "{err:?}");
+    assert!(started.elapsed() < PATIENCE);
+    drop(guard);
+    // Disarmed: a later wait is not interrupted.
+    sleep(Duration::from_millis(30)).unwrap();
+
+    let nested = with_timeout(Duration::from_secs(3600), || {
+        with_timeout(Duration::from_millis(10), || Event::new().wait(None))
+    });
+    assert!(matches!(
+        nested,
+        Err(HubError::Timeout {
+            waiting_on: "an Event",
+            ..
+        })
+    ));
+
+    // A direct timeout argument.
+    let slow = spawn(|| sleep(Duration::from_secs(3600)));
+    assert!(matches!(
+        slow.join(Some(Duration::from_millis(10))),
+        Err(HubError::Timeout { guard: None, .. })
+    ));
+    slow.kill(true, None).unwrap();
+}
+
+#[test]
+fn events_and_async_results_wake_every_waiter() {
+    let event = Event::new();
+    let waiters: Vec<_> = (0..3)
+        .map(|i| {
+            let event = event.clone();
+            spawn(move || event.wait(Some(PATIENCE)).map(|()| i))
+        })
+        .collect();
+    sleep(Duration::ZERO).unwrap();
+    assert!(waiters.iter().all(|w| !w.ready()));
+    event.set();
+    for (i, w) in waiters.iter().enumerate() {
+        assert_eq!(w.get(Some(PATIENCE)), Ok(Ok(i)));
+    }
+    let result = AsyncResult::<String>::new();
+    let r = result.clone();
+    let _producer = spawn_later(Duration::from_millis(5), move || r.set_error("no luck"));
+    assert_eq!(
+        result.get(Some(PATIENCE)),
+        Err(HubError::Panicked {
+            message: "no luck".into()
+        })
+    );
+}
+
+#[test]
+fn wait_and_iwait_report_in_completion_order() {
+    let slow = spawn(|| sleep(Duration::from_millis(40)));
+    let fast = spawn(|| sleep(Duration::from_millis(5)));
+    let event = Event::new();
+    let objects: [&dyn Waitable; 3] = [&slow, &fast, &event];
+    assert_eq!(wait(&objects, Some(PATIENCE), Some(1)), Ok(vec![1]));
+    event.set();
+    let order: Vec<usize> = iwait(&objects, Some(PATIENCE))
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(order, [1, 2, 0]);
+}
+
+#[test]
+fn links_run_in_their_own_greenlets() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let ok = spawn(|| 1);
+    let bad = spawn(|| -> i32 { panic!("x") });
+    for (task, tag) in [(&ok, "ok"), (&bad, "bad")] {
+        let s = seen.clone();
+        task.link_value(move |t| s.borrow_mut().push(format!("{tag} value {:?}", t.value())));
+        let s = seen.clone();
+        task.link_exception(move |_| s.borrow_mut().push(format!("{tag} failed")));
+    }
+    let s = seen.clone();
+    let removed = ok.link(move |_| s.borrow_mut().push("never".into()));
+    assert!(ok.unlink(removed));
+    joinall([&ok, &bad], Some(PATIENCE)).unwrap();
+    sleep(Duration::from_millis(1)).unwrap();
+    let mut seen = seen.borrow().clone();
+    seen.sort();
+    assert_eq!(seen, ["bad failed", "ok value Some(1)"]);
+}
+
+#[test]
+fn futures_park_the_greenlet_not_the_thread() {
+    let (tx, rx) = std::sync::mpsc::channel::<u32>();
+    let counter = Rc::new(RefCell::new(0));
+    let c = counter.clone();
+    let ticker = spawn(move || {
+        for _ in 0..5 {
+            *c.borrow_mut() += 1;
+            sleep(Duration::from_millis(2)).unwrap();
+        }
+    });
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        tx.send(9).unwrap();
+    });
+    let rx = RefCell::new(rx);
+    let waker_slot: std::sync::Arc<std::sync::Mutex<Option<std::task::Waker>>> = Default::default();
+    let slot = waker_slot.clone();
+    let poller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(80));
+        if let Some(w) = slot.lock().unwrap().take() {
+            w.wake();
+        }
+    });
+    let value = wait_future(std::future::poll_fn(|cx| match rx.borrow().try_recv() {
+        Ok(v) => std::task::Poll::Ready(v),
+        Err(_) => {
+            *waker_slot.lock().unwrap() = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        }
+    }))
+    .unwrap();
+    assert_eq!(value, 9);
+    ticker.join(Some(PATIENCE)).unwrap();
+    assert_eq!(*counter.borrow(), 5, "the ticker ran while main waited");
+    thread.join().unwrap();
+    poller.join().unwrap();
+}
+
+#[test]
+fn other_threads_spawn_through_a_handle() {
+    let handle = HubHandle::current().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        for i in 0..3 {
+            let tx = tx.clone();
+            handle.spawn(move || tx.send(i).unwrap()).unwrap();
+        }
+    });
+    let mut got = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    while got.len() < 3 && Instant::now() < deadline {
+        sleep(Duration::from_millis(1)).unwrap();
+        got.extend(rx.try_iter());
+    }
+    sender.join().unwrap();
+    got.sort();
+    assert_eq!(got, [0, 1, 2]);
+    // The handle is gone with its thread: waiting on nothing is LoopExit again.
+    assert!(matches!(
+        Event::new().wait(None),
+        Err(HubError::LoopExit { .. })
+    ));
+}
+
+#[test]
+fn a_hub_per_thread() {
+    let threads: Vec<_> = (0..2)
+        .map(|n| {
+            std::thread::spawn(move || {
+                let tasks: Vec<_> = (0..100u64)
+                    .map(|i| {
+                        spawn(move || {
+                            sleep(Duration::from_millis(1)).unwrap();
+                            i * n
+                        })
+                    })
+                    .collect();
+                joinall(&tasks, Some(PATIENCE)).unwrap();
+                tasks.iter().map(|t| t.get(None).unwrap()).sum::<u64>()
+            })
+        })
+        .collect();
+    let sums: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(sums, [0, 4950]);
+}
