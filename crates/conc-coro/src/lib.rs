@@ -81,7 +81,11 @@
 //! | `Greenlet`: `join`, `get`, `kill`, `ready`, `successful`, `value`, `link*` | [`Task`] |
 //! | `joinall`, `killall`, `wait`, `iwait` | [`joinall`], [`killall`], [`wait`], [`iwait`] |
 //! | `Timeout`, `with_timeout` | [`Timeout`], [`with_timeout`] |
-//! | `event.Event`, `event.AsyncResult`, `lock.Semaphore` | [`Event`], [`AsyncResult`], [`Semaphore`] |
+//! | `event.Event`, `event.AsyncResult` | [`Event`], [`AsyncResult`] |
+//! | `lock.Semaphore`, `BoundedSemaphore`, `RLock` | [`Semaphore`], [`Semaphore::bounded`], [`RLock`] |
+//! | `queue.Queue`, `JoinableQueue`, `LifoQueue`, `PriorityQueue`, `Channel` | [`Queue`], [`JoinableQueue`], [`LifoQueue`], [`PriorityQueue`], [`Channel`] |
+//! | `pool.Group`, `pool.Pool` | [`Group`], [`Pool`] ([`Group::pool`]) |
+//! | `signal_handler` | [`signal_handler`], [`SignalWatcher`] |
 //! | `socket`, `server.StreamServer`, `wait_read`/`wait_write` | [`TcpStream`], [`TcpListener`], [`UdpSocket`], [`UnixStream`], [`StreamServer`], [`wait_readable`], [`wait_writable`] |
 //! | `LoopExit` | [`HubError::LoopExit`] |
 //! | threadsafe `async` watchers, `hub.loop.run_callback_threadsafe` | [`HubHandle`] |
@@ -180,6 +184,8 @@ mod error;
 mod greenlet;
 mod hub;
 mod net;
+mod pool;
+mod signal;
 mod stack;
 mod sync;
 mod task;
@@ -195,7 +201,12 @@ pub use net::{
     StreamServer, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream, wait_readable,
     wait_writable,
 };
-pub use sync::{AsyncResult, Event, Semaphore};
+pub use pool::{Group, IMap, Pool};
+pub use signal::{SignalWatcher, signal_handler};
+pub use sync::{
+    AsyncResult, Channel, Event, Fifo, JoinableQueue, Lifo, LifoQueue, Order, PriorityQueue,
+    PutError, Queue, RLock, Semaphore, Smallest,
+};
 pub use task::{
     IWait, Task, Waitable, idle, iwait, joinall, killall, sleep, spawn, spawn_later, wait,
 };

@@ -221,8 +221,11 @@ fn greenlets_in_every_state_release_what_they_hold() {
             maps_after_first_round = maps();
         }
     }
+    // Without reuse, each later round would map about 8 new slabs (2,000 stacks, 256
+    // per slab): 32 or more mappings. The slack covers other tests' threads coming
+    // and going in this process meanwhile (their stacks are mappings too).
     assert!(
-        maps() <= maps_after_first_round + 4,
+        maps() <= maps_after_first_round + 16,
         "stack slots were not reused: {maps_after_first_round} -> {} mappings",
         maps()
     );

@@ -308,3 +308,128 @@ fn a_hub_per_thread() {
     let sums: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     assert_eq!(sums, [0, 4950]);
 }
+
+/// What gevent users trip over: a child forked while a hub exists gets a hub of its
+/// own on first use (never the parent's epoll instance), and the parent's hub is
+/// unharmed by what the child does.
+#[test]
+fn a_forked_child_gets_a_fresh_hub() {
+    use std::io::{Read, Write};
+    let listener = conc_coro::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let parked = spawn(|| sleep(Duration::from_secs(3600)));
+    sleep(Duration::ZERO).unwrap();
+    // SAFETY: the child only uses async-signal-safe calls until it has its own hub,
+    // and then this thread's greenlets; it leaves with `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // Green work in the child: a timer, a greenlet, a socket to the listener
+            // the parent also holds (its registration is redone here).
+            let t = spawn(|| 2 + 2);
+            sleep(Duration::from_millis(5)).unwrap();
+            assert_eq!(t.get(Some(PATIENCE)), Ok(4));
+            let accept = spawn(move || {
+                listener.accept().map(|(mut s, _)| {
+                    let mut b = [0; 2];
+                    s.read_exact(&mut b).unwrap();
+                    b
+                })
+            });
+            let mut c = conc_coro::TcpStream::connect(addr).unwrap();
+            c.write_all(b"ok").unwrap();
+            assert_eq!(accept.take(Some(PATIENCE)).unwrap().unwrap(), *b"ok");
+            // The parent's greenlet is not run here.
+            assert!(!parked.ready());
+        }))
+        .map_or(1, |()| 0);
+        // SAFETY: leaving the child at once, without running the parent's handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status}"
+    );
+    // The parent's hub still works: timers, greenlets, the same listener.
+    let t = spawn(|| sleep(Duration::from_millis(2)).map(|()| 1));
+    assert_eq!(t.get(Some(PATIENCE)), Ok(Ok(1)));
+    parked.kill(true, None).unwrap();
+}
+
+/// A soak: spawns, kills and timeouts mixed; every greenlet is accounted for.
+#[test]
+fn soak_spawn_kill_timeout_mix() {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut tasks = Vec::new();
+    for i in 0..2000u64 {
+        let sleep_ms = rand(20);
+        let guard_ms = rand(40);
+        tasks.push(spawn(move || -> Result<u64, HubError> {
+            let _guard = Timeout::start(Duration::from_millis(guard_ms))?;
+            sleep(Duration::from_millis(sleep_ms))?;
+            if i % 97 == 0 {
+                panic!("task {i} panics");
+            }
+            Ok(i)
+        }));
+        if rand(10) == 0 {
+            sleep(Duration::ZERO).unwrap();
+        }
+    }
+    for (i, t) in tasks.iter().enumerate() {
+        if i % 7 == 0 {
+            t.kill(false, None).unwrap();
+        }
+    }
+    joinall(&tasks, Some(Duration::from_secs(60))).unwrap();
+    let (mut values, mut timeouts, mut killed, mut panicked) = (0, 0, 0, 0);
+    for (i, t) in tasks.iter().enumerate() {
+        match t.get(None) {
+            Ok(Ok(v)) => {
+                assert_eq!(v, i as u64);
+                values += 1;
+            }
+            Ok(Err(HubError::Timeout { .. })) => timeouts += 1,
+            Err(HubError::Killed) => killed += 1,
+            Err(HubError::Panicked { message }) => {
+                assert_eq!(message, format!("task {i} panics"));
+                panicked += 1;
+            }
+            other => panic!("task {i}: {other:?}"),
+        }
+    }
+    assert_eq!(values + timeouts + killed + panicked, 2000);
+    assert!(values > 0 && timeouts > 0 && killed > 0 && panicked > 0);
+    // Nothing is left behind: waiting on nothing is LoopExit at once.
+    assert!(matches!(
+        Event::new().wait(None),
+        Err(HubError::LoopExit { .. })
+    ));
+}
+
+#[test]
+fn signals_are_green_events() {
+    let watcher = conc_coro::SignalWatcher::new(&[libc::SIGUSR1]).unwrap();
+    assert!(matches!(
+        watcher.wait(Some(Duration::from_millis(5))),
+        Err(HubError::Timeout {
+            waiting_on: "a signal",
+            ..
+        })
+    ));
+    let waiter = spawn(move || watcher.wait(Some(PATIENCE)));
+    sleep(Duration::ZERO).unwrap();
+    // SAFETY: signalling this process; the watcher handles SIGUSR1.
+    unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
+    assert_eq!(waiter.get(Some(PATIENCE)), Ok(Ok(libc::SIGUSR1)));
+}

@@ -3,7 +3,13 @@
 //! thread (not `Send`); across threads use conc-thread's.
 
 mod event;
+mod queue;
+mod rlock;
 mod semaphore;
 
 pub use event::{AsyncResult, Event};
+pub use queue::{
+    Channel, Fifo, JoinableQueue, Lifo, LifoQueue, Order, PriorityQueue, PutError, Queue, Smallest,
+};
+pub use rlock::RLock;
 pub use semaphore::Semaphore;
