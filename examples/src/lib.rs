@@ -12,6 +12,7 @@
 //! internet", not part of the demo, so it never shows up in
 //! `conc_thread::active_count()` or `conc_thread::enumerate()`.
 
+pub mod green_http;
 pub mod timeline;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
