@@ -18,6 +18,7 @@
 
 mod harness;
 mod w01_switch;
+mod w02_w03_hub;
 mod w04_thread_pool;
 mod w05_primes;
 mod w06_w07_pool;
@@ -33,6 +34,8 @@ use harness::{Config, Report, Workload};
 /// Every implemented workload, in table order.
 const WORKLOADS: &[&Workload] = &[
     &w01_switch::WORKLOAD,
+    &w02_w03_hub::W2,
+    &w02_w03_hub::W3,
     &w04_thread_pool::WORKLOAD,
     &w05_primes::WORKLOAD,
     &w06_w07_pool::W6,

@@ -510,12 +510,33 @@ pub fn joinall<'a, W: Waitable + 'a>(
     tasks: impl IntoIterator<Item = &'a W>,
     timeout: Option<Duration>,
 ) -> Result<(), HubError> {
-    let tasks: Vec<&W> = tasks.into_iter().collect();
     let core = hub()?;
-    let waiters: Vec<&Waiters> = tasks.iter().map(|t| t.waiters()).collect();
-    wait_until(&core, "greenlets to end", timeout, &waiters, || {
-        tasks.iter().all(|t| t.is_ready())
-    })
+    let deadline = crate::hub::deadline(timeout);
+    // One at a time: waiting on all of them at once would look at every task on
+    // every wake-up (quadratic in the number of tasks).
+    for task in tasks {
+        if task.is_ready() {
+            continue;
+        }
+        let left = deadline.map(|(at, _)| at.saturating_duration_since(Instant::now()));
+        match wait_until(&core, "greenlets to end", left, &[task.waiters()], || {
+            task.is_ready()
+        }) {
+            Err(HubError::Timeout {
+                waiting_on,
+                guard: None,
+                ..
+            }) => {
+                return Err(HubError::Timeout {
+                    after: deadline.map_or(Duration::ZERO, |d| d.1),
+                    waiting_on,
+                    guard: None,
+                });
+            }
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// Kills every one of `tasks` (gevent's `killall`); with `block`, waits for all of

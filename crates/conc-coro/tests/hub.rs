@@ -433,3 +433,42 @@ fn signals_are_green_events() {
     unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
     assert_eq!(waiter.get(Some(PATIENCE)), Ok(Ok(libc::SIGUSR1)));
 }
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .expect("/proc/self/status has VmRSS")
+}
+
+/// Stacks freed by a burst stay warm while the hub is busy and are given back to the
+/// kernel, beyond a reserve, once it idles.
+#[test]
+fn surplus_stacks_are_trimmed_when_the_hub_idles() {
+    const BURST: usize = 3000;
+    let tasks: Vec<_> = (0..BURST)
+        .map(|i| {
+            spawn(move || {
+                // 32 KiB of this greenlet's stack, touched.
+                let mut buf = std::hint::black_box([0u8; 32 * 1024]);
+                buf[i % buf.len()] = 1;
+                sleep(Duration::from_millis(1)).unwrap();
+                std::hint::black_box(&buf);
+            })
+        })
+        .collect();
+    joinall(&tasks, Some(PATIENCE)).unwrap();
+    drop(tasks);
+    let warm = rss_kib();
+    // The hub sleeps here, and trims first.
+    sleep(Duration::from_millis(20)).unwrap();
+    let trimmed = rss_kib();
+    let expected = ((BURST - 1024) * 32) as u64;
+    assert!(
+        warm.saturating_sub(trimmed) > expected / 2,
+        "RSS {warm} KiB -> {trimmed} KiB; expected about {expected} KiB given back"
+    );
+}

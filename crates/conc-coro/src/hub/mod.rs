@@ -17,6 +17,7 @@ pub(crate) use waiters::{Waiters, deadline, wait_until};
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +36,34 @@ pub(crate) use timers::{Action, TimerId};
 /// How long a greenlet may run without giving the hub a turn before it is reported
 /// (gevent's `max_blocking_time`): it stalls every other greenlet of its thread.
 const BLOCKING_REPORT: Duration = Duration::from_millis(500);
+
+/// Hashes the hub's keys, greenlet and guard ids: unique counters, so a multiplication
+/// spreads them well enough, and SipHash's resistance to chosen keys buys nothing here
+/// (the hub's maps are on every park and wake).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by ids.
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+/// The hub trims surplus free stacks only before a sleep at least this long.
+const IDLE_TRIM: Duration = Duration::from_millis(1);
 
 /// How a parked greenlet was woken: the value the hub resumes it with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +128,7 @@ pub(crate) struct Core {
     /// How many entries of `ready` to run before looking at I/O and timers again, so
     /// that greenlets that keep yielding cannot starve I/O.
     batch: Cell<usize>,
-    waiting: RefCell<HashMap<u64, Parked>>,
+    waiting: RefCell<IdMap<Parked>>,
     next_generation: Cell<u64>,
     /// Greenlets waiting for the loop to be idle (`idle`).
     idlers: RefCell<Vec<WaitKey>>,
@@ -110,10 +139,10 @@ pub(crate) struct Core {
     /// Waits on futures whose wakers other threads may still call.
     external: Cell<usize>,
     /// Live [`Timeout`](crate::Timeout) guards: id -> their duration.
-    guards: RefCell<HashMap<u64, Duration>>,
+    guards: RefCell<IdMap<Duration>>,
     /// Guards that expired while their greenlet was not parked: greenlet -> guard,
     /// delivered at its next wait.
-    pending: RefCell<HashMap<u64, u64>>,
+    pending: RefCell<IdMap<u64>>,
     next_guard: Cell<u64>,
     /// When the hub last handed the thread to a greenlet.
     handed_over: Cell<Option<Instant>>,
@@ -152,6 +181,7 @@ impl Core {
 
     fn create() -> Result<Rc<Core>, HubError> {
         watch_forks();
+        crate::stack::defer_trimming();
         let io = Io::new().map_err(|e| HubError::os("cannot create the hub's poll", &e))?;
         let remote = Remote::new(io.poll_registry())
             .map_err(|e| HubError::os("cannot create the hub's waker", &e))?;
@@ -166,7 +196,7 @@ impl Core {
                 root,
                 ready: RefCell::new(VecDeque::new()),
                 batch: Cell::new(0),
-                waiting: RefCell::new(HashMap::new()),
+                waiting: RefCell::new(IdMap::default()),
                 next_generation: Cell::new(0),
                 idlers: RefCell::new(Vec::new()),
                 timers: RefCell::new(Timers::default()),
@@ -174,8 +204,8 @@ impl Core {
                 remote,
                 inbox: RefCell::new(Inbox::default()),
                 external: Cell::new(0),
-                guards: RefCell::new(HashMap::new()),
-                pending: RefCell::new(HashMap::new()),
+                guards: RefCell::new(IdMap::default()),
+                pending: RefCell::new(IdMap::default()),
                 next_guard: Cell::new(0),
                 handed_over: Cell::new(None),
                 forks: FORKS.load(Ordering::Relaxed),
@@ -267,12 +297,19 @@ impl Core {
         let timer = deadline.map(|at| self.add_timer(at, Action::Wake(key, Wake::TimedOut)));
         // Leaves no trace of the wait however it ends: woken, or killed while parked
         // (the kill unwinds through here).
-        let _unpark = Unpark {
+        let mut unpark = Unpark {
             core: self,
             key,
             timer,
         };
         let back = self.root.switch(());
+        if let Ok(v) = &back
+            && v.downcast_ref::<Wake>() == Some(&Wake::TimedOut)
+        {
+            // Its timer fired: it is no longer in the map.
+            unpark.timer = None;
+        }
+        drop(unpark);
         match back.map(|v| v.downcast::<Wake>()) {
             Ok(Ok(Wake::LoopExit)) => Err(HubError::LoopExit { waiting_on: what }),
             Ok(Ok(Wake::Timeout(id))) => match self.guard_error(id, what) {
@@ -466,6 +503,12 @@ impl Core {
                 .borrow()
                 .next_deadline()
                 .map(|at| at.saturating_duration_since(Instant::now()));
+            // About to sleep: a good moment to give surplus stack pages back (a batch,
+            // then look at the world again).
+            if timeout.is_none_or(|t| t >= IDLE_TRIM) && crate::stack::trim_idle() {
+                self.poll(Some(Duration::ZERO));
+                continue;
+            }
             self.poll(timeout);
         }
     }

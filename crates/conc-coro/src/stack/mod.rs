@@ -23,4 +23,4 @@
 pub(crate) mod overflow;
 mod slab;
 
-pub(crate) use slab::GreenletStack;
+pub(crate) use slab::{GreenletStack, defer_trimming, trim_idle};

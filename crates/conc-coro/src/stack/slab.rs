@@ -1,6 +1,7 @@
 //! Slabs and the per-thread free list of stack slots.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
@@ -16,7 +17,9 @@ const SLOTS_PER_SLAB: usize = 256;
 /// Bytes at the bottom of every slot that fault on access.
 const GUARD: usize = 16 * 1024;
 /// Free slots kept committed per stack size; beyond this their pages are returned to
-/// the kernel (`MADV_DONTNEED`) when released.
+/// the kernel (`MADV_DONTNEED`): at once on a thread without a hub, and when the hub
+/// is about to sleep on a thread with one ([`trim_idle`]), so a busy hub never pays
+/// for it and a burst of greenlets reuses warm stacks.
 const WARM_SLOTS: usize = 1024;
 /// Whether `MADV_GUARD_INSTALL` works here: not yet known, yes, no.
 #[cfg(target_os = "linux")]
@@ -159,31 +162,117 @@ struct Slot {
     index: usize,
 }
 
+/// The free slots of one stack size.
+#[derive(Default)]
+struct Class {
+    stack_size: usize,
+    /// Freed slots whose pages may still be committed, the most recently freed (the
+    /// warmest) at the back.
+    warm: VecDeque<Slot>,
+    /// Slots never used, or whose pages were given back.
+    cold: Vec<Slot>,
+}
+
+impl Class {
+    fn take(&mut self) -> Option<Slot> {
+        self.warm.pop_back().or_else(|| self.cold.pop())
+    }
+
+    /// Gives the pages of up to `budget` of the coldest warm slots beyond
+    /// [`WARM_SLOTS`] back to the kernel; returns how many.
+    fn trim(&mut self, budget: usize) -> usize {
+        let excess = self.warm.len().saturating_sub(WARM_SLOTS).min(budget);
+        if excess == 0 {
+            return 0;
+        }
+        let mut batch: Vec<Slot> = self.warm.drain(..excess).collect();
+        // One system call per run of neighbouring slots rather than per slot: the
+        // cost is mostly the TLB flush each call does. The guards between them stay:
+        // `MADV_DONTNEED` keeps guard markers, and a `PROT_NONE` range has no pages.
+        batch.sort_by_key(|slot| (slot.slab.base, slot.index));
+        let mut run_start = 0;
+        for i in 1..=batch.len() {
+            let continues = i < batch.len()
+                && Rc::ptr_eq(&batch[i].slab, &batch[i - 1].slab)
+                && batch[i].index == batch[i - 1].index + 1;
+            if !continues {
+                let (first, last) = (&batch[run_start], &batch[i - 1]);
+                let slab = &first.slab;
+                let (limit, _) = slab.slot_bounds(first.index);
+                let (_, base) = slab.slot_bounds(last.index);
+                // SAFETY: the slots of the run are free (in no greenlet's use); their
+                // contents may be discarded, and the range lies in their slab.
+                unsafe {
+                    libc::madvise(
+                        (limit + slab.guard) as *mut libc::c_void,
+                        base - limit - slab.guard,
+                        libc::MADV_DONTNEED,
+                    )
+                };
+                run_start = i;
+            }
+        }
+        self.cold.append(&mut batch);
+        excess
+    }
+}
+
 /// Free slots per stack size, on this thread.
 #[derive(Default)]
 struct Pool {
-    classes: Vec<(usize, Vec<Slot>)>,
+    classes: Vec<Class>,
+    /// Set by the thread's hub: trimming waits until the hub is idle.
+    defer_trim: bool,
 }
 
 impl Pool {
-    fn class(&mut self, stack_size: usize) -> &mut Vec<Slot> {
+    fn class(&mut self, stack_size: usize) -> &mut Class {
         let at = match self
             .classes
             .iter()
-            .position(|(size, _)| *size == stack_size)
+            .position(|class| class.stack_size == stack_size)
         {
             Some(at) => at,
             None => {
-                self.classes.push((stack_size, Vec::new()));
+                self.classes.push(Class {
+                    stack_size,
+                    ..Class::default()
+                });
                 self.classes.len() - 1
             }
         };
-        &mut self.classes[at].1
+        &mut self.classes[at]
     }
 }
 
 thread_local! {
     static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+}
+
+/// How many slots one [`trim_idle`] gives back at most, so an idle hub wakes up
+/// promptly when work comes.
+const TRIM_BATCH: usize = 1024;
+
+/// Called by the thread's hub when it is created: from then on, released stacks
+/// beyond [`WARM_SLOTS`] are trimmed by [`trim_idle`] instead of at once.
+pub(crate) fn defer_trimming() {
+    let _ = POOL.try_with(|pool| pool.borrow_mut().defer_trim = true);
+}
+
+/// Gives the pages of surplus free stacks back to the kernel, a batch at a time;
+/// called by the hub before it sleeps. Returns whether more is left to trim.
+pub(crate) fn trim_idle() -> bool {
+    POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let mut budget = TRIM_BATCH;
+        for class in &mut pool.classes {
+            budget -= class.trim(budget);
+        }
+        pool.classes
+            .iter()
+            .any(|class| class.warm.len() > WARM_SLOTS)
+    })
+    .unwrap_or(false)
 }
 
 /// A guarded stack slot for one greenlet; goes back to its thread's free list on drop.
@@ -200,7 +289,7 @@ pub(crate) struct GreenletStack {
 impl GreenletStack {
     /// A free slot for `stack_size`-byte stacks, mapping a new slab if none is free.
     pub(crate) fn take(stack_size: usize) -> io::Result<GreenletStack> {
-        let reused = POOL.with(|pool| pool.borrow_mut().class(stack_size).pop());
+        let reused = POOL.with(|pool| pool.borrow_mut().class(stack_size).take());
         let slot = match reused {
             Some(slot) => slot,
             None => {
@@ -210,10 +299,11 @@ impl GreenletStack {
                     let mut pool = pool.borrow_mut();
                     let free = pool.class(stack_size);
                     // Hand out slot 0; keep the rest, highest first so pops go upward.
-                    free.extend((1..SLOTS_PER_SLAB).rev().map(|index| Slot {
-                        slab: slab.clone(),
-                        index,
-                    }));
+                    free.cold
+                        .extend((1..SLOTS_PER_SLAB).rev().map(|index| Slot {
+                            slab: slab.clone(),
+                            index,
+                        }));
                 });
                 Slot { slab, index: 0 }
             }
@@ -233,24 +323,15 @@ impl Drop for GreenletStack {
     fn drop(&mut self) {
         // SAFETY: taken once, here; the field is not used afterwards.
         let slot = unsafe { ManuallyDrop::take(&mut self.slot) };
-        let (limit, base) = (self.limit.get(), self.base.get());
-        let guard = slot.slab.guard;
         let _ = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
+            let defer = pool.defer_trim;
             let free = pool.class(self.stack_size);
-            if free.len() >= WARM_SLOTS {
-                // Give the pages back; the slot stays reserved and guarded.
-                // SAFETY: the range is this slot's usable stack, no longer in use; its
-                // contents may be discarded.
-                unsafe {
-                    libc::madvise(
-                        (limit + guard) as *mut libc::c_void,
-                        base - limit - guard,
-                        libc::MADV_DONTNEED,
-                    )
-                };
+            free.warm.push_back(slot);
+            if !defer && free.warm.len() > WARM_SLOTS {
+                // No hub to trim when idle: give this surplus back now.
+                free.trim(usize::MAX);
             }
-            free.push(slot);
         });
     }
 }
