@@ -97,9 +97,22 @@
 //! yield). When the main greenlet waits on something nothing can complete, it gets
 //! [`HubError::LoopExit`] instead of sleeping forever. A greenlet that holds the
 //! thread for more than half a second without waiting is reported through `log`.
-//! After a `fork`, the child gets a fresh hub on its first green call; the parent's
-//! greenlets never run there. One hub per thread: to use more cores, run greenlets on
-//! several threads and hand them work with [`HubHandle`].
+//! One hub per thread: to use more cores, run greenlets on several threads (each
+//! thread's first green call makes its hub) and hand them work with [`HubHandle`].
+//!
+//! ## Fork
+//!
+//! A child forked while a hub exists (conc-process's `fork` start method, or a raw
+//! `fork`) never touches the parent's hub: that hub's epoll instance and waker are
+//! shared with the parent, and using them from the child would steal the parent's
+//! events. The child's first green call makes a new hub; a green socket inherited from
+//! the parent registers itself with it on its next wait. The parent's greenlets are
+//! copied into the child with the rest of its memory, but they were waiting on the
+//! parent's hub, so nothing ever resumes them there: they stay suspended, and are
+//! killed (their destructors run) only if the child's thread ends normally; a child
+//! that leaves with `_exit`, as conc-process's children do, runs none of them. This is
+//! deliberate: running the parent's greenlets in the child would do their work twice
+//! (gevent's forked children do, unless `gevent.reinit()` and care are taken).
 //!
 //! # Greenlet semantics
 //!

@@ -472,3 +472,78 @@ fn surplus_stacks_are_trimmed_when_the_hub_idles() {
         "RSS {warm} KiB -> {trimmed} KiB; expected about {expected} KiB given back"
     );
 }
+
+/// CPU time of the calling thread so far (the hub runs on it; other tests' threads do
+/// not count).
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: `getrusage` fills the struct it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// No busy loop: a hub whose greenlets all wait sleeps in `epoll_wait`.
+#[test]
+fn a_waiting_hub_burns_no_cpu() {
+    let sleepers: Vec<_> = (0..100)
+        .map(|_| spawn(|| sleep(Duration::from_millis(300))))
+        .collect();
+    let listener = conc_coro::TcpListener::bind("127.0.0.1:0").unwrap();
+    let acceptor = spawn(move || {
+        listener
+            .accept_timeout(Some(Duration::from_millis(300)))
+            .map(|_| ())
+    });
+    sleep(Duration::from_millis(20)).unwrap();
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    joinall(&sleepers, Some(PATIENCE)).unwrap();
+    let _ = acceptor.join(Some(PATIENCE));
+    let (cpu, wall) = (cpu_time() - cpu, wall.elapsed());
+    assert!(wall >= Duration::from_millis(200), "{wall:?}");
+    // A spinning loop would use the whole wall time; the bound is generous for a
+    // loaded machine.
+    assert!(cpu < wall / 4, "{cpu:?} of CPU in {wall:?}");
+}
+
+/// A thread whose greenlets still wait when it ends: they are killed with it (their
+/// destructors run), nothing hangs, and handles to its hub fail afterwards.
+#[test]
+fn a_thread_may_end_with_greenlets_waiting() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let d = dropped.clone();
+    std::thread::spawn(move || {
+        let event = Event::new();
+        for _ in 0..3 {
+            let (event, d) = (event.clone(), d.clone());
+            drop(spawn(move || {
+                let _count = Count(d);
+                event.wait(None)
+            }));
+        }
+        let (a, _b) = conc_coro::UnixStream::pair().unwrap();
+        let d2 = d.clone();
+        drop(spawn(move || {
+            let _count = Count(d2);
+            let mut buf = [0; 1];
+            std::io::Read::read(&mut &a, &mut buf)
+        }));
+        sleep(Duration::from_millis(5)).unwrap();
+        tx.send(HubHandle::current().unwrap()).unwrap();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 4);
+    let handle = rx.recv().unwrap();
+    assert_eq!(handle.spawn(|| ()), Err(HubError::HubGone));
+}

@@ -510,6 +510,8 @@ impl Core {
                 continue;
             }
             self.poll(timeout);
+            // What that poll woke is the next turn: no second, empty poll first.
+            self.batch.set(self.ready.borrow().len());
         }
     }
 
