@@ -12,9 +12,11 @@
 //!
 //! Peak memory per task is measured in each system's first (warm-up) run: the process's
 //! resident set once every task is alive and asleep, minus the resident set before the
-//! first spawn, over the number of tasks. Later runs reuse memory (conc-coro keeps its
-//! stacks pooled), so only the first run says what a fresh program pays. tokio runs
-//! first, on a fresh heap; conc-coro's stacks come from fresh slabs either way.
+//! first spawn, over the number of tasks. Later runs reuse memory (conc-coro keeps the
+//! stacks a burst released warm until its hub idles), so only the first run says what a
+//! fresh program pays: the notes give that run's time too (for conc-coro it includes a
+//! first-touch page fault per stack page). tokio runs first, on a fresh heap;
+//! conc-coro's stacks come from fresh slabs either way.
 //!
 //! Target: conc-coro at most 2.5x tokio current-thread's time, with at most 6 KiB peak
 //! RSS per greenlet.
@@ -99,44 +101,61 @@ fn first_only(slot: &Cell<Option<f64>>, per_task: f64) {
     }
 }
 
+/// What a W2 system's first (warm-up) run measured: KiB per task and its time.
+#[derive(Default)]
+struct FirstRun {
+    kib: Cell<Option<f64>>,
+    time: Cell<Option<Duration>>,
+}
+
+impl FirstRun {
+    /// Runs `run` (which records the KiB), recording its time if it is the first.
+    fn time(&self, run: impl FnOnce(&Cell<Option<f64>>) -> Duration) -> Duration {
+        let took = run(&self.kib);
+        if self.time.get().is_none() {
+            self.time.set(Some(took));
+        }
+        took
+    }
+}
+
 fn run_w2(config: &Config) -> Report {
     let n = config.size(W2_TASKS);
     let n_threads = n / W2_THREAD_SCALE;
-    let (tokio_kib, conc_kib, may_kib, thread_kib) = (
-        Rc::new(Cell::new(None)),
-        Rc::new(Cell::new(None)),
-        Rc::new(Cell::new(None)),
-        Rc::new(Cell::new(None)),
-    );
+    let firsts: [Rc<FirstRun>; 4] = Default::default();
     let mut cases = [
         Case::new(TOKIO_W2, {
-            let kib = tokio_kib.clone();
-            move || tokio_sleepers(n, &kib)
+            let first = firsts[0].clone();
+            move || first.time(|kib| tokio_sleepers(n, kib))
         }),
         Case::new(CONC_W2, {
-            let kib = conc_kib.clone();
-            move || conc_sleepers(n, &kib)
+            let first = firsts[1].clone();
+            move || first.time(|kib| conc_sleepers(n, kib))
         }),
         Case::new("may: go! + coroutine::sleep (1 worker)", {
-            let kib = may_kib.clone();
-            move || may_sleepers(n, &kib)
+            let first = firsts[2].clone();
+            move || first.time(|kib| may_sleepers(n, kib))
         }),
         Case::new("OS threads: thread::sleep", {
-            let kib = thread_kib.clone();
-            move || thread_sleepers(n_threads, &kib) * W2_THREAD_SCALE as u32
+            let first = firsts[3].clone();
+            move || first.time(|kib| thread_sleepers(n_threads, kib) * W2_THREAD_SCALE as u32)
         }),
     ];
     eprintln!("  -- {n} tasks ({n_threads} OS threads, scaled)");
     let stats = measure(config, &mut cases);
     let mut report = Report::default();
     let tokio_secs = stats[0].median.as_secs_f64();
-    let kibs = [&tokio_kib, &conc_kib, &may_kib, &thread_kib];
-    for ((case, s), kib) in cases.iter().zip(&stats).zip(kibs) {
+    let first_secs = |f: &FirstRun| f.time.get().unwrap_or_default().as_secs_f64();
+    let tokio_first = first_secs(&firsts[0]);
+    for ((case, s), first) in cases.iter().zip(&stats).zip(&firsts) {
         let secs = s.median.as_secs_f64();
-        let kib = kib.get().unwrap_or(0.0);
+        let kib = first.kib.get().unwrap_or(0.0);
         let mut notes = format!(
-            "{:.2}x tokio current-thread; {kib:.1} KiB RSS per task (first run)",
-            secs / tokio_secs
+            "{:.2}x tokio current-thread; first (cold) run {:.3} s, {:.2}x tokio's; \
+             {kib:.1} KiB RSS per task (first run)",
+            secs / tokio_secs,
+            first_secs(first),
+            first_secs(first) / tokio_first
         );
         if case.system == CONC_W2 {
             let time = at_most(secs / tokio_secs, W2_MAX_RATIO);

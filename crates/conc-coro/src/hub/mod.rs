@@ -33,8 +33,9 @@ use remote::{Inbox, Remote};
 use timers::Timers;
 pub(crate) use timers::{Action, TimerId};
 
-/// How long a greenlet may run without giving the hub a turn before it is reported
-/// (gevent's `max_blocking_time`): it stalls every other greenlet of its thread.
+/// How long one turn of the hub may take before it is reported (gevent's
+/// `max_blocking_time`): a greenlet that long without waiting stalls every other
+/// greenlet of its thread.
 const BLOCKING_REPORT: Duration = Duration::from_millis(500);
 
 /// Hashes the hub's keys, greenlet and guard ids: unique counters, so a multiplication
@@ -144,8 +145,9 @@ pub(crate) struct Core {
     /// delivered at its next wait.
     pending: RefCell<IdMap<u64>>,
     next_guard: Cell<u64>,
-    /// When the hub last handed the thread to a greenlet.
-    handed_over: Cell<Option<Instant>>,
+    /// When the current turn began (`None` while the hub sleeps): a turn that lasts
+    /// too long means a greenlet held the thread.
+    turn_began: Cell<Option<Instant>>,
     forks: u64,
 }
 
@@ -207,7 +209,7 @@ impl Core {
                 guards: RefCell::new(IdMap::default()),
                 pending: RefCell::new(IdMap::default()),
                 next_guard: Cell::new(0),
-                handed_over: Cell::new(None),
+                turn_began: Cell::new(None),
                 forks: FORKS.load(Ordering::Relaxed),
             }
         }))
@@ -462,20 +464,11 @@ impl Core {
     /// The hub's turn: picks the next greenlet to run, sleeping in `poll` while none
     /// is ready. Runs on the root loop, on the thread's own stack.
     fn step(&self) -> (Greenlet, Value) {
-        if let Some(since) = self.handed_over.take() {
-            let held = since.elapsed();
-            if held > BLOCKING_REPORT {
-                log::warn!(
-                    "a greenlet ran for {held:?} without giving the hub a turn: every other \
-                     greenlet of this thread waited that long (blocking I/O or a long \
-                     computation? use green I/O, or sleep(Duration::ZERO) in long loops)"
-                );
-            }
-        }
         loop {
             if self.batch.get() == 0 {
                 // A turn: I/O and timers first, then everything ready now.
-                self.poll(Some(Duration::ZERO));
+                let now = self.poll(Some(Duration::ZERO));
+                self.check_turn(now);
                 self.batch.set(self.ready.borrow().len());
             }
             let next = self.ready.borrow_mut().pop_front();
@@ -484,7 +477,6 @@ impl Core {
                 if greenlet.dead() {
                     continue;
                 }
-                self.handed_over.set(Some(Instant::now()));
                 return (greenlet, value);
             }
             self.batch.set(0);
@@ -506,10 +498,13 @@ impl Core {
             // About to sleep: a good moment to give surplus stack pages back (a batch,
             // then look at the world again).
             if timeout.is_none_or(|t| t >= IDLE_TRIM) && crate::stack::trim_idle() {
-                self.poll(Some(Duration::ZERO));
+                let _ = self.poll(Some(Duration::ZERO));
                 continue;
             }
-            self.poll(timeout);
+            // The sleep is not a greenlet's doing.
+            self.turn_began.set(None);
+            let now = self.poll(timeout);
+            self.turn_began.set(Some(now));
             // What that poll woke is the next turn: no second, empty poll first.
             self.batch.set(self.ready.borrow().len());
         }
@@ -526,8 +521,27 @@ impl Core {
             && self.inbox.borrow().is_empty()
     }
 
-    /// Polls I/O (up to `timeout`), then fires due timers and takes the inbox.
-    fn poll(&self, timeout: Option<Duration>) {
+    /// Reports a turn that took longer than [`BLOCKING_REPORT`] (gevent's
+    /// `max_blocking_time`), and starts the next one. One clock read per turn, not per
+    /// greenlet.
+    fn check_turn(&self, now: Instant) {
+        if let Some(began) = self.turn_began.get() {
+            let took = now.saturating_duration_since(began);
+            if took > BLOCKING_REPORT {
+                log::warn!(
+                    "the hub's last turn took {took:?}: a greenlet ran that long without \
+                     waiting on anything green, and every other greenlet of this thread \
+                     waited (blocking I/O or a long computation? use green I/O, or \
+                     sleep(Duration::ZERO) in long loops)"
+                );
+            }
+        }
+        self.turn_began.set(Some(now));
+    }
+
+    /// Polls I/O (up to `timeout`), then fires due timers and takes the inbox; returns
+    /// the time after the poll.
+    fn poll(&self, timeout: Option<Duration>) -> Instant {
         let mut woken = Vec::new();
         let waker = self.io.borrow_mut().poll(timeout, &mut woken);
         for key in woken {
@@ -550,6 +564,7 @@ impl Core {
                 None => break,
             }
         }
+        now
     }
 }
 
