@@ -8,14 +8,14 @@
 //! cooperative. Then seed 002's `Pool(5)` with `apply_async`, `close`, `join`, with a
 //! pool of greenlets: `spawn` waits for a free slot, `join` waits for all.
 //!
-//! How Rust differs: `Group::pool(5)` is gevent's `Pool(5)`; there is no `close`, since
+//! How Rust differs: `Pool::new(5)` is gevent's `Pool(5)`; there is no `close`, since
 //! a pool of greenlets takes work until it is dropped; `join` is the same.
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use conc_coro::{Group, TcpStream, joinall, sleep, spawn};
+use conc_coro::{Pool, TcpStream, joinall, sleep, spawn};
 use examples::green_http::{GreenSite, exchange};
 
 const REQUESTS: usize = 100;
@@ -65,7 +65,7 @@ fn main() {
     );
 
     examples::heading("Pool(5): at most five greenlets at a time (seed 002)");
-    let pool = Group::pool(5);
+    let pool = Pool::new(5);
     let (now, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
     for task in 0..12 {
         let (now, peak) = (now.clone(), peak.clone());

@@ -84,7 +84,7 @@
 //! | `event.Event`, `event.AsyncResult` | [`Event`], [`AsyncResult`] |
 //! | `lock.Semaphore`, `BoundedSemaphore`, `RLock` | [`Semaphore`], [`Semaphore::bounded`], [`RLock`] |
 //! | `queue.Queue`, `JoinableQueue`, `LifoQueue`, `PriorityQueue`, `Channel` | [`Queue`], [`JoinableQueue`], [`LifoQueue`], [`PriorityQueue`], [`Channel`] |
-//! | `pool.Group`, `pool.Pool` | [`Group`], [`Pool`] ([`Group::pool`]) |
+//! | `pool.Group`, `pool.Pool` | [`Group`], [`Pool`] |
 //! | `signal_handler` | [`signal_handler`], [`SignalWatcher`] |
 //! | `socket`, `server.StreamServer`, `wait_read`/`wait_write` | [`TcpStream`], [`TcpListener`], [`UdpSocket`], [`UnixStream`], [`StreamServer`], [`wait_readable`], [`wait_writable`] |
 //! | `LoopExit` | [`HubError::LoopExit`] |
@@ -217,8 +217,8 @@ pub use net::{
 pub use pool::{Group, IMap, Pool};
 pub use signal::{SignalWatcher, signal_handler};
 pub use sync::{
-    AsyncResult, Channel, Event, Fifo, JoinableQueue, Lifo, LifoQueue, Order, PriorityQueue,
-    PutError, Queue, RLock, Semaphore, Smallest,
+    AsyncResult, Channel, Event, JoinableQueue, LifoQueue, PriorityQueue, PutError, Queue, RLock,
+    Semaphore,
 };
 pub use task::{
     IWait, Task, Waitable, idle, iwait, joinall, killall, sleep, spawn, spawn_later, wait,

@@ -32,8 +32,29 @@ struct Inner {
 /// A set of greenlets spawned together (gevent's `Group`): [`join`](Group::join) waits
 /// for all of them, [`kill`](Group::kill) ends them, [`map`](Group::map),
 /// [`imap`](Group::imap) and [`imap_unordered`](Group::imap_unordered) run a function
-/// over items, one greenlet each. [`Group::pool`] bounds how many run at once
-/// (gevent's `Pool`): spawning then waits for a free slot.
+/// over items, one greenlet each. A [`Pool`] is a group that bounds how many run at
+/// once.
+///
+/// # Examples
+///
+/// ```
+/// use conc_coro::Group;
+///
+/// let group = Group::new();
+/// let a = group.spawn(|| 1).unwrap();
+/// let b = group.spawn(|| 2).unwrap();
+/// group.join(None).unwrap();
+/// assert_eq!(a.get(None).unwrap() + b.get(None).unwrap(), 3);
+/// assert!(group.is_empty());
+/// ```
+#[derive(Clone)]
+pub struct Group {
+    inner: Rc<Inner>,
+}
+
+/// A [`Group`] running at most `size` greenlets at once (gevent's `Pool(size)`):
+/// [`spawn`](Group::spawn) waits for a free slot. Every method of `Group` applies
+/// (through `Deref`, as gevent's `Pool` subclasses `Group`).
 ///
 /// # Examples
 ///
@@ -41,9 +62,9 @@ struct Inner {
 ///
 /// ```
 /// use std::time::Duration;
-/// use conc_coro::{Group, sleep};
+/// use conc_coro::{Pool, sleep};
 ///
-/// let pool = Group::pool(5);
+/// let pool = Pool::new(5);
 /// let squares = pool
 ///     .map(|x: u64| {
 ///         sleep(Duration::from_millis(1)).unwrap();
@@ -51,14 +72,34 @@ struct Inner {
 ///     }, 0..20)
 ///     .unwrap();
 /// assert_eq!(squares, (0..20).map(|x| x * x).collect::<Vec<_>>());
+/// assert_eq!(pool.free_count(), 5);
 /// ```
-#[derive(Clone)]
-pub struct Group {
-    inner: Rc<Inner>,
+#[derive(Clone, Debug)]
+pub struct Pool {
+    group: Group,
 }
 
-/// gevent's `Pool`: a [`Group`] made with [`Group::pool`].
-pub type Pool = Group;
+impl Pool {
+    /// A pool of `size` slots.
+    ///
+    /// # Panics
+    ///
+    /// If `size` is 0.
+    pub fn new(size: usize) -> Pool {
+        assert!(size > 0, "a pool needs at least one slot");
+        Pool {
+            group: Group::make(Some(Semaphore::new(size))),
+        }
+    }
+}
+
+impl std::ops::Deref for Pool {
+    type Target = Group;
+
+    fn deref(&self) -> &Group {
+        &self.group
+    }
+}
 
 impl std::fmt::Debug for Group {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,16 +141,6 @@ impl Group {
     /// An unbounded group.
     pub fn new() -> Group {
         Group::make(None)
-    }
-
-    /// A group running at most `size` greenlets at once (gevent's `Pool(size)`).
-    ///
-    /// # Panics
-    ///
-    /// If `size` is 0.
-    pub fn pool(size: usize) -> Group {
-        assert!(size > 0, "a pool needs at least one slot");
-        Group::make(Some(Semaphore::new(size)))
     }
 
     fn make(slots: Option<Semaphore>) -> Group {

@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use conc_coro::{
-    Channel, Group, HubError, LifoQueue, PriorityQueue, Queue, RLock, Semaphore, joinall, sleep,
-    spawn,
+    Channel, Group, HubError, LifoQueue, Pool, PriorityQueue, Queue, RLock, Semaphore, joinall,
+    sleep, spawn,
 };
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -15,8 +15,9 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// `test__queue.py` `TestQueue`: order, bounds, timeouts, nowait.
 #[test]
 fn queues_keep_their_order_and_bounds() {
-    let q: Queue<u8> = Queue::new(Some(2));
-    q.put(1, None).unwrap();
+    // No annotation needed: the item type comes from the puts.
+    let q = Queue::new(Some(2));
+    q.put(1u8, None).unwrap();
     q.try_put(2).unwrap();
     assert!(q.full());
     assert_eq!(q.try_put(3), Err(3));
@@ -39,8 +40,8 @@ fn queues_keep_their_order_and_bounds() {
     // Nothing can ever put: LoopExit, not a hang.
     assert!(matches!(q.get(None), Err(HubError::LoopExit { .. })));
 
-    let lifo: LifoQueue<u8> = LifoQueue::new(None);
-    let prio: PriorityQueue<(u8, &str)> = PriorityQueue::new(None);
+    let lifo = LifoQueue::new(None);
+    let prio = PriorityQueue::new(None);
     for i in 1..=3 {
         lifo.put(i, None).unwrap();
     }
@@ -176,7 +177,7 @@ fn bounded_semaphores_refuse_extra_releases() {
 /// completion order, kill ends its greenlets.
 #[test]
 fn pools_bound_and_map() {
-    let pool = Group::pool(3);
+    let pool = Pool::new(3);
     let (now, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
     let out = {
         let (now, peak) = (now.clone(), peak.clone());
@@ -239,7 +240,7 @@ fn pools_bound_and_map() {
     assert!(group.is_empty());
     assert_eq!(group.apply(|| 5), Ok(5));
 
-    let small = Group::pool(1);
+    let small = Pool::new(1);
     let busy = small.spawn(|| sleep(Duration::from_millis(20))).unwrap();
     assert!(small.full());
     small.wait_available(Some(PATIENCE)).unwrap();

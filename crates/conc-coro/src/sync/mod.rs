@@ -8,8 +8,6 @@ mod rlock;
 mod semaphore;
 
 pub use event::{AsyncResult, Event};
-pub use queue::{
-    Channel, Fifo, JoinableQueue, Lifo, LifoQueue, Order, PriorityQueue, PutError, Queue, Smallest,
-};
+pub use queue::{Channel, JoinableQueue, LifoQueue, PriorityQueue, PutError, Queue};
 pub use rlock::RLock;
 pub use semaphore::Semaphore;

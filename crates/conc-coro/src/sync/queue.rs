@@ -33,22 +33,17 @@ impl<T: std::fmt::Debug> std::error::Error for PutError<T> {
 }
 
 /// The order a queue hands its items out in.
-pub trait Order<T>: Default {
+trait Order<T>: Default {
     /// Adds an item.
     fn push(&mut self, item: T);
     /// Takes the next item.
     fn pop(&mut self) -> Option<T>;
     /// How many items it holds.
     fn len(&self) -> usize;
-    /// Whether it holds none.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// First in, first out.
-#[derive(Debug)]
-pub struct Fifo<T>(VecDeque<T>);
+struct Fifo<T>(VecDeque<T>);
 
 impl<T> Default for Fifo<T> {
     fn default() -> Self {
@@ -69,8 +64,7 @@ impl<T> Order<T> for Fifo<T> {
 }
 
 /// Last in, first out.
-#[derive(Debug)]
-pub struct Lifo<T>(Vec<T>);
+struct Lifo<T>(Vec<T>);
 
 impl<T> Default for Lifo<T> {
     fn default() -> Self {
@@ -90,9 +84,8 @@ impl<T> Order<T> for Lifo<T> {
     }
 }
 
-/// Smallest first (Python's `PriorityQueue`: put `(priority, item)` pairs).
-#[derive(Debug)]
-pub struct Smallest<T: Ord>(BinaryHeap<Reverse<T>>);
+/// Smallest first.
+struct Smallest<T: Ord>(BinaryHeap<Reverse<T>>);
 
 impl<T: Ord> Default for Smallest<T> {
     fn default() -> Self {
@@ -112,50 +105,11 @@ impl<T: Ord> Order<T> for Smallest<T> {
     }
 }
 
-/// A queue of greenlets' work items (gevent's `Queue`, and `JoinableQueue`: every
-/// queue here is joinable). `put` parks while a bounded queue is full, `get` while it
-/// is empty. Clones share the queue. [`LifoQueue`] and [`PriorityQueue`] differ only
-/// in their order.
-///
-/// # Examples
-///
-/// Seed 002: producers and consumers.
-///
-/// ```
-/// use conc_coro::{Queue, joinall, spawn};
-///
-/// let q: Queue<u32> = Queue::new(Some(2));
-/// let producer = {
-///     let q = q.clone();
-///     spawn(move || (0..5).for_each(|i| q.put(i, None).unwrap()))
-/// };
-/// let consumer = {
-///     let q = q.clone();
-///     spawn(move || {
-///         (0..5)
-///             .map(|_| {
-///                 let item = q.get(None).unwrap();
-///                 q.task_done();
-///                 item
-///             })
-///             .collect::<Vec<_>>()
-///     })
-/// };
-/// q.join(None).unwrap();
-/// joinall([&consumer], None).unwrap();
-/// assert_eq!(consumer.get(None).unwrap(), [0, 1, 2, 3, 4]);
-/// producer.join(None).unwrap();
-/// ```
-pub struct Queue<T, O: Order<T> = Fifo<T>> {
+/// What the three queue types share: items in an order, a bound, waiters on both
+/// ends, and the count of unfinished tasks.
+struct QueueCore<T, O> {
     inner: Rc<Inner<T, O>>,
 }
-
-/// Last in, first out (gevent's `LifoQueue`).
-pub type LifoQueue<T> = Queue<T, Lifo<T>>;
-/// Smallest first (gevent's `PriorityQueue`).
-pub type PriorityQueue<T> = Queue<T, Smallest<T>>;
-/// Every [`Queue`] is joinable; the name of gevent's joinable one.
-pub type JoinableQueue<T> = Queue<T>;
 
 struct Inner<T, O> {
     items: RefCell<O>,
@@ -167,36 +121,22 @@ struct Inner<T, O> {
     _item: std::marker::PhantomData<T>,
 }
 
-impl<T, O: Order<T>> Clone for Queue<T, O> {
+impl<T, O: Order<T>> Clone for QueueCore<T, O> {
     fn clone(&self) -> Self {
-        Queue {
+        QueueCore {
             inner: self.inner.clone(),
         }
     }
 }
 
-impl<T, O: Order<T>> std::fmt::Debug for Queue<T, O> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queue")
-            .field("len", &self.qsize())
-            .field("maxsize", &self.inner.maxsize)
-            .finish()
-    }
-}
-
-impl<T, O: Order<T>> Queue<T, O> {
-    /// A queue holding at most `maxsize` items (`None`: unbounded).
-    ///
-    /// # Panics
-    ///
-    /// If `maxsize` is `Some(0)`: a queue that holds nothing is a [`Channel`].
-    pub fn new(maxsize: Option<usize>) -> Self {
+impl<T, O: Order<T>> QueueCore<T, O> {
+    fn new(maxsize: Option<usize>) -> Self {
         assert_ne!(
             maxsize,
             Some(0),
             "a queue of size 0 holds nothing: use a Channel"
         );
-        Queue {
+        QueueCore {
             inner: Rc::new(Inner {
                 items: RefCell::new(O::default()),
                 maxsize,
@@ -209,33 +149,15 @@ impl<T, O: Order<T>> Queue<T, O> {
         }
     }
 
-    /// The number of items held.
-    pub fn qsize(&self) -> usize {
+    fn qsize(&self) -> usize {
         self.inner.items.borrow().len()
     }
 
-    /// Whether it holds no item.
-    pub fn empty(&self) -> bool {
-        self.qsize() == 0
-    }
-
-    /// Whether a bounded queue is full.
-    pub fn full(&self) -> bool {
+    fn full(&self) -> bool {
         self.inner.maxsize.is_some_and(|max| self.qsize() >= max)
     }
 
-    /// The bound, if any.
-    pub fn maxsize(&self) -> Option<usize> {
-        self.inner.maxsize
-    }
-
-    /// Puts `item` if there is room now (gevent's `put_nowait`); gives it back if
-    /// the queue is full.
-    ///
-    /// # Errors
-    ///
-    /// The item, when the queue is full.
-    pub fn try_put(&self, item: T) -> Result<(), T> {
+    fn try_put(&self, item: T) -> Result<(), T> {
         if self.full() {
             return Err(item);
         }
@@ -245,13 +167,7 @@ impl<T, O: Order<T>> Queue<T, O> {
         Ok(())
     }
 
-    /// Puts `item`, waiting at most `timeout` for room.
-    ///
-    /// # Errors
-    ///
-    /// [`PutError`] with the item and [`HubError::Timeout`] (the queue stayed full),
-    /// [`HubError::LoopExit`] or [`HubError::InHub`].
-    pub fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
+    fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
         let mut item = match self.try_put(item) {
             Ok(()) => return Ok(()),
             Err(item) => item,
@@ -284,20 +200,13 @@ impl<T, O: Order<T>> Queue<T, O> {
         }
     }
 
-    /// Takes an item if there is one now (gevent's `get_nowait`).
-    pub fn try_get(&self) -> Option<T> {
+    fn try_get(&self) -> Option<T> {
         let item = self.inner.items.borrow_mut().pop()?;
         self.inner.putters.wake_one();
         Some(item)
     }
 
-    /// Takes the next item, waiting at most `timeout` for one.
-    ///
-    /// # Errors
-    ///
-    /// [`HubError::Timeout`]; [`HubError::LoopExit`] when the main greenlet waits and
-    /// nothing can ever put; [`HubError::InHub`].
-    pub fn get(&self, timeout: Option<Duration>) -> Result<T, HubError> {
+    fn get(&self, timeout: Option<Duration>) -> Result<T, HubError> {
         if let Some(item) = self.try_get() {
             return Ok(item);
         }
@@ -308,7 +217,7 @@ impl<T, O: Order<T>> Queue<T, O> {
                 "an item from a Queue",
                 timeout,
                 &[&self.inner.getters],
-                || !self.empty(),
+                || self.qsize() > 0,
             )?;
             if let Some(item) = self.try_get() {
                 return Ok(item);
@@ -316,12 +225,7 @@ impl<T, O: Order<T>> Queue<T, O> {
         }
     }
 
-    /// Marks one item taken with `get` as processed (Python's `task_done`).
-    ///
-    /// # Panics
-    ///
-    /// If called more times than items were put (Python raises `ValueError`).
-    pub fn task_done(&self) {
+    fn task_done(&self) {
         let left = self.inner.unfinished.get();
         assert!(left > 0, "task_done() called too many times");
         self.inner.unfinished.set(left - 1);
@@ -330,17 +234,7 @@ impl<T, O: Order<T>> Queue<T, O> {
         }
     }
 
-    /// The items put and not yet marked done.
-    pub fn unfinished_tasks(&self) -> usize {
-        self.inner.unfinished.get()
-    }
-
-    /// Waits until every item put has been marked done, at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`get`](Queue::get).
-    pub fn join(&self, timeout: Option<Duration>) -> Result<(), HubError> {
+    fn join(&self, timeout: Option<Duration>) -> Result<(), HubError> {
         if self.inner.unfinished.get() == 0 {
             return Ok(());
         }
@@ -354,15 +248,206 @@ impl<T, O: Order<T>> Queue<T, O> {
     }
 }
 
-impl<T, O: Order<T>> Iterator for Queue<T, O> {
-    type Item = T;
+/// Defines a public queue type over [`QueueCore`] with one order; they differ only in
+/// the order items come out in (and a priority queue's items must be `Ord`).
+macro_rules! queue_type {
+    ($(#[$doc:meta])* $name:ident, $order:ident, $($bound:path)?) => {
+        $(#[$doc])*
+        pub struct $name<T $(: $bound)?> {
+            core: QueueCore<T, $order<T>>,
+        }
 
-    /// Waits for the next item; `None` once the main greenlet would wait forever
-    /// (`LoopExit`) or on a hub error.
-    fn next(&mut self) -> Option<T> {
-        self.get(None).ok()
-    }
+        impl<T $(: $bound)?> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                $name {
+                    core: self.core.clone(),
+                }
+            }
+        }
+
+        impl<T $(: $bound)?> std::fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("len", &self.qsize())
+                    .field("maxsize", &self.maxsize())
+                    .finish()
+            }
+        }
+
+        impl<T $(: $bound)?> $name<T> {
+            /// A queue holding at most `maxsize` items (`None`: unbounded).
+            ///
+            /// # Panics
+            ///
+            /// If `maxsize` is `Some(0)`: a queue that holds nothing is a [`Channel`].
+            pub fn new(maxsize: Option<usize>) -> Self {
+                $name {
+                    core: QueueCore::new(maxsize),
+                }
+            }
+
+            /// The number of items held.
+            pub fn qsize(&self) -> usize {
+                self.core.qsize()
+            }
+
+            /// Whether it holds no item.
+            pub fn empty(&self) -> bool {
+                self.qsize() == 0
+            }
+
+            /// Whether a bounded queue is full.
+            pub fn full(&self) -> bool {
+                self.core.full()
+            }
+
+            /// The bound, if any.
+            pub fn maxsize(&self) -> Option<usize> {
+                self.core.inner.maxsize
+            }
+
+            /// Puts `item` if there is room now (gevent's `put_nowait`).
+            ///
+            /// # Errors
+            ///
+            /// The item, handed back, when the queue is full.
+            pub fn try_put(&self, item: T) -> Result<(), T> {
+                self.core.try_put(item)
+            }
+
+            /// Puts `item`, waiting at most `timeout` for room.
+            ///
+            /// # Errors
+            ///
+            /// [`PutError`] with the item and [`HubError::Timeout`] (the queue stayed
+            /// full), [`HubError::LoopExit`] or [`HubError::InHub`].
+            pub fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
+                self.core.put(item, timeout)
+            }
+
+            /// Takes an item if there is one now (gevent's `get_nowait`).
+            pub fn try_get(&self) -> Option<T> {
+                self.core.try_get()
+            }
+
+            /// Takes the next item, waiting at most `timeout` for one.
+            ///
+            /// # Errors
+            ///
+            /// [`HubError::Timeout`]; [`HubError::LoopExit`] when the main greenlet waits
+            /// and nothing can ever put; [`HubError::InHub`].
+            pub fn get(&self, timeout: Option<Duration>) -> Result<T, HubError> {
+                self.core.get(timeout)
+            }
+
+            /// Marks one item taken with `get` as processed (Python's `task_done`).
+            ///
+            /// # Panics
+            ///
+            /// If called more times than items were put (Python raises `ValueError`).
+            pub fn task_done(&self) {
+                self.core.task_done();
+            }
+
+            /// The items put and not yet marked done.
+            pub fn unfinished_tasks(&self) -> usize {
+                self.core.inner.unfinished.get()
+            }
+
+            /// Waits until every item put has been marked done, at most `timeout`.
+            ///
+            /// # Errors
+            ///
+            /// As [`get`](Self::get).
+            pub fn join(&self, timeout: Option<Duration>) -> Result<(), HubError> {
+                self.core.join(timeout)
+            }
+        }
+
+        impl<T $(: $bound)?> Iterator for $name<T> {
+            type Item = T;
+
+            /// Waits for the next item; `None` once the main greenlet would wait
+            /// forever (`LoopExit`) or on a hub error.
+            fn next(&mut self) -> Option<T> {
+                self.get(None).ok()
+            }
+        }
+    };
 }
+
+queue_type!(
+    /// A queue of greenlets' work items, first in first out (gevent's `Queue`, and
+    /// `JoinableQueue`: every queue here is joinable). `put` parks while a bounded queue
+    /// is full, `get` while it is empty. Clones share the queue.
+    ///
+    /// # Examples
+    ///
+    /// Seed 002: producers and consumers.
+    ///
+    /// ```
+    /// use conc_coro::{Queue, joinall, spawn};
+    ///
+    /// let q = Queue::new(Some(2));
+    /// let producer = {
+    ///     let q = q.clone();
+    ///     spawn(move || (0..5).for_each(|i| q.put(i, None).unwrap()))
+    /// };
+    /// let consumer = {
+    ///     let q = q.clone();
+    ///     spawn(move || {
+    ///         (0..5)
+    ///             .map(|_| {
+    ///                 let item = q.get(None).unwrap();
+    ///                 q.task_done();
+    ///                 item
+    ///             })
+    ///             .collect::<Vec<_>>()
+    ///     })
+    /// };
+    /// q.join(None).unwrap();
+    /// joinall([&consumer], None).unwrap();
+    /// assert_eq!(consumer.get(None).unwrap(), [0, 1, 2, 3, 4]);
+    /// producer.join(None).unwrap();
+    /// ```
+    Queue,
+    Fifo,
+);
+
+queue_type!(
+    /// A queue handing out the most recently put item first (gevent's `LifoQueue`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = conc_coro::LifoQueue::new(None);
+    /// q.put(1, None).unwrap();
+    /// q.put(2, None).unwrap();
+    /// assert_eq!(q.get(None), Ok(2));
+    /// ```
+    LifoQueue,
+    Lifo,
+);
+
+queue_type!(
+    /// A queue handing out its smallest item first (gevent's `PriorityQueue`): put
+    /// `(priority, item)` pairs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = conc_coro::PriorityQueue::new(None);
+    /// q.put((2, "later"), None).unwrap();
+    /// q.put((1, "first"), None).unwrap();
+    /// assert_eq!(q.get(None), Ok((1, "first")));
+    /// ```
+    PriorityQueue,
+    Smallest,
+    Ord
+);
+
+/// Every [`Queue`] is joinable; the name of gevent's joinable one.
+pub type JoinableQueue<T> = Queue<T>;
 
 /// A queue with no room: each `put` waits until a getter has taken its item (gevent's
 /// `Channel`).
