@@ -329,6 +329,10 @@ pub enum HubError {
     /// (gevent hands back a `GreenletExit` instead of a value).
     #[error("greenlet was killed before it returned")]
     Killed,
+    /// A greenlet waited for its own end ([`Task::join`](crate::Task::join) from inside
+    /// the task): it would wait forever.
+    #[error("a greenlet cannot wait for its own end")]
+    WaitOnSelf,
     /// The task's value was moved out before, by [`Task::take`](crate::Task::take).
     #[error("the greenlet's value was already taken")]
     Taken,

@@ -203,11 +203,15 @@ impl<T: 'static> Task<T> {
     /// # Errors
     ///
     /// [`HubError::Timeout`]; [`HubError::LoopExit`] when the caller is the main
-    /// greenlet and nothing can ever end the task; [`HubError::InHub`].
+    /// greenlet and nothing can ever end the task; [`HubError::InHub`];
+    /// [`HubError::WaitOnSelf`] when the task's own greenlet calls it.
     pub fn join(&self, timeout: Option<Duration>) -> Result<(), HubError> {
         self.cell.observed.set(true);
         if self.ready() {
             return Ok(());
+        }
+        if crate::getcurrent() == *self.cell.greenlet() {
+            return Err(HubError::WaitOnSelf);
         }
         let core = hub()?;
         wait_until(
@@ -479,7 +483,9 @@ pub fn sleep(duration: Duration) -> Result<(), HubError> {
     if duration.is_zero() {
         return core.yield_now();
     }
-    let deadline = Instant::now().checked_add(duration);
+    // A duration past what `Instant` can hold sleeps a century: still a timer, so a
+    // long sleep is not mistaken for a wait on nothing.
+    let deadline = crate::hub::deadline(Some(duration)).map(|(at, _)| at);
     loop {
         let woke = core.park("sleep", deadline, |_| {})?;
         if woke == crate::hub::Wake::TimedOut || deadline.is_none_or(|d| Instant::now() >= d) {

@@ -547,3 +547,24 @@ fn a_thread_may_end_with_greenlets_waiting() {
     let handle = rx.recv().unwrap();
     assert_eq!(handle.spawn(|| ()), Err(HubError::HubGone));
 }
+
+#[test]
+fn a_task_cannot_join_itself_and_huge_sleeps_are_timers() {
+    let me: Rc<RefCell<Option<conc_coro::Task<Result<(), HubError>>>>> = Rc::default();
+    let slot = me.clone();
+    let task = spawn(move || {
+        let own = slot.borrow().clone().expect("set before it runs");
+        own.join(None)
+    });
+    *me.borrow_mut() = Some(task.clone());
+    assert_eq!(task.get(Some(PATIENCE)), Ok(Err(HubError::WaitOnSelf)));
+    me.borrow_mut().take();
+    // A sleep past `Instant`'s range is still a timer: a greenlet sleeping "forever"
+    // keeps the main greenlet's wait on it from being a LoopExit.
+    let forever = spawn(|| sleep(Duration::MAX));
+    assert!(matches!(
+        forever.join(Some(Duration::from_millis(10))),
+        Err(HubError::Timeout { .. })
+    ));
+    forever.kill(true, None).unwrap();
+}
