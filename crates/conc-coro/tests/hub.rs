@@ -550,7 +550,8 @@ fn a_thread_may_end_with_greenlets_waiting() {
 
 #[test]
 fn a_task_cannot_join_itself_and_huge_sleeps_are_timers() {
-    let me: Rc<RefCell<Option<conc_coro::Task<Result<(), HubError>>>>> = Rc::default();
+    type SelfJoin = conc_coro::Task<Result<(), HubError>>;
+    let me: Rc<RefCell<Option<SelfJoin>>> = Rc::default();
     let slot = me.clone();
     let task = spawn(move || {
         let own = slot.borrow().clone().expect("set before it runs");
