@@ -330,7 +330,10 @@ mod tests {
     fn unknown_ids_list_the_known_ones() {
         let err = parse(&["W42"]).unwrap_err();
         assert!(err.contains("unknown workload `W42`"), "{err}");
-        assert!(err.contains("W1, W2, W3, W4, W5, W6, W7, W8, W9, W10"), "{err}");
+        assert!(
+            err.contains("W1, W2, W3, W4, W5, W6, W7, W8, W9, W10"),
+            "{err}"
+        );
         let err = parse(&["W11"]).unwrap_err();
         assert!(err.contains("not implemented yet"), "{err}");
     }

@@ -2,7 +2,7 @@
 //! (`loop.run_in_executor`) and gathering several futures (`asyncio.gather`).
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use crate::wait::dedupe;
 use crate::{DoneAndNotDone, Executor, Future, FutureError, ReturnWhen};
@@ -93,6 +93,8 @@ pub fn wait_async<'a, T: 'a>(
     WaitAsync {
         futures: dedupe(futures),
         return_when,
+        next: 0,
+        waker: None,
     }
 }
 
@@ -114,33 +116,79 @@ pub fn wait_async<'a, T: 'a>(
 pub struct WaitAsync<T> {
     futures: Vec<Future<T>>,
     return_when: ReturnWhen,
+    /// `AllCompleted`: every future before this index is done; only the one at it
+    /// holds this task's waker.
+    next: usize,
+    /// The waker registered (on every unfinished future for the other conditions, on
+    /// `futures[next]` for `AllCompleted`), taken back if this is dropped early.
+    waker: Option<Waker>,
 }
 
 impl<T> std::future::Future for WaitAsync<T> {
     type Output = DoneAndNotDone<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Each poll registers the waker on every unfinished future, so whichever
-        // completes next wakes this task to look again.
-        let mut done = 0;
-        let mut failed = false;
-        for future in &self.futures {
-            if future.poll_done(cx.waker()) {
-                done += 1;
-                failed |= future.failed();
-            }
+        let this = self.get_mut();
+        // A waker for a different task (the future moved): take the old one back.
+        let same_task = this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if !same_task && let Some(old) = this.waker.take() {
+            this.forget(&old);
         }
-        let satisfied = done == self.futures.len()
-            || match self.return_when {
-                ReturnWhen::FirstCompleted => done > 0,
-                ReturnWhen::FirstException => failed,
-                ReturnWhen::AllCompleted => false,
-            };
+        let satisfied = if this.return_when == ReturnWhen::AllCompleted {
+            // In order: only the first unfinished future needs the waker, so a wait on
+            // n futures costs O(n) in all, not O(n) at each of n wake-ups.
+            while this.next < this.futures.len() && this.futures[this.next].poll_done(cx.waker()) {
+                this.next += 1;
+            }
+            this.next == this.futures.len()
+        } else {
+            let mut done = 0;
+            let mut failed = false;
+            for future in &this.futures {
+                // Registered once per task: a wake-up means one of them completed.
+                let finished = if same_task {
+                    future.done()
+                } else {
+                    future.poll_done(cx.waker())
+                };
+                if finished {
+                    done += 1;
+                    failed |= future.failed();
+                }
+            }
+            done == this.futures.len()
+                || match this.return_when {
+                    ReturnWhen::FirstCompleted => done > 0,
+                    _ => failed,
+                }
+        };
         if !satisfied {
+            this.waker = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let (done, not_done) = self.futures.iter().cloned().partition(Future::done);
+        if let Some(old) = this.waker.take() {
+            this.forget(&old);
+        }
+        let (done, not_done) = this.futures.iter().cloned().partition(Future::done);
         Poll::Ready(DoneAndNotDone { done, not_done })
+    }
+}
+
+impl<T> WaitAsync<T> {
+    /// Takes `waker` back from the futures not done.
+    fn forget(&self, waker: &Waker) {
+        for future in self.futures.iter().filter(|f| !f.done()) {
+            future.forget_waker(waker);
+        }
+    }
+}
+
+impl<T> Drop for WaitAsync<T> {
+    /// A wait abandoned early (a timeout around it) takes its waker back.
+    fn drop(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            self.forget(&waker);
+        }
     }
 }
 

@@ -49,7 +49,9 @@ pub trait Executor {
     /// Stops accepting work (Python: `shutdown(wait, cancel_futures)`). With
     /// `cancel_futures`, tasks not yet started are cancelled; with `wait`, blocks until
     /// the running and queued tasks are done and the workers have exited. Calling it
-    /// again is harmless.
+    /// again is harmless. Called from one of the executor's own workers, it does not
+    /// wait (the worker would wait for itself, and two workers for each other; Python
+    /// raises `RuntimeError` there).
     ///
     /// # Examples
     ///

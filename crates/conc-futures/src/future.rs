@@ -94,6 +94,12 @@ impl<T> Inner<T> {
             self.listeners.push(Listener::Waker(waker.clone()));
         }
     }
+
+    /// Removes the wakers that would wake the same task as `waker`.
+    fn remove_waker(&mut self, waker: &Waker) {
+        self.listeners
+            .retain(|l| !matches!(l, Listener::Waker(w) if w.will_wake(waker)));
+    }
 }
 
 /// The cell. `state` is atomic so the running transition and state queries need no
@@ -398,7 +404,17 @@ impl<T> Future<T> {
         for listener in listeners {
             match listener {
                 Listener::Waiter(waiter) => waiter.notify(self.key(), failed),
-                Listener::Waker(waker) => waker.wake(),
+                // A waker is foreign code: one that panics must neither stop the
+                // other listeners from being told nor take the completing thread (a
+                // pool worker) down.
+                Listener::Waker(waker) => {
+                    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                        log::error!(
+                            "a waker panicked when its future completed: {}",
+                            conc_thread::panic_message(&*payload)
+                        );
+                    }
+                }
                 Listener::Callback(callback) => callbacks.push(callback),
             }
         }
@@ -411,10 +427,8 @@ impl<T> Future<T> {
         // Python logs and swallows a callback's exception; so do we, so the remaining
         // callbacks and the worker thread carry on.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(self))) {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "conc-futures: exception calling callback for future: {}",
+            log::error!(
+                "exception calling callback for future: {}",
                 conc_thread::panic_message(&*payload)
             );
         }
@@ -423,7 +437,8 @@ impl<T> Future<T> {
     /// Registers `callback` to run when the future finishes or is cancelled (Python:
     /// `add_done_callback`). Callbacks run in the order added, on the thread that
     /// completes the future; if it is already done, at once on the calling thread. A
-    /// panicking callback is reported to stderr and does not stop the others.
+    /// panicking callback is reported through the `log` facade (as Python logs it) and
+    /// does not stop the others.
     ///
     /// # Examples
     ///
@@ -700,6 +715,12 @@ impl<T> Future<T> {
         false
     }
 
+    /// Takes back a waker registered by [`poll_done`](Self::poll_done) or an
+    /// [`Awaiting`], when whoever polled stops waiting (a dropped `.await`).
+    pub(crate) fn forget_waker(&self, waker: &Waker) {
+        self.shared.inner.lock().remove_waker(waker);
+    }
+
     /// Whether the future finished with an error (not a cancellation).
     pub(crate) fn failed(&self) -> bool {
         matches!(self.shared.inner.lock().outcome, Outcome::Error(_))
@@ -753,7 +774,10 @@ impl<T> std::future::IntoFuture for Future<T> {
     type IntoFuture = Awaiting<T>;
 
     fn into_future(self) -> Awaiting<T> {
-        Awaiting { future: self }
+        Awaiting {
+            future: self,
+            registered: None,
+        }
     }
 }
 
@@ -774,21 +798,42 @@ impl<T> std::future::IntoFuture for Future<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Awaiting<T> {
     future: Future<T>,
+    /// The waker last registered, taken back if this is dropped before the end.
+    registered: Option<Waker>,
 }
 
 impl<T> std::future::Future for Awaiting<T> {
     type Output = Result<T, FutureError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut inner = self.future.shared.inner.lock();
-        let state = self.future.state();
+        let this = self.get_mut();
+        let mut inner = this.future.shared.inner.lock();
+        let state = this.future.state();
         if state.is_final() {
+            this.registered = None;
             return Poll::Ready(Future::take_outcome(&mut inner, state));
         }
         // Registered under the same lock `complete` takes the listeners under: a
         // completion either happened before (seen above) or will wake this waker.
+        if let Some(old) = &this.registered
+            && !old.will_wake(cx.waker())
+        {
+            inner.remove_waker(old);
+        }
         inner.register_waker(cx.waker());
+        drop(inner);
+        this.registered = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+impl<T> Drop for Awaiting<T> {
+    /// An `.await` abandoned before the end (a timeout, a `select!`) takes its waker
+    /// back, so a long-lived future does not collect wakers of tasks long gone.
+    fn drop(&mut self) {
+        if let Some(waker) = self.registered.take() {
+            self.future.forget_waker(&waker);
+        }
     }
 }
 

@@ -381,8 +381,7 @@ impl Executor for ThreadPoolExecutor {
         }
         if wait {
             // Wait on the workers' identities, not their handles, so every caller of
-            // shutdown(wait) waits, however many there are. A worker shutting its own
-            // pool down does not wait for itself.
+            // shutdown(wait) waits, however many there are.
             let me = conc_thread::get_ident();
             let workers: Vec<conc_thread::Thread> = self
                 .shared
@@ -391,7 +390,13 @@ impl Executor for ThreadPoolExecutor {
                 .iter()
                 .map(|h| h.thread().clone())
                 .collect();
-            for worker in workers.iter().filter(|t| t.ident() != me) {
+            // A worker of this very pool does not wait at all: it would wait for
+            // itself, and two workers doing it at once would wait for each other
+            // forever (Python raises "cannot join current thread" there).
+            if workers.iter().any(|t| t.ident() == me) {
+                return;
+            }
+            for worker in &workers {
                 worker.wait_finished(None);
             }
         }
@@ -465,7 +470,15 @@ impl PoolShared {
             return;
         }
         while let Ok(item) = self.receiver.recv() {
-            item(Action::Run);
+            // The task's own panic is caught around the task; this catches what runs
+            // around it (a panicking `Drop` of its captures or of a replaced value), so
+            // nothing can take a worker away from the pool.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| item(Action::Run))) {
+                log::error!(
+                    "a pool worker caught a panic outside its task (a destructor?): {}",
+                    conc_thread::panic_message(&*payload)
+                );
+            }
             // Idle only once the item is fully done, done-callbacks included (as
             // CPython): a callback that submits and waits must get a new worker.
             if self.started.load(Ordering::Acquire) < self.max_workers {

@@ -213,3 +213,114 @@ async fn wait_async_first_and_all() {
     .expect("a cancellation was not noticed");
     assert_eq!(r.done, [pending]);
 }
+
+/// Counts its wake-ups.
+struct Counting(AtomicUsize);
+
+impl std::task::Wake for Counting {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Panics when woken.
+struct Refusing;
+
+impl std::task::Wake for Refusing {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker refuses");
+    }
+}
+
+fn poll_once<F: std::future::Future + Unpin>(f: &mut F, waker: &std::task::Waker) -> bool {
+    let mut cx = std::task::Context::from_waker(waker);
+    std::pin::Pin::new(f).poll(&mut cx).is_ready()
+}
+
+/// A waker that panics when its future completes neither keeps the other listeners
+/// from being told nor takes the completing worker away from its pool.
+#[test]
+fn a_panicking_waker_harms_nobody() {
+    use std::future::IntoFuture;
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let gate = Arc::new(Event::new());
+    let g = gate.clone();
+    let f = pool
+        .submit(move || {
+            g.wait();
+            5
+        })
+        .unwrap();
+    let mut awaiting = f.clone().into_future();
+    assert!(!poll_once(&mut awaiting, &Arc::new(Refusing).into()));
+    let told = Arc::new(AtomicUsize::new(0));
+    let t = told.clone();
+    f.add_done_callback(move |_| {
+        t.fetch_add(1, Ordering::SeqCst);
+    });
+    gate.set();
+    assert_eq!(f.result_timeout(Duration::from_secs(20)), Ok(5));
+    let start = std::time::Instant::now();
+    while told.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        told.load(Ordering::SeqCst),
+        1,
+        "the callback after the waker ran"
+    );
+    // The one worker is still there.
+    let next = pool.submit(|| 6).unwrap();
+    assert_eq!(next.result_timeout(Duration::from_secs(20)), Ok(6));
+    assert_eq!(pool.threads_started(), 1);
+}
+
+/// An `.await` or a `wait_async` dropped before the end takes its waker back; an
+/// `ALL_COMPLETED` wait holds the waker of only the first unfinished future.
+#[test]
+fn abandoned_waits_take_their_wakers_back() {
+    use std::future::IntoFuture;
+    let counting = Arc::new(Counting(AtomicUsize::new(0)));
+    let waker: std::task::Waker = counting.clone().into();
+
+    let f = Future::<u8>::new();
+    let mut awaiting = f.clone().into_future();
+    assert!(!poll_once(&mut awaiting, &waker));
+    drop(awaiting);
+    f.set_result(1).unwrap();
+    assert_eq!(
+        counting.0.load(Ordering::SeqCst),
+        0,
+        "the dropped .await was woken"
+    );
+
+    let fs: Vec<Future<u8>> = (0..3).map(|_| Future::new()).collect();
+    let mut all = conc_futures::wait_async(&fs, conc_futures::ReturnWhen::AllCompleted);
+    assert!(!poll_once(&mut all, &waker));
+    fs[2].set_result(2).unwrap();
+    assert_eq!(
+        counting.0.load(Ordering::SeqCst),
+        0,
+        "only the first unfinished one holds it"
+    );
+    fs[0].set_result(0).unwrap();
+    assert_eq!(counting.0.load(Ordering::SeqCst), 1);
+    assert!(!poll_once(&mut all, &waker));
+    fs[1].set_result(1).unwrap();
+    assert!(poll_once(&mut all, &waker));
+
+    let gs: Vec<Future<u8>> = (0..3).map(|_| Future::new()).collect();
+    let mut first = conc_futures::wait_async(&gs, conc_futures::ReturnWhen::FirstCompleted);
+    let before = counting.0.load(Ordering::SeqCst);
+    assert!(!poll_once(&mut first, &waker));
+    drop(first);
+    gs[1].set_result(1).unwrap();
+    assert_eq!(
+        counting.0.load(Ordering::SeqCst),
+        before,
+        "the dropped wait was woken"
+    );
+}

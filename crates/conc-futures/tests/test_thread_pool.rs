@@ -371,6 +371,30 @@ fn shutdown_from_a_worker() {
     assert_eq!(pool.submit(|| ()).unwrap_err(), FutureError::ShutDown);
 }
 
+// Two workers shutting their pool down with wait at the same moment used to wait for
+// each other forever; now neither waits (Python raises "cannot join current thread").
+#[test]
+fn two_workers_shutting_down_at_once_do_not_deadlock() {
+    let pool = Arc::new(pool(2));
+    let both_in = Arc::new(std::sync::Barrier::new(2));
+    let futures: Vec<_> = (0..2)
+        .map(|_| {
+            let (p, both_in) = (pool.clone(), both_in.clone());
+            pool.submit(move || {
+                both_in.wait();
+                p.shutdown(true, false);
+            })
+            .unwrap()
+        })
+        .collect();
+    for f in &futures {
+        assert_eq!(f.result_timeout(PATIENCE), Ok(()));
+    }
+    // An outside caller still waits for the workers to be gone.
+    pool.shutdown(true, false);
+    assert_eq!(pool.submit(|| ()).unwrap_err(), FutureError::ShutDown);
+}
+
 // InitializerMixin.test_initializer
 #[test]
 fn initializer_runs_in_every_worker() {

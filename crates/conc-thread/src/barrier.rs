@@ -17,6 +17,8 @@ use crate::{ThreadError, current_thread};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Filling,
+    /// The last thread runs the action (without the lock); the others keep waiting.
+    Tripping,
     Draining,
     Resetting,
     Broken,
@@ -96,9 +98,9 @@ impl Barrier {
     /// are released (Python: `Barrier(parties, action=...)`). If it panics the barrier
     /// breaks.
     ///
-    /// The action runs while the barrier's internal lock is held: it must not call
-    /// this barrier's methods (`n_waiting`, `broken`, `wait`, `{:?}`…), which would
-    /// deadlock.
+    /// The action runs without the barrier's internal lock, so it may look at the
+    /// barrier (`n_waiting`, `broken`, `{:?}`) or `abort` it; threads arriving for the
+    /// next cycle meanwhile wait until the waiters of this one are released.
     ///
     /// # Examples
     ///
@@ -185,8 +187,11 @@ impl Barrier {
     fn wait_inner(&self, timeout: Option<Duration>) -> Result<usize, ThreadError> {
         let deadline = timeout.and_then(deadline_after);
         let mut state = self.state.lock();
-        // Enter: wait while a previous cycle drains or resets.
-        while matches!(state.phase, Phase::Draining | Phase::Resetting) {
+        // Enter: wait while a previous cycle trips, drains or resets.
+        while matches!(
+            state.phase,
+            Phase::Tripping | Phase::Draining | Phase::Resetting
+        ) {
             self.changed.wait(&mut state);
         }
         if state.phase == Phase::Broken {
@@ -195,7 +200,16 @@ impl Barrier {
         let index = state.count;
         state.count += 1;
         let outcome = if index + 1 == self.parties {
-            self.trip(&mut state)
+            match &self.action {
+                None => self.trip(&mut state, Ok(())),
+                Some(action) => {
+                    state.phase = Phase::Tripping;
+                    drop(state);
+                    let ran = catch_unwind(AssertUnwindSafe(action));
+                    state = self.state.lock();
+                    self.trip(&mut state, ran)
+                }
+            }
         } else {
             self.wait_for_trip(&mut state, deadline)
         };
@@ -208,15 +222,26 @@ impl Barrier {
         outcome.map(|()| index)
     }
 
-    fn trip(&self, state: &mut MutexGuard<'_, State>) -> Result<(), ThreadError> {
-        if let Some(action) = &self.action
-            && let Err(payload) = catch_unwind(AssertUnwindSafe(action))
-        {
+    /// Releases the waiters after the action ran (`ran`); a panicking action breaks
+    /// the barrier, and so does an `abort` or a waiter's timeout during the action.
+    fn trip(
+        &self,
+        state: &mut MutexGuard<'_, State>,
+        ran: std::thread::Result<()>,
+    ) -> Result<(), ThreadError> {
+        if let Err(payload) = ran {
             self.break_barrier(state);
             return Err(ThreadError::Panicked {
                 thread: current_thread().name().to_owned(),
                 message: panic_message(&*payload),
             });
+        }
+        if !matches!(state.phase, Phase::Filling | Phase::Tripping) {
+            // Broken (or reset) while the action ran.
+            if state.phase != Phase::Resetting {
+                self.break_barrier(state);
+            }
+            return Err(ThreadError::BrokenBarrier);
         }
         state.phase = Phase::Draining;
         self.changed.notify_all();
@@ -228,12 +253,12 @@ impl Barrier {
         state: &mut MutexGuard<'_, State>,
         deadline: Option<Instant>,
     ) -> Result<(), ThreadError> {
-        while state.phase == Phase::Filling {
+        while matches!(state.phase, Phase::Filling | Phase::Tripping) {
             match deadline {
                 None => self.changed.wait(state),
                 Some(deadline) => {
                     if self.changed.wait_until(state, deadline).timed_out()
-                        && state.phase == Phase::Filling
+                        && matches!(state.phase, Phase::Filling | Phase::Tripping)
                     {
                         self.break_barrier(state);
                         return Err(ThreadError::BrokenBarrier);
@@ -267,7 +292,10 @@ impl Barrier {
     pub fn reset(&self) {
         let mut state = self.state.lock();
         if state.count > 0 {
-            if matches!(state.phase, Phase::Filling | Phase::Broken) {
+            if matches!(
+                state.phase,
+                Phase::Filling | Phase::Tripping | Phase::Broken
+            ) {
                 state.phase = Phase::Resetting;
             }
         } else {
@@ -313,7 +341,8 @@ impl Barrier {
     /// ```
     pub fn n_waiting(&self) -> usize {
         let state = self.state.lock();
-        if state.phase == Phase::Filling {
+        // During the action every party is still waiting, as in Python.
+        if matches!(state.phase, Phase::Filling | Phase::Tripping) {
             state.count
         } else {
             0

@@ -48,10 +48,22 @@ struct ThreadInner {
 
 impl Thread {
     pub(crate) fn new(name: String, daemon: bool) -> Thread {
+        Thread::with_ident(name, daemon, next_ident())
+    }
+
+    /// The record of a thread whose own record is gone (thread-locals torn down).
+    fn ending(ident: u64) -> Thread {
+        let thread = Thread::with_ident(format!("Dummy-{ident}"), true, ident);
+        thread.set_native_id();
+        thread.inner.alive.store(false, Ordering::SeqCst);
+        thread
+    }
+
+    fn with_ident(name: String, daemon: bool, ident: u64) -> Thread {
         Thread {
             inner: Arc::new(ThreadInner {
                 name,
-                ident: next_ident(),
+                ident,
                 native_id: OnceLock::new(),
                 daemon,
                 alive: AtomicBool::new(true),
@@ -339,7 +351,12 @@ pub(crate) fn set_current(thread: Thread) {
 /// assert_eq!(h.join().unwrap(), "t-1");
 /// ```
 pub fn current_thread() -> Thread {
-    CURRENT.with(|c| c.get_or_init(adopt_foreign_thread).clone())
+    CURRENT
+        .try_with(|c| c.get_or_init(adopt_foreign_thread).clone())
+        // From a thread-local destructor after this thread's own record was torn
+        // down: a stand-in with the thread's ident, not registered (the thread is
+        // ending and can no longer be observed running).
+        .unwrap_or_else(|_| Thread::ending(get_ident()))
 }
 
 fn adopt_foreign_thread() -> Thread {
@@ -429,7 +446,12 @@ pub fn enumerate() -> Vec<Thread> {
 #[inline]
 pub fn get_ident() -> u64 {
     thread_local! {
-        static IDENT: u64 = current_thread().ident();
+        // A `u64` has no destructor, so this stays readable while the thread's other
+        // locals are torn down; only its first read needs the thread's record, and a
+        // thread whose record is already gone gets a fresh ident.
+        static IDENT: u64 = CURRENT
+            .try_with(|c| c.get_or_init(adopt_foreign_thread).ident())
+            .unwrap_or_else(|_| next_ident());
     }
     IDENT.with(|i| *i)
 }

@@ -822,6 +822,56 @@ fn barrier_action_runs_once_per_trip() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
+// An action that looks at its own barrier (Python's action may read `n_waiting` and
+// `broken`) used to deadlock on the barrier's lock; one that aborts it breaks it.
+#[test]
+fn barrier_action_may_use_its_barrier() {
+    let cell: Arc<std::sync::OnceLock<Arc<Barrier>>> = Arc::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (c, s) = (cell.clone(), seen.clone());
+    let barrier = Arc::new(Barrier::new(N).unwrap().with_action(move || {
+        let b = c.get().expect("set before the first wait");
+        s.lock()
+            .unwrap()
+            .push((b.n_waiting(), b.broken(), format!("{b:?}").is_empty()));
+    }));
+    cell.set(barrier.clone()).unwrap();
+    for _ in 0..2 {
+        let b = barrier.clone();
+        Bunch::new(N, move || {
+            b.wait_timeout(PATIENCE).unwrap();
+        })
+        .wait_for_finished();
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(N, false, false), (N, false, false)]
+    );
+
+    let cell: Arc<std::sync::OnceLock<Arc<Barrier>>> = Arc::default();
+    let c = cell.clone();
+    let aborting = Arc::new(Barrier::new(2).unwrap().with_action(move || {
+        c.get().expect("set").abort();
+    }));
+    cell.set(aborting.clone()).unwrap();
+    let b = aborting.clone();
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let r = results.clone();
+    Bunch::new(2, move || {
+        let outcome = b.wait_timeout(PATIENCE);
+        r.lock().unwrap().push(outcome);
+    })
+    .wait_for_finished();
+    assert!(
+        results
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| *r == Err(ThreadError::BrokenBarrier))
+    );
+    assert!(aborting.broken());
+}
+
 // BarrierTests.test_abort: one thread aborts, the others see BrokenBarrierError.
 #[test]
 fn barrier_abort() {
