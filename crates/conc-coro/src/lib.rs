@@ -209,7 +209,7 @@ pub use error::{GreenletError, HubError, Payload};
 pub use greenlet::{
     Greenlet, TraceEvent, Tracer, WeakGreenlet, getcurrent, main_greenlet, set_stack_size, settrace,
 };
-pub use hub::{HubHandle, wait_future};
+pub use hub::{HubHandle, hub_running, wait_future};
 pub use net::{
     StreamServer, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream, wait_readable,
     wait_writable,

@@ -488,6 +488,10 @@ impl<T> Future<T> {
     /// Waits for a final state until `deadline` and returns the locked inner state, or
     /// `None` on timeout.
     fn wait_done(&self, deadline: Option<Instant>) -> Option<MutexGuard<'_, Inner<T>>> {
+        #[cfg(feature = "coro")]
+        if !self.state().is_final() && conc_coro::hub_running() && !self.wait_green(deadline) {
+            return None;
+        }
         let mut inner = self.shared.inner.lock();
         while !self.state().is_final() {
             match deadline {
@@ -506,6 +510,39 @@ impl<T> Future<T> {
             }
         }
         Some(inner)
+    }
+
+    /// Waits for a final state until `deadline` by parking the calling greenlet on its
+    /// hub (the thread keeps running the other greenlets); `false` on timeout. Any
+    /// other hub error falls back to blocking the thread.
+    #[cfg(feature = "coro")]
+    fn wait_green(&self, deadline: Option<Instant>) -> bool {
+        let registered: std::cell::RefCell<Option<Waker>> = std::cell::RefCell::new(None);
+        let done = std::future::poll_fn(|cx| {
+            if self.poll_done(cx.waker()) {
+                return Poll::Ready(());
+            }
+            *registered.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        });
+        let waited = match deadline {
+            None => conc_coro::wait_future(done),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                conc_coro::with_timeout(left, || conc_coro::wait_future(done))
+            }
+        };
+        if let Some(waker) = registered.take()
+            && !self.state().is_final()
+        {
+            self.forget_waker(&waker);
+        }
+        match waited {
+            Ok(()) => true,
+            Err(conc_coro::HubError::Timeout { .. }) => self.state().is_final(),
+            // Not parkable after all (a greenlet being killed, ...): block instead.
+            Err(_) => true,
+        }
     }
 
     /// Blocks until the future is done and returns a copy of its value (Python:

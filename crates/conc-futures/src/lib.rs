@@ -48,6 +48,16 @@
 //!   again; [`Future::take`] and `.await` move it out once.
 //! - **`map` honours `chunksize` for every executor** by sending each chunk as one task.
 //!
+//! # Greenlets (feature `coro`)
+//!
+//! With the `coro` feature, a wait on a [`Future`] ([`Future::result`],
+//! [`Future::result_timeout`], [`Future::wait`], [`Future::take`], [`Executor::map`]'s
+//! iterator) made on a thread whose conc-coro hub exists parks the calling greenlet
+//! instead of blocking the thread: the other greenlets keep running, and the pool's
+//! worker wakes the hub when the future completes (through `conc_coro::wait_future`).
+//! Without the feature, or on a thread without a hub, the thread blocks as before.
+//! (`wait` and `as_completed` over several futures still block the thread.)
+//!
 //! # Async interop
 //!
 //! Every [`Future`] implements [`IntoFuture`]: `.await` it in

@@ -605,3 +605,23 @@ impl Drop for Unpark<'_> {
 pub(crate) fn hub() -> Result<Rc<Core>, HubError> {
     Core::current()
 }
+
+/// Whether a wait here should park the calling greenlet rather than block the thread:
+/// this thread has a hub (made by an earlier green call) and the caller is a greenlet,
+/// not the hub's own context. Libraries that block (conc-futures' `Future::result`)
+/// ask this to cooperate with greenlets; see [`wait_future`].
+///
+/// # Examples
+///
+/// ```
+/// std::thread::spawn(|| {
+///     assert!(!conc_coro::hub_running()); // no green call on this thread yet
+///     conc_coro::sleep(std::time::Duration::ZERO).unwrap();
+///     assert!(conc_coro::hub_running());
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub fn hub_running() -> bool {
+    Core::existing().is_some() && !in_root_step()
+}
