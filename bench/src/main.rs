@@ -25,6 +25,7 @@ mod w06_w07_pool;
 mod w08_process;
 mod w09_queue;
 mod w10_lock;
+mod w11_offload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,11 +44,12 @@ const WORKLOADS: &[&Workload] = &[
     &w08_process::WORKLOAD,
     &w09_queue::WORKLOAD,
     &w10_lock::WORKLOAD,
+    &w11_offload::WORKLOAD,
 ];
 
 /// Every workload id of `BENCHMARKS.md`, implemented or not.
 const PLANNED: &[&str] = &[
-    "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11",
+    "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12",
 ];
 
 /// The usage text.
@@ -319,7 +321,9 @@ mod tests {
     fn selection_defaults_to_all_and_keeps_table_order() {
         assert_eq!(
             selected(&[]),
-            ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"]
+            [
+                "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11"
+            ]
         );
         assert_eq!(selected(&["w10", "W9", "W10"]), ["W9", "W10"]);
         assert_eq!(selected(&["W9", "w5", "W4"]), ["W4", "W5", "W9"]);
@@ -334,7 +338,7 @@ mod tests {
             err.contains("W1, W2, W3, W4, W5, W6, W7, W8, W9, W10"),
             "{err}"
         );
-        let err = parse(&["W11"]).unwrap_err();
+        let err = parse(&["W12"]).unwrap_err();
         assert!(err.contains("not implemented yet"), "{err}");
     }
 

@@ -503,7 +503,13 @@ impl Core {
             }
             // The sleep is not a greenlet's doing.
             self.turn_began.set(None);
+            let timeout = if self.remote.going_to_sleep() {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
             let now = self.poll(timeout);
+            self.remote.awake();
             self.turn_began.set(Some(now));
             // What that poll woke is the next turn: no second, empty poll first.
             self.batch.set(self.ready.borrow().len());

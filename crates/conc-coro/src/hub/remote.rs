@@ -30,6 +30,9 @@ pub(crate) struct Remote {
     handles: AtomicUsize,
     /// Set when the hub's thread has dropped the hub.
     closed: AtomicBool,
+    /// Set while the hub sleeps (or is about to) in `poll`: only then does a post need
+    /// the waker's system call; a busy hub takes its mail at its next turn.
+    sleeping: AtomicBool,
 }
 
 impl Remote {
@@ -40,6 +43,7 @@ impl Remote {
             posted: AtomicBool::new(false),
             handles: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
         }))
     }
 
@@ -55,15 +59,35 @@ impl Remote {
         }
         box_.push(mail);
         drop(box_);
-        self.posted.store(true, Ordering::Release);
-        if let Err(e) = self.waker.wake() {
+        // With `sleeping` (SeqCst both ways, see `going_to_sleep`): either the hub sees
+        // this mail before it sleeps, or this sees it sleeping and wakes it.
+        self.posted.store(true, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst)
+            && let Err(e) = self.waker.wake()
+        {
             log::error!("cannot wake a hub: {e}");
         }
         true
     }
 
+    /// The hub is about to sleep in `poll`: `false` if mail came in meanwhile (then it
+    /// must not sleep).
+    pub(crate) fn going_to_sleep(&self) -> bool {
+        self.sleeping.store(true, Ordering::SeqCst);
+        if self.posted.load(Ordering::SeqCst) {
+            self.sleeping.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// The hub is awake again.
+    pub(crate) fn awake(&self) {
+        self.sleeping.store(false, Ordering::SeqCst);
+    }
+
     pub(crate) fn has_mail(&self) -> bool {
-        self.posted.load(Ordering::Acquire)
+        self.posted.load(Ordering::SeqCst)
     }
 
     pub(crate) fn has_handles(&self) -> bool {
