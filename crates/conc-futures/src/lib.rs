@@ -50,13 +50,14 @@
 //!
 //! # Greenlets (feature `coro`)
 //!
-//! With the `coro` feature, a wait on a [`Future`] ([`Future::result`],
+//! With the `coro` feature, a wait on futures ([`Future::result`],
 //! [`Future::result_timeout`], [`Future::wait`], [`Future::take`], [`Executor::map`]'s
-//! iterator) made on a thread whose conc-coro hub exists parks the calling greenlet
-//! instead of blocking the thread: the other greenlets keep running, and the pool's
-//! worker wakes the hub when the future completes (through `conc_coro::wait_future`).
-//! Without the feature, or on a thread without a hub, the thread blocks as before.
-//! (`wait` and `as_completed` over several futures still block the thread.)
+//! iterator, [`wait()`], [`as_completed()`]) made on a thread whose conc-coro hub exists
+//! parks the calling greenlet instead of blocking the thread: the other greenlets keep
+//! running, and the pool's worker wakes the hub when a future completes (through
+//! `conc_coro::wait_future`). So 1,000 greenlets can wait on thread-pool futures while
+//! their hub keeps serving. Without the feature, or on a thread without a hub, the
+//! thread blocks as before.
 //!
 //! # Async interop
 //!
