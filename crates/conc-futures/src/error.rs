@@ -41,6 +41,18 @@ pub enum FutureError {
         /// The panic message.
         message: String,
     },
+    /// The worker process running the task died (killed by a signal, `exit`, abort,
+    /// out of memory); the message names the exit code or the signal. The pool
+    /// replaced the worker and carries on (Python breaks the whole pool instead).
+    #[error("the worker running the task died: {message}")]
+    WorkerDied {
+        /// What happened to the worker.
+        message: String,
+    },
+    /// The task's argument or result could not cross to or from the worker process
+    /// (serde), with why.
+    #[error("the task could not cross to or from its worker: {0}")]
+    Transport(String),
     /// The executor can no longer run tasks, for example because a worker's initializer
     /// panicked (Python: `BrokenThreadPool` / `BrokenProcessPool`).
     #[error("executor is broken: {0}")]

@@ -176,6 +176,18 @@ enum Pending<T> {
 }
 
 impl<T> MapResults<T> {
+    /// The results of chunks already submitted elsewhere (the process executor), in
+    /// input order, with one deadline for the whole iteration.
+    #[cfg(feature = "process")]
+    pub(crate) fn from_chunks(chunks: VecDeque<Future<Vec<T>>>, deadline: Option<Instant>) -> Self {
+        MapResults {
+            pending: Pending::Chunks(chunks),
+            current: VecDeque::new(),
+            deadline,
+            finished: false,
+        }
+    }
+
     fn cancel_rest(&mut self) {
         match &mut self.pending {
             Pending::Items(futures) => futures.drain(..).for_each(|f| {

@@ -30,6 +30,7 @@
 //! | --- | --- |
 //! | `Executor.submit`, `map(timeout, chunksize)`, `shutdown(wait, cancel_futures)`, `with` | [`Executor`]; dropping an executor is `shutdown(wait=True)` |
 //! | `ThreadPoolExecutor(max_workers, thread_name_prefix, initializer)` | [`ThreadPoolExecutor`], [`ThreadPoolBuilder`] |
+//! | `ProcessPoolExecutor(max_workers, mp_context, initializer, initargs, max_tasks_per_child)` | `ProcessPoolExecutor`, `ProcessPoolBuilder` (feature `process`) |
 //! | `Future.result(timeout)`, `exception`, `cancel`, `cancelled`, `running`, `done`, `add_done_callback` | [`Future`] (plus [`Future::take`] for values that are not `Clone`) |
 //! | `as_completed(fs, timeout)`, `wait(fs, timeout, return_when)` | [`as_completed()`], [`wait()`], [`ReturnWhen`] |
 //! | `CancelledError`, `TimeoutError`, `BrokenExecutor`, `InvalidStateError` | [`FutureError`] |
@@ -71,6 +72,8 @@ mod asyncio;
 mod error;
 mod executor;
 mod future;
+#[cfg(feature = "process")]
+mod process_pool;
 mod thread_pool;
 mod wait;
 mod waiter;
@@ -80,6 +83,9 @@ pub use asyncio::{WaitAsync, gather, run_in_executor, wait_async};
 pub use error::FutureError;
 pub use executor::{Executor, MapResults};
 pub use future::{Awaiting, Future, State};
+#[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
+pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
 pub use thread_pool::{ThreadPoolBuilder, ThreadPoolExecutor};
 pub use wait::{DoneAndNotDone, ReturnWhen, wait};
 

@@ -268,6 +268,27 @@ where
     }
 }
 
+/// A sink that hands a task's results to a closure, once.
+struct Then<F>(Mutex<Option<F>>);
+
+impl<F> Then<F> {
+    fn new(done: F) -> Self {
+        Then(Mutex::new(Some(done)))
+    }
+}
+
+impl<R, F> Sink<R> for Then<F>
+where
+    F: FnOnce(Vec<Result<R, ProcessError>>) + Send,
+{
+    fn put(&self, _first: usize, results: Vec<Result<R, ProcessError>>) {
+        let done = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(done) = done {
+            done(results);
+        }
+    }
+}
+
 /// `count` copies of an error, one per argument of a task that failed as a whole.
 fn failed<R>(e: &ProcessError, count: usize) -> Vec<Result<R, ProcessError>> {
     (0..count).map(|_| Err(e.clone())).collect()
@@ -816,6 +837,54 @@ impl Pool {
                 worker::reply_from_fork(socket, results);
             })
         })
+    }
+
+    /// Runs `func(arg)` in a worker and hands its outcome to `done`, called once on one
+    /// of the pool's threads: the building block for executors layered on this pool
+    /// (conc-futures' `ProcessPoolExecutor` completes its futures with it). Errors are
+    /// those of [`apply`](Self::apply), a closed or terminated pool's included; `done`
+    /// must not block for long (it holds a worker's slot meanwhile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_process::{Pool, StartMethod};
+    ///
+    /// let pool = Pool::builder().processes(1).start_method(StartMethod::Fork).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// pool.apply_then(|x: u32| x * 3, 14, move |r| tx.send(r).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), Ok(42));
+    /// ```
+    pub fn apply_then<A, R>(
+        &self,
+        func: fn(A) -> R,
+        arg: A,
+        done: impl FnOnce(Result<R, ProcessError>) + Send + 'static,
+    ) where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let sink = Then::new(move |results: Vec<Result<R, ProcessError>>| {
+            if let Some(result) = results.into_iter().next() {
+                done(result);
+            }
+        });
+        self.submit(func, std::slice::from_ref(&arg), 0, Arc::new(sink));
+    }
+
+    /// Runs `func` on each of `args` in one worker (one message each way) and hands the
+    /// results, in order, to `done`, as [`apply_then`](Self::apply_then) does: a chunk of
+    /// a `map`. A worker's death fails every item of its chunk.
+    pub fn map_chunk_then<A, R>(
+        &self,
+        func: fn(A) -> R,
+        args: Vec<A>,
+        done: impl FnOnce(Vec<Result<R, ProcessError>>) + Send + 'static,
+    ) where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit(func, &args, 0, Arc::new(Then::new(done)));
     }
 
     /// Takes no more tasks; the queued ones still run, then the workers exit (Python's
