@@ -1,16 +1,117 @@
-//! The `Executor` trait (Python: `concurrent.futures.Executor`) and its `map`.
+//! The `Executor` trait (Python: `concurrent.futures.Executor`), the type-erased
+//! [`Job`] its object-safe core moves, and `map`.
 
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{Future, FutureError};
 
-/// Something that runs closures and hands back [`Future`]s: the thread pool here, and
-/// the process pool and greenlet executor of the sibling crates.
+/// What an executor does with a job.
+enum Action {
+    Run,
+    Cancel,
+    Fail(String),
+}
+
+/// One task and the future it completes, with its types erased: what the object-safe
+/// core of [`Executor`] ([`execute`](Executor::execute)) moves, so one program can hold
+/// different executors as `dyn Executor`. [`Executor::submit`] makes one from a
+/// closure.
+///
+/// # Examples
+///
+/// ```
+/// use conc_futures::{Future, Job};
+///
+/// let future = Future::new();
+/// let job = Job::new(|| 6 * 7, future.clone());
+/// job.run(); // an executor would do this on one of its workers
+/// assert_eq!(future.result(), Ok(42));
+/// ```
+pub struct Job {
+    run: Box<dyn FnOnce(Action) + Send>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").finish_non_exhaustive()
+    }
+}
+
+impl Job {
+    /// A job that runs `task` and completes `future` with its value, or with
+    /// [`FutureError::Panicked`] if it panics.
+    pub fn new<F, T>(task: F, future: Future<T>) -> Job
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Job {
+            run: Box::new(move |action| match action {
+                Action::Cancel => {
+                    future.cancel();
+                }
+                Action::Fail(why) => {
+                    let _ = future.set_error(FutureError::BrokenExecutor(why));
+                }
+                Action::Run => {
+                    if future.set_running_or_notify_cancel() != Ok(true) {
+                        return;
+                    }
+                    let outcome = catch_unwind(AssertUnwindSafe(task));
+                    let _ = match outcome {
+                        Ok(value) => future.set_result(value),
+                        Err(payload) => future.set_error(FutureError::Panicked {
+                            message: conc_thread::panic_message(&*payload),
+                        }),
+                    };
+                }
+            }),
+        }
+    }
+
+    /// Runs the task here and now, unless its future was cancelled first.
+    pub fn run(self) {
+        (self.run)(Action::Run);
+    }
+
+    /// Cancels the job without running it (its future becomes cancelled).
+    pub fn cancel(self) {
+        (self.run)(Action::Cancel);
+    }
+
+    /// Fails the job without running it: its future gets
+    /// [`FutureError::BrokenExecutor`] with `why`.
+    pub fn fail(self, why: String) {
+        (self.run)(Action::Fail(why));
+    }
+}
+
+/// Something that runs closures and hands back [`Future`]s (Python's
+/// `concurrent.futures.Executor`).
+///
+/// The trait is object-safe: its core, [`execute`](Executor::execute) and
+/// [`shutdown`](Executor::shutdown), moves type-erased [`Job`]s, so one program can
+/// hold different executors as `Box<dyn Executor>` or `Arc<dyn Executor>` (both are
+/// executors themselves); the generic [`submit`](Executor::submit) and
+/// [`map`](Executor::map) are sugar over `execute`. Why this shape: a generic `submit`
+/// alone cannot be called through a trait object, and a boxed-only API would make
+/// every caller build futures by hand.
 ///
 /// Dropping an executor shuts it down and waits for its queued work (Python's `with
 /// ThreadPoolExecutor() as pool:` block).
+///
+/// ```
+/// use conc_futures::{Executor, ThreadPoolExecutor};
+///
+/// let executors: Vec<Box<dyn Executor>> =
+///     vec![Box::new(ThreadPoolExecutor::new()), Box::new(ThreadPoolExecutor::new())];
+/// for e in &executors {
+///     assert_eq!(e.submit(|| 1 + 1).unwrap().result(), Ok(2));
+/// }
+/// ```
 ///
 /// # Examples
 ///
@@ -24,7 +125,18 @@ use crate::{Future, FutureError};
 /// }
 /// assert_eq!(squares(&ThreadPoolExecutor::new(), 4), [0, 1, 4, 9]);
 /// ```
-pub trait Executor {
+pub trait Executor: Send + Sync {
+    /// Queues `job` to run on one of the executor's workers: the object-safe core that
+    /// [`submit`](Executor::submit) builds on.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::ShutDown`] after [`shutdown`](Executor::shutdown),
+    /// [`FutureError::BrokenExecutor`] if the executor is broken; the job is dropped
+    /// (its future, if anyone holds it, never completes: fail it with [`Job::fail`]
+    /// first if that matters).
+    fn execute(&self, job: Job) -> Result<(), FutureError>;
+
     /// Schedules `task` and returns its future (Python: `submit(fn)`). A panic in the
     /// task becomes [`FutureError::Panicked`] on the future; the worker carries on.
     ///
@@ -44,7 +156,11 @@ pub trait Executor {
     fn submit<F, T>(&self, task: F) -> Result<Future<T>, FutureError>
     where
         F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static;
+        T: Send + 'static,
+        Self: Sized,
+    {
+        submit_through(self, task)
+    }
 
     /// Stops accepting work (Python: `shutdown(wait, cancel_futures)`). With
     /// `cancel_futures`, tasks not yet started are cancelled; with `wait`, blocks until
@@ -106,6 +222,73 @@ pub trait Executor {
         T: Send + 'static,
         Self: Sized,
     {
+        map_through(self, items, f, timeout, chunksize)
+    }
+}
+
+/// A boxed executor is an executor: hold different executors as `Box<dyn Executor>`
+/// and call [`submit`](Executor::submit) and [`map`](Executor::map) on them.
+impl<E: Executor + ?Sized> Executor for Box<E> {
+    fn execute(&self, job: Job) -> Result<(), FutureError> {
+        (**self).execute(job)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        (**self).shutdown(wait, cancel_futures);
+    }
+}
+
+/// A shared executor is an executor (`Arc<dyn Executor>`).
+impl<E: Executor + ?Sized> Executor for Arc<E> {
+    fn execute(&self, job: Job) -> Result<(), FutureError> {
+        (**self).execute(job)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        (**self).shutdown(wait, cancel_futures);
+    }
+}
+
+/// A borrowed executor is an executor: a function taking `&dyn Executor` calls
+/// `(&executor).submit(..)`, or takes `impl Executor` and is given `&*executor`.
+impl<E: Executor + ?Sized> Executor for &E {
+    fn execute(&self, job: Job) -> Result<(), FutureError> {
+        (**self).execute(job)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        (**self).shutdown(wait, cancel_futures);
+    }
+}
+
+/// `submit` on any executor: a future and its job.
+fn submit_through<E, F, T>(executor: &E, task: F) -> Result<Future<T>, FutureError>
+where
+    E: Executor + ?Sized,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let future = Future::new();
+    executor.execute(Job::new(task, future.clone()))?;
+    Ok(future)
+}
+
+/// `map` on any executor.
+fn map_through<E, I, F, T>(
+    executor: &E,
+    items: I,
+    f: F,
+    timeout: Option<Duration>,
+    chunksize: usize,
+) -> Result<MapResults<T>, FutureError>
+where
+    E: Executor + ?Sized,
+    I: IntoIterator,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    {
         if chunksize == 0 {
             return Err(FutureError::InvalidArgument("chunksize must be at least 1"));
         }
@@ -126,15 +309,16 @@ pub trait Executor {
             let f = f.clone();
             // One task per item when chunks are of one: no vectors to build.
             let submitted = match &mut results.pending {
-                Pending::Items(futures) => self
-                    .submit(move || f(first))
+                Pending::Items(futures) => submit_through(executor, move || f(first))
                     .map(|future| futures.push_back(future)),
                 Pending::Chunks(futures) => {
                     let mut chunk = Vec::with_capacity(chunksize);
                     chunk.push(first);
                     chunk.extend(items.by_ref().take(chunksize - 1));
-                    self.submit(move || chunk.into_iter().map(|x| f(x)).collect::<Vec<T>>())
-                        .map(|future| futures.push_back(future))
+                    submit_through(executor, move || {
+                        chunk.into_iter().map(|x| f(x)).collect::<Vec<T>>()
+                    })
+                    .map(|future| futures.push_back(future))
                 }
             };
             // On failure, dropping `results` cancels what was already submitted, as

@@ -31,6 +31,8 @@
 //! | `Executor.submit`, `map(timeout, chunksize)`, `shutdown(wait, cancel_futures)`, `with` | [`Executor`]; dropping an executor is `shutdown(wait=True)` |
 //! | `ThreadPoolExecutor(max_workers, thread_name_prefix, initializer)` | [`ThreadPoolExecutor`], [`ThreadPoolBuilder`] |
 //! | `ProcessPoolExecutor(max_workers, mp_context, initializer, initargs, max_tasks_per_child)` | `ProcessPoolExecutor`, `ProcessPoolBuilder` (feature `process`) |
+//! | gevent's greenlets behind an executor | `GreenletExecutor` (feature `coro`) |
+//! | one interface over all of them | [`Executor`] (object-safe: `Box<dyn Executor>`), [`Job`] |
 //! | `Future.result(timeout)`, `exception`, `cancel`, `cancelled`, `running`, `done`, `add_done_callback` | [`Future`] (plus [`Future::take`] for values that are not `Clone`) |
 //! | `as_completed(fs, timeout)`, `wait(fs, timeout, return_when)` | [`as_completed()`], [`wait()`], [`ReturnWhen`] |
 //! | `CancelledError`, `TimeoutError`, `BrokenExecutor`, `InvalidStateError` | [`FutureError`] |
@@ -72,6 +74,8 @@ mod asyncio;
 mod error;
 mod executor;
 mod future;
+#[cfg(feature = "coro")]
+mod greenlet_executor;
 #[cfg(feature = "process")]
 mod process_pool;
 mod thread_pool;
@@ -81,8 +85,11 @@ mod waiter;
 pub use as_completed::{AsCompleted, as_completed};
 pub use asyncio::{WaitAsync, gather, run_in_executor, wait_async};
 pub use error::FutureError;
-pub use executor::{Executor, MapResults};
+pub use executor::{Executor, Job, MapResults};
 pub use future::{Awaiting, Future, State};
+#[cfg(feature = "coro")]
+#[cfg_attr(docsrs, doc(cfg(feature = "coro")))]
+pub use greenlet_executor::GreenletExecutor;
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor};

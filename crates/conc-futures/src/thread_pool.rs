@@ -15,16 +15,9 @@ use conc_thread::sync::Mutex;
 use conc_thread::{JoinHandle, Semaphore};
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::{Executor, Future, FutureError};
+use crate::{Executor, FutureError, Job};
 
-/// What a worker does with a queued item.
-enum Action {
-    Run,
-    Cancel,
-    Fail(String),
-}
-
-type WorkItem = Box<dyn FnOnce(Action) + Send>;
+type WorkItem = Job;
 
 type Initializer = Arc<dyn Fn() + Send + Sync>;
 
@@ -321,11 +314,7 @@ impl Default for ThreadPoolExecutor {
 }
 
 impl Executor for ThreadPoolExecutor {
-    fn submit<F, T>(&self, task: F) -> Result<Future<T>, FutureError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
+    fn execute(&self, item: Job) -> Result<(), FutureError> {
         if conc_thread::sync::process_id() != self.shared.owner {
             return Err(FutureError::BrokenExecutor(
                 "this pool was created by the process this one was forked from; its workers \
@@ -333,9 +322,6 @@ impl Executor for ThreadPoolExecutor {
                     .into(),
             ));
         }
-        let future = Future::new();
-        let handle = future.clone();
-        let item: WorkItem = Box::new(move |action| run_item(&handle, task, action));
         let failed_start = {
             // The read side is held until the worker count is adjusted, so a
             // `shutdown(wait)` (write side) cannot return while this submission is
@@ -360,7 +346,7 @@ impl Executor for ThreadPoolExecutor {
             // Breaking takes the write side: only after the read side is released.
             self.shared.break_pool(why);
         }
-        Ok(future)
+        Ok(())
     }
 
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
@@ -376,7 +362,7 @@ impl Executor for ThreadPoolExecutor {
         }
         if cancel_futures {
             while let Ok(item) = self.shared.receiver.try_recv() {
-                item(Action::Cancel);
+                item.cancel();
             }
         }
         if wait {
@@ -399,32 +385,6 @@ impl Executor for ThreadPoolExecutor {
             for worker in &workers {
                 worker.wait_finished(None);
             }
-        }
-    }
-}
-
-fn run_item<F, T>(future: &Future<T>, task: F, action: Action)
-where
-    F: FnOnce() -> T,
-{
-    match action {
-        Action::Cancel => {
-            future.cancel();
-        }
-        Action::Fail(why) => {
-            let _ = future.set_error(FutureError::BrokenExecutor(why));
-        }
-        Action::Run => {
-            if future.set_running_or_notify_cancel() != Ok(true) {
-                return;
-            }
-            let outcome = catch_unwind(AssertUnwindSafe(task));
-            let _ = match outcome {
-                Ok(value) => future.set_result(value),
-                Err(payload) => future.set_error(FutureError::Panicked {
-                    message: conc_thread::panic_message(&*payload),
-                }),
-            };
         }
     }
 }
@@ -473,7 +433,7 @@ impl PoolShared {
             // The task's own panic is caught around the task; this catches what runs
             // around it (a panicking `Drop` of its captures or of a replaced value), so
             // nothing can take a worker away from the pool.
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| item(Action::Run))) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| item.run())) {
                 log::error!(
                     "a pool worker caught a panic outside its task (a destructor?): {}",
                     conc_thread::panic_message(&*payload)
@@ -500,7 +460,7 @@ impl PoolShared {
         // Fail the items after releasing the gate: their callbacks may call `submit`.
         drop(gate);
         for item in queued {
-            item(Action::Fail(why.clone()));
+            item.fail(why.clone());
         }
     }
 }
