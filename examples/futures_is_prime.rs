@@ -32,33 +32,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use conc_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
-
-const PRIMES: [u64; 6] = [
-    112_272_535_095_293,
-    112_582_705_942_171,
-    112_272_535_095_293,
-    115_280_095_190_773,
-    115_797_848_077_099,
-    1_099_726_899_285_419,
-];
-
-/// The documented answers.
-const EXPECTED: [bool; 6] = [true, true, true, true, true, false];
-
-/// The docs' `is_prime`: trial division by odd numbers up to `floor(sqrt(n))`.
-fn is_prime(n: u64) -> bool {
-    if n < 2 {
-        return false;
-    }
-    if n == 2 {
-        return true;
-    }
-    if n.is_multiple_of(2) {
-        return false;
-    }
-    let sqrt_n = n.isqrt();
-    (3..=sqrt_n).step_by(2).all(|i| !n.is_multiple_of(i))
-}
+use examples::primes::{EXPECTED, PRIMES, is_prime};
 
 /// Seed 000's two-argument variant, `is_prime(n, m=None)`; `m` only labels the call.
 fn is_prime_labelled(n: u64, m: u32) -> (u32, bool) {

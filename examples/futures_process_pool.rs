@@ -19,23 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use conc_futures::{ProcessPoolExecutor, ReturnWhen, as_completed, wait_async};
-
-const PRIMES: [u64; 6] = [
-    112_272_535_095_293,
-    112_582_705_942_171,
-    112_272_535_095_293,
-    115_280_095_190_773,
-    115_797_848_077_099,
-    1_099_726_899_285_419,
-];
-
-/// The docs' `is_prime`: trial division by odd numbers up to `floor(sqrt(n))`.
-fn is_prime(n: u64) -> bool {
-    if n < 2 || (n > 2 && n.is_multiple_of(2)) {
-        return n == 2;
-    }
-    (3..=n.isqrt()).step_by(2).all(|i| !n.is_multiple_of(i))
-}
+use examples::primes::{PRIMES, is_prime};
 
 fn main() {
     conc_process::init();

@@ -38,6 +38,27 @@ fn worker(
     }
 }
 
+/// work1 (10 ms steps) and work2 (40 ms steps) together, with green or blocking
+/// sleeps; the log is cleared first. Returns how long both took.
+fn pair(log: &Rc<RefCell<Vec<String>>>, green: bool) -> Duration {
+    log.borrow_mut().clear();
+    let start = Instant::now();
+    let g1 = spawn(worker(
+        "work1",
+        Duration::from_millis(10),
+        log.clone(),
+        green,
+    ));
+    let g2 = spawn(worker(
+        "work2",
+        Duration::from_millis(40),
+        log.clone(),
+        green,
+    ));
+    conc_coro::joinall([&g1, &g2], None).expect("both end");
+    start.elapsed()
+}
+
 fn main() {
     examples::heading("gevent.spawn / sleep / join: interleaving (seed 002)");
     let log = Rc::new(RefCell::new(Vec::new()));
@@ -63,24 +84,10 @@ fn main() {
     );
 
     examples::heading("time.sleep without monkey patching: std::thread::sleep blocks the hub");
-    log.borrow_mut().clear();
-    let start = Instant::now();
-    let g1 = spawn(worker(
-        "work1",
-        Duration::from_millis(10),
-        log.clone(),
-        false,
-    ));
-    let g2 = spawn(worker(
-        "work2",
-        Duration::from_millis(40),
-        log.clone(),
-        false,
-    ));
-    conc_coro::joinall([&g1, &g2], None).expect("both end");
+    let blocking = pair(&log, false);
     println!(
         "blocking sleeps: {} (5 x 10 ms + 5 x 40 ms, one after the other)",
-        examples::ms(start.elapsed())
+        examples::ms(blocking)
     );
     assert_eq!(
         log.borrow()[..5]
@@ -90,24 +97,9 @@ fn main() {
         5,
         "work1 ran alone first"
     );
-
-    log.borrow_mut().clear();
-    let start = Instant::now();
-    let g1 = spawn(worker(
-        "work1",
-        Duration::from_millis(10),
-        log.clone(),
-        true,
-    ));
-    let g2 = spawn(worker(
-        "work2",
-        Duration::from_millis(40),
-        log.clone(),
-        true,
-    ));
-    conc_coro::joinall([&g1, &g2], None).expect("both end");
+    let green = pair(&log, true);
     println!(
         "green sleeps: {} (the two overlap: about 5 x 40 ms)",
-        examples::ms(start.elapsed())
+        examples::ms(green)
     );
 }

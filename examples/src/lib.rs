@@ -13,6 +13,7 @@
 //! `conc_thread::active_count()` or `conc_thread::enumerate()`.
 
 pub mod green_http;
+pub mod primes;
 pub mod timeline;
 
 use std::io::{self, BufRead, BufReader, Read, Write};

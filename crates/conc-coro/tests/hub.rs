@@ -1,6 +1,8 @@
 //! The hub and greenlets on it: gevent's `test__greenlet.py`, `test__joinall.py`,
 //! `test__timeout.py`, `test__event.py` where they apply.
 
+mod common;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -434,16 +436,6 @@ fn signals_are_green_events() {
     assert_eq!(waiter.get(Some(PATIENCE)), Ok(Ok(libc::SIGUSR1)));
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .expect("/proc/self/status has VmRSS")
-}
-
 /// Stacks freed by a burst stay warm while the hub is busy and are given back to the
 /// kernel, beyond a reserve, once it idles.
 #[test]
@@ -462,10 +454,10 @@ fn surplus_stacks_are_trimmed_when_the_hub_idles() {
         .collect();
     joinall(&tasks, Some(PATIENCE)).unwrap();
     drop(tasks);
-    let warm = rss_kib();
+    let warm = common::rss_kib();
     // The hub sleeps here, and trims first.
     sleep(Duration::from_millis(20)).unwrap();
-    let trimmed = rss_kib();
+    let trimmed = common::rss_kib();
     let expected = ((BURST - 1024) * 32) as u64;
     assert!(
         warm.saturating_sub(trimmed) > expected / 2,

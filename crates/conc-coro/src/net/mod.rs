@@ -8,6 +8,91 @@
 //! hard to reason about (and `std` cannot be patched anyway); here the type says
 //! which calls yield.
 
+/// `Read` and `Write` (on the stream and on a shared reference to it, as `std`'s
+/// sockets have), `AsRawFd` and `AsFd` for a green stream type with fields `io` (a
+/// [`Registered`](registered::Registered) source), `read_timeout` and `write_timeout`;
+/// `$what` names the operations in timeout errors ("a TCP read").
+macro_rules! green_stream_io {
+    ($stream:ty, $read:literal, $write:literal) => {
+        impl std::io::Read for &$stream {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.io.io(
+                    $crate::hub::Direction::Read,
+                    self.read_timeout.get(),
+                    $read,
+                    |mut s| std::io::Read::read(&mut s, buf),
+                )
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.io.io(
+                    $crate::hub::Direction::Read,
+                    self.read_timeout.get(),
+                    $read,
+                    |mut s| std::io::Read::read_vectored(&mut s, bufs),
+                )
+            }
+        }
+
+        impl std::io::Write for &$stream {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.io.io(
+                    $crate::hub::Direction::Write,
+                    self.write_timeout.get(),
+                    $write,
+                    |mut s| std::io::Write::write(&mut s, buf),
+                )
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.io.io(
+                    $crate::hub::Direction::Write,
+                    self.write_timeout.get(),
+                    $write,
+                    |mut s| std::io::Write::write_vectored(&mut s, bufs),
+                )
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $stream {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+        }
+
+        impl std::io::Write for $stream {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $stream {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.io.raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $stream {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                // SAFETY: the descriptor is owned by `self.io` and lives as long as
+                // `self`.
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(self.io.raw_fd()) }
+            }
+        }
+    };
+}
+
 mod registered;
 mod resolve;
 mod server;

@@ -1,9 +1,9 @@
 //! Green TCP: `TcpListener` and `TcpStream`.
 
 use std::cell::Cell;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use super::registered::Registered;
@@ -187,78 +187,7 @@ impl TcpStream {
     }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.io(
-            Direction::Read,
-            self.read_timeout.get(),
-            "a TCP read",
-            |mut s| s.read(buf),
-        )
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io.io(
-            Direction::Read,
-            self.read_timeout.get(),
-            "a TCP read",
-            |mut s| s.read_vectored(bufs),
-        )
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.io(
-            Direction::Write,
-            self.write_timeout.get(),
-            "a TCP write",
-            |mut s| s.write(buf),
-        )
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.io.io(
-            Direction::Write,
-            self.write_timeout.get(),
-            "a TCP write",
-            |mut s| s.write_vectored(bufs),
-        )
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the descriptor is owned by `self.io` and lives as long as `self`.
-        unsafe { BorrowedFd::borrow_raw(self.io.raw_fd()) }
-    }
-}
+green_stream_io!(TcpStream, "a TCP read", "a TCP write");
 
 /// A listening TCP socket whose `accept` parks only the calling greenlet.
 ///

@@ -1,9 +1,8 @@
 //! Green Unix-domain streams.
 
 use std::cell::Cell;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -118,53 +117,7 @@ impl UnixStream {
     }
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.io(
-            Direction::Read,
-            self.read_timeout.get(),
-            "a Unix read",
-            |mut s| s.read(buf),
-        )
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.io(
-            Direction::Write,
-            self.write_timeout.get(),
-            "a Unix write",
-            |mut s| s.write(buf),
-        )
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.raw_fd()
-    }
-}
+green_stream_io!(UnixStream, "a Unix read", "a Unix write");
 
 /// A listening Unix-domain socket whose `accept` parks only the calling greenlet.
 ///
