@@ -14,7 +14,7 @@ use crate::hub::Direction;
 const BACKLOG: libc::c_int = 4096;
 
 /// A TCP connection whose reads, writes and connect park only the calling greenlet
-/// (gevent's `socket`); it implements [`Read`] and [`Write`] (on `&TcpStream` too),
+/// (gevent's `socket`); it implements [`Read`](std::io::Read) and [`Write`](std::io::Write) (on `&TcpStream` too),
 /// so generic code runs cooperatively unchanged.
 ///
 /// Timeouts are per call, as with `std` ([`set_read_timeout`](TcpStream::set_read_timeout)):
@@ -176,7 +176,7 @@ impl TcpStream {
     ///
     /// # Errors
     ///
-    /// As [`Read::read`].
+    /// As [`Read::read`](std::io::Read::read).
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.io(
             Direction::Read,

@@ -10,7 +10,7 @@ use super::registered::Registered;
 use crate::hub::Direction;
 
 /// A Unix-domain stream whose reads and writes park only the calling greenlet; it
-/// implements [`Read`] and [`Write`] (on `&UnixStream` too).
+/// implements [`Read`](std::io::Read) and [`Write`](std::io::Write) (on `&UnixStream` too).
 ///
 /// # Examples
 ///
