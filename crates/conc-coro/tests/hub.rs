@@ -317,6 +317,8 @@ fn a_hub_per_thread() {
 #[test]
 fn a_forked_child_gets_a_fresh_hub() {
     use std::io::{Read, Write};
+    // Run with SIGCHLD ignored, the kernel would reap the child before waitpid.
+    common::keep_child_statuses();
     let listener = conc_coro::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let parked = spawn(|| sleep(Duration::from_secs(3600)));
