@@ -43,6 +43,35 @@ type Handler = dyn Fn(TcpStream, SocketAddr);
 /// assert_eq!(&back, b"ping");
 /// server.stop(None);
 /// ```
+///
+/// Clones are handles to the same server: a handler that should stop it (a "quit"
+/// command) captures a clone through a shared cell set after `bind`:
+///
+/// ```
+/// use std::cell::OnceCell;
+/// use std::io::Read;
+/// use std::rc::Rc;
+/// use conc_coro::{StreamServer, TcpStream};
+///
+/// let me: Rc<OnceCell<StreamServer>> = Rc::default();
+/// let handle = me.clone();
+/// let server = StreamServer::bind("127.0.0.1:0", move |mut conn, _| {
+///     let mut command = String::new();
+///     conn.read_to_string(&mut command).unwrap();
+///     if command == "quit" {
+///         handle.get().unwrap().stop(None);
+///     }
+/// })
+/// .unwrap();
+/// me.set(server.clone()).unwrap();
+/// let addr = server.address();
+/// conc_coro::spawn(move || {
+///     let mut conn = TcpStream::connect(addr).unwrap();
+///     std::io::Write::write_all(&mut conn, b"quit").unwrap();
+/// });
+/// server.serve_forever().unwrap(); // returns once the handler stopped it
+/// ```
+#[derive(Clone)]
 pub struct StreamServer {
     inner: Rc<Inner>,
 }
@@ -155,21 +184,32 @@ impl StreamServer {
 
     /// Stops accepting and closes the listening socket (as gevent's does); waits at
     /// most `grace` (`None`: not at all) for the connections being handled to finish,
-    /// then kills those left.
+    /// then kills those left. A handler may call it: it then neither waits for nor
+    /// kills itself.
     pub fn stop(&self, grace: Option<Duration>) {
         let acceptor = self.inner.acceptor.borrow_mut().take();
         if let Some(acceptor) = acceptor {
             let _ = acceptor.kill(true, None);
         }
         drop(self.inner.listener.borrow_mut().take());
-        let live: Vec<Task<()>> = self.inner.connections.borrow().values().cloned().collect();
+        // `serve_forever` returns now, even if a handler calls this.
+        self.inner.stopped.set();
+        // A handler stopping its own server does not wait for, or kill, itself.
+        let me = crate::getcurrent();
+        let live: Vec<Task<()>> = self
+            .inner
+            .connections
+            .borrow()
+            .values()
+            .filter(|t| *t.greenlet() != me)
+            .cloned()
+            .collect();
         if let Some(grace) = grace {
             let _ = joinall(&live, Some(grace));
         }
         for task in &live {
             let _ = task.kill(true, None);
         }
-        self.inner.stopped.set();
     }
 }
 
