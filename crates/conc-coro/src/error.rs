@@ -336,7 +336,9 @@ pub enum HubError {
     /// The task's value was moved out before, by [`Task::take`](crate::Task::take).
     #[error("the greenlet's value was already taken")]
     Taken,
-    /// The hub of a [`HubHandle`](crate::HubHandle) is gone (its thread ended).
+    /// The hub is gone: the thread of a [`HubHandle`](crate::HubHandle) ended, or a
+    /// green call came from a thread-local destructor after this thread's hub was
+    /// torn down.
     #[error("the hub is gone: its thread has ended")]
     HubGone,
     /// The operating system refused what the hub needed.

@@ -563,3 +563,34 @@ fn a_task_cannot_join_itself_and_huge_sleeps_are_timers() {
     ));
     forever.kill(true, None).unwrap();
 }
+
+/// A green call from a thread-local destructor that runs after the hub is gone is an
+/// error, not an abort of the whole process.
+#[test]
+fn green_calls_from_late_destructors_fail_cleanly() {
+    struct Late;
+    impl Drop for Late {
+        fn drop(&mut self) {
+            // Whatever the order of teardown, this must return.
+            let _ = sleep(Duration::from_millis(1));
+            let _ = conc_coro::Event::new().wait(Some(Duration::from_millis(1)));
+        }
+    }
+    thread_local! {
+        static LATE: Late = const { Late };
+    }
+    std::thread::spawn(|| {
+        // Registered before the hub: torn down after it.
+        LATE.with(|_| ());
+        sleep(Duration::from_millis(1)).unwrap();
+    })
+    .join()
+    .expect("no abort, no panic");
+    std::thread::spawn(|| {
+        sleep(Duration::from_millis(1)).unwrap();
+        // Registered after the hub: torn down before it.
+        LATE.with(|_| ());
+    })
+    .join()
+    .expect("no abort, no panic");
+}

@@ -158,7 +158,10 @@ impl Core {
     ///
     /// [`HubError::Os`] if the poll instance cannot be created.
     pub(crate) fn current() -> Result<Rc<Core>, HubError> {
-        let existing = HUB.with(|hub| hub.borrow().clone());
+        // From a thread-local destructor at thread exit the hub may be gone already: an
+        // error, not a panic (which would abort the process there).
+        let gone = |_| HubError::HubGone;
+        let existing = HUB.try_with(|hub| hub.borrow().clone()).map_err(gone)?;
         if let Some(core) = existing {
             if core.forks == FORKS.load(Ordering::Relaxed) {
                 return Ok(core);
@@ -166,10 +169,12 @@ impl Core {
             // A child of a fork: the parent's hub shares the parent's epoll instance;
             // it is left alone (leaked), and so are the parent's greenlets it held.
             std::mem::forget(core);
-            HUB.with(|hub| std::mem::forget(hub.borrow_mut().take()));
+            HUB.try_with(|hub| std::mem::forget(hub.borrow_mut().take()))
+                .map_err(gone)?;
         }
         let core = Core::create()?;
-        HUB.with(|hub| *hub.borrow_mut() = Some(core.clone()));
+        HUB.try_with(|hub| *hub.borrow_mut() = Some(core.clone()))
+            .map_err(gone)?;
         Ok(core)
     }
 
