@@ -38,44 +38,33 @@ fn worker(
     }
 }
 
-/// work1 (10 ms steps) and work2 (40 ms steps) together, with green or blocking
-/// sleeps; the log is cleared first. Returns how long both took.
-fn pair(log: &Rc<RefCell<Vec<String>>>, green: bool) -> Duration {
+/// work1 and work2 together, stepping every `steps.0` and `steps.1` ms, with green or
+/// blocking sleeps; the log is cleared first. Returns how long both took.
+fn pair(log: &Rc<RefCell<Vec<String>>>, green: bool, steps: (u64, u64)) -> Duration {
     log.borrow_mut().clear();
     let start = Instant::now();
     let g1 = spawn(worker(
         "work1",
-        Duration::from_millis(10),
+        Duration::from_millis(steps.0),
         log.clone(),
         green,
     ));
     let g2 = spawn(worker(
         "work2",
-        Duration::from_millis(40),
+        Duration::from_millis(steps.1),
         log.clone(),
         green,
     ));
-    conc_coro::joinall([&g1, &g2], None).expect("both end");
+    // The seed's g1.join(); g2.join().
+    g1.join(None).expect("work1 ends");
+    g2.join(None).expect("work2 ends");
     start.elapsed()
 }
 
 fn main() {
     examples::heading("gevent.spawn / sleep / join: interleaving (seed 002)");
     let log = Rc::new(RefCell::new(Vec::new()));
-    let g1 = spawn(worker(
-        "work1",
-        Duration::from_millis(10),
-        log.clone(),
-        true,
-    ));
-    let g2 = spawn(worker(
-        "work2",
-        Duration::from_millis(10),
-        log.clone(),
-        true,
-    ));
-    g1.join(None).expect("work1 ends");
-    g2.join(None).expect("work2 ends");
+    pair(&log, true, (10, 10));
     let interleaved = log.borrow().iter().take(2).cloned().collect::<Vec<_>>();
     assert_eq!(
         interleaved,
@@ -84,7 +73,7 @@ fn main() {
     );
 
     examples::heading("time.sleep without monkey patching: std::thread::sleep blocks the hub");
-    let blocking = pair(&log, false);
+    let blocking = pair(&log, false, (10, 40));
     println!(
         "blocking sleeps: {} (5 x 10 ms + 5 x 40 ms, one after the other)",
         examples::ms(blocking)
@@ -97,7 +86,7 @@ fn main() {
         5,
         "work1 ran alone first"
     );
-    let green = pair(&log, true);
+    let green = pair(&log, true, (10, 40));
     println!(
         "green sleeps: {} (the two overlap: about 5 x 40 ms)",
         examples::ms(green)

@@ -358,6 +358,14 @@ impl Group {
 /// The iterator of [`Group::imap`] and [`Group::imap_unordered`]: each item is a
 /// result, `Err` for an item whose greenlet panicked or was killed (or a wait error,
 /// which ends the iteration).
+///
+/// # Examples
+///
+/// ```
+/// let pool = conc_coro::Pool::new(2);
+/// let results: conc_coro::IMap<u32> = pool.imap(|x: u32| x + 1, vec![1, 2, 3]);
+/// assert_eq!(results.collect::<Result<Vec<_>, _>>(), Ok(vec![2, 3, 4]));
+/// ```
 pub struct IMap<R: 'static> {
     results: Queue<(usize, Result<R, HubError>)>,
     total: Rc<Cell<Option<usize>>>,

@@ -13,6 +13,20 @@ use crate::{Greenlet, GreenletExit, HubError, Value};
 
 /// Something a greenlet can wait for with [`wait`], [`iwait`] and [`joinall`]: a
 /// [`Task`], an [`Event`](crate::Event), an [`AsyncResult`](crate::AsyncResult).
+///
+/// # Examples
+///
+/// ```
+/// use conc_coro::{AsyncResult, Event, Waitable, spawn};
+///
+/// let task = spawn(|| ());
+/// let event = Event::new();
+/// let result = AsyncResult::<u8>::new();
+/// let objects: [&dyn Waitable; 3] = [&task, &event, &result];
+/// assert!(objects.iter().all(|o| !o.is_ready()));
+/// event.set();
+/// assert!(event.is_ready());
+/// ```
 pub trait Waitable: sealed::Sealed {
     /// Whether waiting on it would return at once.
     fn is_ready(&self) -> bool;

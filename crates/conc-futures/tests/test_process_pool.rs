@@ -242,3 +242,37 @@ fn max_tasks_per_child_recycles_workers() {
         Err(FutureError::InvalidArgument(_))
     ));
 }
+
+/// A result serde refuses to encode.
+#[derive(Debug, Clone)]
+struct Unsendable;
+
+impl serde::Serialize for Unsendable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("this value refuses to travel"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Unsendable {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Ok(Unsendable)
+    }
+}
+
+// test_deadlock.py's "error at pickling the result": a Transport error on that future,
+// and the worker carries on.
+#[test]
+fn a_result_that_cannot_travel_fails_its_future_only() {
+    let pool = pool(1);
+    let f = pool.submit(|_: ()| Unsendable, ()).unwrap();
+    match f.result_timeout(PATIENCE) {
+        Err(FutureError::Transport(why)) => {
+            assert!(why.contains("could not serialize the results"), "{why}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        pool.submit(square, 4).unwrap().result_timeout(PATIENCE),
+        Ok(16)
+    );
+}

@@ -149,6 +149,25 @@ pub fn wait_writable(fd: impl AsFd, timeout: Option<Duration>) -> Result<(), Hub
     wait_fd(fd, Direction::Write, timeout, "a writable descriptor")
 }
 
+/// How a non-blocking connect stands, given the socket's pending error and a way to ask
+/// for its peer: the connect's error, `WouldBlock` while it is under way (no peer yet),
+/// `Ok` once it is connected.
+fn connect_outcome<A>(
+    pending: std::io::Result<Option<std::io::Error>>,
+    peer: impl FnOnce() -> std::io::Result<A>,
+) -> std::io::Result<()> {
+    if let Some(e) = pending? {
+        return Err(e);
+    }
+    match peer() {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn wait_fd(
     fd: impl AsFd,
     dir: Direction,

@@ -84,16 +84,7 @@ impl TcpStream {
         stream
             .io
             .io(Direction::Write, timeout, "a TCP connect", |s| {
-                if let Some(e) = s.take_error()? {
-                    return Err(e);
-                }
-                match s.peer_addr() {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    }
-                    Err(e) => Err(e),
-                }
+                super::connect_outcome(s.take_error(), || s.peer_addr())
             })?;
         Ok(stream)
     }

@@ -63,16 +63,7 @@ impl UnixStream {
         stream
             .io
             .io(Direction::Write, None, "a Unix connect", |s| {
-                if let Some(e) = s.take_error()? {
-                    return Err(e);
-                }
-                match s.peer_addr() {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    }
-                    Err(e) => Err(e),
-                }
+                super::connect_outcome(s.take_error(), || s.peer_addr())
             })?;
         Ok(stream)
     }

@@ -12,6 +12,18 @@ use crate::HubError;
 use crate::hub::{Waiters, hub, wait_until};
 
 /// An item a `put` could not deliver, handed back with why.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let q = conc_coro::Queue::new(Some(1));
+/// q.put("first", None).unwrap();
+/// let refused = q.put("second", Some(Duration::from_millis(5))).unwrap_err();
+/// assert_eq!(refused.item, "second"); // nothing is lost
+/// assert!(matches!(refused.error, conc_coro::HubError::Timeout { .. }));
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 pub struct PutError<T> {
     /// The item, back to the caller.
