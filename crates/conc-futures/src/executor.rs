@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use crate::{Future, FutureError};
 
 /// What an executor does with a job.
-enum Action {
+pub(crate) enum Action {
     Run,
     Cancel,
-    Fail(String),
+    Fail(FutureError),
 }
 
 /// One task and the future it completes, with its types erased: what the object-safe
@@ -31,7 +31,34 @@ enum Action {
 /// assert_eq!(future.result(), Ok(42));
 /// ```
 pub struct Job {
-    run: Box<dyn FnOnce(Action) + Send>,
+    /// `None` once acted on.
+    kind: Option<Kind>,
+}
+
+/// What a job holds.
+enum Kind {
+    /// A closure, run where the executor runs it.
+    Local(Box<dyn FnOnce(Action) + Send>),
+    /// A named function with serde arguments, which a process executor ships to a
+    /// worker and any other executor runs in place.
+    #[cfg(feature = "process")]
+    Call(Box<dyn crate::process_pool::Call>),
+}
+
+/// A job dropped without being run, cancelled or failed (an executor torn down with
+/// work queued, a refused job nobody failed) fails its future, so that nobody waits
+/// on it forever.
+impl Drop for Job {
+    fn drop(&mut self) {
+        if self.kind.is_some() {
+            let job = Job {
+                kind: self.kind.take(),
+            };
+            job.refuse(FutureError::BrokenExecutor(
+                "the executor dropped this task without running it".into(),
+            ));
+        }
+    }
 }
 
 impl std::fmt::Debug for Job {
@@ -48,44 +75,126 @@ impl Job {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        Job::from_action(move |action| settle(&future, action, task))
+    }
+
+    /// A job of one closure that does what it is told.
+    fn from_action(act: impl FnOnce(Action) + Send + 'static) -> Job {
         Job {
-            run: Box::new(move |action| match action {
-                Action::Cancel => {
-                    future.cancel();
-                }
-                Action::Fail(why) => {
-                    let _ = future.set_error(FutureError::BrokenExecutor(why));
-                }
-                Action::Run => {
-                    if future.set_running_or_notify_cancel() != Ok(true) {
-                        return;
-                    }
-                    let outcome = catch_unwind(AssertUnwindSafe(task));
-                    let _ = match outcome {
-                        Ok(value) => future.set_result(value),
-                        Err(payload) => future.set_error(FutureError::Panicked {
-                            message: conc_thread::panic_message(&*payload),
-                        }),
-                    };
-                }
-            }),
+            kind: Some(Kind::Local(Box::new(act))),
+        }
+    }
+
+    /// A job that calls the named function `func(arg)` and completes `future` with
+    /// its value: what [`Executor::submit_call`] sends. A
+    /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor) runs it in a worker
+    /// process (the argument and result cross with serde); any other executor calls
+    /// `func` in place, as it runs a closure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Future, Job};
+    ///
+    /// fn double(x: u32) -> u32 {
+    ///     x * 2
+    /// }
+    ///
+    /// let future = Future::new();
+    /// Job::call(double, 21, future.clone()).run();
+    /// assert_eq!(future.result(), Ok(42));
+    /// ```
+    #[cfg(feature = "process")]
+    pub fn call<A, R>(func: fn(A) -> R, arg: A, future: Future<R>) -> Job
+    where
+        A: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    {
+        Job {
+            kind: Some(Kind::Call(crate::process_pool::one_call(func, arg, future))),
+        }
+    }
+
+    /// A job that calls `func` on every item of `chunk` and completes `future` with the
+    /// values in order: one message to a process worker for many items.
+    #[cfg(feature = "process")]
+    pub(crate) fn call_chunk<A, R>(func: fn(A) -> R, chunk: Vec<A>, future: Future<Vec<R>>) -> Job
+    where
+        A: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    {
+        Job {
+            kind: Some(Kind::Call(crate::process_pool::chunk_call(
+                func, chunk, future,
+            ))),
+        }
+    }
+
+    /// The named-function call this job holds, or the job itself if it holds a
+    /// closure.
+    #[cfg(feature = "process")]
+    pub(crate) fn into_call(mut self) -> Result<Box<dyn crate::process_pool::Call>, Job> {
+        match self.kind.take() {
+            Some(Kind::Call(call)) => Ok(call),
+            kind => {
+                self.kind = kind;
+                Err(self)
+            }
+        }
+    }
+
+    fn act(mut self, action: Action) {
+        match self.kind.take() {
+            Some(Kind::Local(act)) => act(action),
+            #[cfg(feature = "process")]
+            Some(Kind::Call(call)) => call.in_place(action),
+            None => {}
         }
     }
 
     /// Runs the task here and now, unless its future was cancelled first.
     pub fn run(self) {
-        (self.run)(Action::Run);
+        self.act(Action::Run);
     }
 
     /// Cancels the job without running it (its future becomes cancelled).
     pub fn cancel(self) {
-        (self.run)(Action::Cancel);
+        self.act(Action::Cancel);
     }
 
     /// Fails the job without running it: its future gets
     /// [`FutureError::BrokenExecutor`] with `why`.
     pub fn fail(self, why: String) {
-        (self.run)(Action::Fail(why));
+        self.act(Action::Fail(FutureError::BrokenExecutor(why)));
+    }
+
+    /// Fails the job without running it with `error` (an executor refusing it).
+    pub(crate) fn refuse(self, error: FutureError) {
+        self.act(Action::Fail(error));
+    }
+}
+
+/// Does `action` to `future`: cancels it, fails it, or runs `task` and completes it
+/// with the value, or with [`FutureError::Panicked`] if the task panics.
+pub(crate) fn settle<T>(future: &Future<T>, action: Action, task: impl FnOnce() -> T) {
+    match action {
+        Action::Cancel => {
+            future.cancel();
+        }
+        Action::Fail(error) => {
+            let _ = future.set_error(error);
+        }
+        Action::Run => {
+            if future.set_running_or_notify_cancel() != Ok(true) {
+                return;
+            }
+            let _ = match catch_unwind(AssertUnwindSafe(task)) {
+                Ok(value) => future.set_result(value),
+                Err(payload) => future.set_error(FutureError::Panicked {
+                    message: conc_thread::panic_message(&*payload),
+                }),
+            };
+        }
     }
 }
 
@@ -132,9 +241,9 @@ pub trait Executor: Send + Sync {
     /// # Errors
     ///
     /// [`FutureError::ShutDown`] after [`shutdown`](Executor::shutdown),
-    /// [`FutureError::BrokenExecutor`] if the executor is broken; the job is dropped
-    /// (its future, if anyone holds it, never completes: fail it with [`Job::fail`]
-    /// first if that matters).
+    /// [`FutureError::BrokenExecutor`] if the executor is broken; the job's future
+    /// fails with the same error (a [`Job`] dropped unrun always fails its future, so
+    /// nobody waits on a refused job forever).
     fn execute(&self, job: Job) -> Result<(), FutureError>;
 
     /// Schedules `task` and returns its future (Python: `submit(fn)`). A panic in the
@@ -160,6 +269,92 @@ pub trait Executor: Send + Sync {
         Self: Sized,
     {
         submit_through(self, task)
+    }
+
+    /// Schedules the named function `func(arg)` and returns its future: the one way
+    /// to submit that every executor runs, processes included. A
+    /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor) runs it in a worker process
+    /// (the argument and result cross with serde, as with
+    /// [`ProcessPoolExecutor::submit`](crate::ProcessPoolExecutor::submit)); a thread or
+    /// greenlet executor calls `func` as it runs a closure. Code written against
+    /// `dyn Executor` that must also run on processes submits this way.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Executor::submit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Executor, ThreadPoolExecutor};
+    ///
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// let executors: Vec<Box<dyn Executor>> = vec![Box::new(ThreadPoolExecutor::new())];
+    /// for e in &executors {
+    ///     assert_eq!(e.submit_call(square, 7).unwrap().result(), Ok(49));
+    /// }
+    /// ```
+    #[cfg(feature = "process")]
+    fn submit_call<A, R>(&self, func: fn(A) -> R, arg: A) -> Result<Future<R>, FutureError>
+    where
+        A: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        Self: Sized,
+    {
+        let future = Future::new();
+        self.execute(Job::call(func, arg, future.clone()))?;
+        Ok(future)
+    }
+
+    /// [`map`](Executor::map) of a named function, which every executor runs,
+    /// processes included (see [`submit_call`](Executor::submit_call)); each chunk of
+    /// `chunksize` items is one message to a worker process.
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Executor::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use conc_futures::{Executor, ThreadPoolExecutor};
+    ///
+    /// fn double(x: u32) -> u32 {
+    ///     x * 2
+    /// }
+    ///
+    /// let pool: Box<dyn Executor> = Box::new(ThreadPoolExecutor::new());
+    /// let doubled: Vec<u32> = pool.map_call(double, 1..=4, None, 2).unwrap().map(Result::unwrap).collect();
+    /// assert_eq!(doubled, [2, 4, 6, 8]);
+    /// ```
+    #[cfg(feature = "process")]
+    fn map_call<I, A, R>(
+        &self,
+        func: fn(A) -> R,
+        items: I,
+        timeout: Option<Duration>,
+        chunksize: usize,
+    ) -> Result<MapResults<R>, FutureError>
+    where
+        I: IntoIterator<Item = A>,
+        A: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        Self: Sized,
+    {
+        map_with(
+            items,
+            timeout,
+            chunksize,
+            |item| self.submit_call(func, item),
+            |chunk| {
+                let future = Future::new();
+                self.execute(Job::call_chunk(func, chunk, future.clone()))?;
+                Ok(future)
+            },
+        )
     }
 
     /// Stops accepting work (Python: `shutdown(wait, cancel_futures)`). With
@@ -288,45 +483,65 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'static,
     T: Send + 'static,
 {
-    {
-        if chunksize == 0 {
-            return Err(FutureError::InvalidArgument("chunksize must be at least 1"));
-        }
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let f = Arc::new(f);
-        let mut items = items.into_iter();
-        let mut results = MapResults {
-            pending: if chunksize == 1 {
-                Pending::Items(VecDeque::new())
-            } else {
-                Pending::Chunks(VecDeque::new())
-            },
-            current: VecDeque::new(),
-            deadline,
-            finished: false,
-        };
-        while let Some(first) = items.next() {
+    let f = Arc::new(f);
+    let each = f.clone();
+    map_with(
+        items,
+        timeout,
+        chunksize,
+        move |item| {
+            let f = each.clone();
+            submit_through(executor, move || f(item))
+        },
+        move |chunk: Vec<I::Item>| {
             let f = f.clone();
-            // One task per item when chunks are of one: no vectors to build.
-            let submitted = match &mut results.pending {
-                Pending::Items(futures) => submit_through(executor, move || f(first))
-                    .map(|future| futures.push_back(future)),
-                Pending::Chunks(futures) => {
-                    let mut chunk = Vec::with_capacity(chunksize);
-                    chunk.push(first);
-                    chunk.extend(items.by_ref().take(chunksize - 1));
-                    submit_through(executor, move || {
-                        chunk.into_iter().map(|x| f(x)).collect::<Vec<T>>()
-                    })
-                    .map(|future| futures.push_back(future))
-                }
-            };
-            // On failure, dropping `results` cancels what was already submitted, as
-            // Python does when map fails midway.
-            submitted?;
-        }
-        Ok(results)
+            submit_through(executor, move || chunk.into_iter().map(|x| f(x)).collect())
+        },
+    )
+}
+
+/// The shape of every `map`: all items submitted at once, one task per item when
+/// chunks are of one (no vectors to build), else one task per chunk; the results
+/// in input order under one deadline counted from now.
+fn map_with<I, T>(
+    items: I,
+    timeout: Option<Duration>,
+    chunksize: usize,
+    mut submit_one: impl FnMut(I::Item) -> Result<Future<T>, FutureError>,
+    mut submit_chunk: impl FnMut(Vec<I::Item>) -> Result<Future<Vec<T>>, FutureError>,
+) -> Result<MapResults<T>, FutureError>
+where
+    I: IntoIterator,
+{
+    if chunksize == 0 {
+        return Err(FutureError::InvalidArgument("chunksize must be at least 1"));
     }
+    let mut items = items.into_iter();
+    let mut results = MapResults {
+        pending: if chunksize == 1 {
+            Pending::Items(VecDeque::new())
+        } else {
+            Pending::Chunks(VecDeque::new())
+        },
+        current: VecDeque::new(),
+        deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+        finished: false,
+    };
+    while let Some(first) = items.next() {
+        let submitted = match &mut results.pending {
+            Pending::Items(futures) => submit_one(first).map(|future| futures.push_back(future)),
+            Pending::Chunks(futures) => {
+                let mut chunk = Vec::with_capacity(chunksize);
+                chunk.push(first);
+                chunk.extend(items.by_ref().take(chunksize - 1));
+                submit_chunk(chunk).map(|future| futures.push_back(future))
+            }
+        };
+        // On failure, dropping `results` cancels what was already submitted, as
+        // Python does when map fails midway.
+        submitted?;
+    }
+    Ok(results)
 }
 
 /// The iterator of [`Executor::map`]: results in input order.
@@ -360,18 +575,6 @@ enum Pending<T> {
 }
 
 impl<T> MapResults<T> {
-    /// The results of chunks already submitted elsewhere (the process executor), in
-    /// input order, with one deadline for the whole iteration.
-    #[cfg(feature = "process")]
-    pub(crate) fn from_chunks(chunks: VecDeque<Future<Vec<T>>>, deadline: Option<Instant>) -> Self {
-        MapResults {
-            pending: Pending::Chunks(chunks),
-            current: VecDeque::new(),
-            deadline,
-            finished: false,
-        }
-    }
-
     fn cancel_rest(&mut self) {
         match &mut self.pending {
             Pending::Items(futures) => futures.drain(..).for_each(|f| {

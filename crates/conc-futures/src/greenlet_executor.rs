@@ -143,6 +143,7 @@ impl Drop for Done {
 impl Executor for GreenletExecutor {
     fn execute(&self, job: Job) -> Result<(), FutureError> {
         if !self.shared.open.load(Ordering::SeqCst) {
+            job.refuse(FutureError::ShutDown);
             return Err(FutureError::ShutDown);
         }
         self.shared.outstanding.fetch_add(1, Ordering::SeqCst);

@@ -2,16 +2,127 @@
 //! `concurrent.futures.ProcessPoolExecutor` on conc-process's `Pool` (one engine for
 //! both). Tasks are named functions with serde arguments, as conc-process runs them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use conc_process::{Pool, PoolBuilder, ProcessError, StartMethod};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Future, FutureError, MapResults};
+use crate::executor::{Action, settle};
+use crate::{Executor, Future, FutureError, Job, MapResults};
+
+/// A named-function call inside a [`Job`]: shipped to a worker by a process pool,
+/// run in place by every other executor.
+pub(crate) trait Call: Send {
+    /// Does `action` here, in this process, as a closure job would.
+    fn in_place(self: Box<Self>, action: Action);
+
+    /// Hands the call to a worker of `executor`.
+    fn send(self: Box<Self>, executor: &ProcessPoolExecutor) -> Result<(), FutureError>;
+}
+
+/// `func(arg)`, completing `future`.
+struct OneCall<A, R> {
+    func: fn(A) -> R,
+    arg: A,
+    future: Future<R>,
+}
+
+/// `func` on every item of `chunk`, completing `future` with the values in order.
+struct ChunkCall<A, R> {
+    func: fn(A) -> R,
+    chunk: Vec<A>,
+    future: Future<Vec<R>>,
+}
+
+/// The call of [`Job::call`].
+pub(crate) fn one_call<A, R>(func: fn(A) -> R, arg: A, future: Future<R>) -> Box<dyn Call>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    Box::new(OneCall { func, arg, future })
+}
+
+/// The call of a chunk of `map_call`.
+pub(crate) fn chunk_call<A, R>(
+    func: fn(A) -> R,
+    chunk: Vec<A>,
+    future: Future<Vec<R>>,
+) -> Box<dyn Call>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    Box::new(ChunkCall {
+        func,
+        chunk,
+        future,
+    })
+}
+
+impl<A, R> Call for OneCall<A, R>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn in_place(self: Box<Self>, action: Action) {
+        let OneCall { func, arg, future } = *self;
+        settle(&future, action, move || func(arg));
+    }
+
+    fn send(self: Box<Self>, executor: &ProcessPoolExecutor) -> Result<(), FutureError> {
+        let OneCall { func, arg, future } = *self;
+        let id = executor.track(&future)?;
+        let state = executor.state.clone();
+        executor.pool.apply_then(func, arg, move |outcome| {
+            forget(&state, id);
+            let _ = match outcome {
+                Ok(value) => future.set_result(value),
+                Err(e) => future.set_error(future_error(e)),
+            };
+        });
+        Ok(())
+    }
+}
+
+impl<A, R> Call for ChunkCall<A, R>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn in_place(self: Box<Self>, action: Action) {
+        let ChunkCall {
+            func,
+            chunk,
+            future,
+        } = *self;
+        settle(&future, action, move || {
+            chunk.into_iter().map(func).collect()
+        });
+    }
+
+    fn send(self: Box<Self>, executor: &ProcessPoolExecutor) -> Result<(), FutureError> {
+        let ChunkCall {
+            func,
+            chunk,
+            future,
+        } = *self;
+        let id = executor.track(&future)?;
+        let state = executor.state.clone();
+        executor.pool.map_chunk_then(func, chunk, move |results| {
+            forget(&state, id);
+            let _ = match results.into_iter().collect::<Result<Vec<R>, _>>() {
+                Ok(values) => future.set_result(values),
+                Err(e) => future.set_error(future_error(e)),
+            };
+        });
+        Ok(())
+    }
+}
 
 /// Cancels one submitted future, if it is still pending.
 type Canceller = Box<dyn Fn() + Send>;
@@ -226,11 +337,13 @@ impl ProcessPoolExecutor {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a new future as outstanding; `None` after shutdown.
-    fn track<T: Send + 'static>(&self, future: &Future<T>) -> Option<u64> {
+    /// Registers a new future as outstanding; after shutdown, fails it with
+    /// [`FutureError::ShutDown`] instead.
+    fn track<T: Send + 'static>(&self, future: &Future<T>) -> Result<u64, FutureError> {
         let mut state = self.lock();
         if !state.open {
-            return None;
+            let _ = future.set_error(FutureError::ShutDown);
+            return Err(FutureError::ShutDown);
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let f = future.clone();
@@ -240,7 +353,7 @@ impl ProcessPoolExecutor {
                 f.cancel();
             }),
         );
-        Some(id)
+        Ok(id)
     }
 
     /// Schedules `func(arg)` in a worker and returns its future (Python's `submit`).
@@ -252,20 +365,10 @@ impl ProcessPoolExecutor {
     /// [`FutureError::Transport`] or [`FutureError::BrokenExecutor`].
     pub fn submit<A, R>(&self, func: fn(A) -> R, arg: A) -> Result<Future<R>, FutureError>
     where
-        A: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let future = Future::new();
-        let id = self.track(&future).ok_or(FutureError::ShutDown)?;
-        let (f, state) = (future.clone(), self.state.clone());
-        self.pool.apply_then(func, arg, move |outcome| {
-            forget(&state, id);
-            let _ = match outcome {
-                Ok(value) => f.set_result(value),
-                Err(e) => f.set_error(future_error(e)),
-            };
-        });
-        Ok(future)
+        self.submit_call(func, arg)
     }
 
     /// Runs `func` on every item in the workers, `chunksize` items per message, and
@@ -285,39 +388,10 @@ impl ProcessPoolExecutor {
         chunksize: usize,
     ) -> Result<MapResults<R>, FutureError>
     where
-        A: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        if chunksize == 0 {
-            return Err(FutureError::InvalidArgument("chunksize must be at least 1"));
-        }
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut items = items.into_iter();
-        let mut chunks = VecDeque::new();
-        loop {
-            let chunk: Vec<A> = items.by_ref().take(chunksize).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            let future: Future<Vec<R>> = Future::new();
-            let Some(id) = self.track(&future) else {
-                for f in &chunks {
-                    let f: &Future<Vec<R>> = f;
-                    f.cancel();
-                }
-                return Err(FutureError::ShutDown);
-            };
-            let (f, state) = (future.clone(), self.state.clone());
-            self.pool.map_chunk_then(func, chunk, move |results| {
-                forget(&state, id);
-                let _ = match results.into_iter().collect::<Result<Vec<R>, _>>() {
-                    Ok(values) => f.set_result(values),
-                    Err(e) => f.set_error(future_error(e)),
-                };
-            });
-            chunks.push_back(future);
-        }
-        Ok(MapResults::from_chunks(chunks, deadline))
+        self.map_call(func, items, timeout, chunksize)
     }
 
     /// Stops taking work (Python's `shutdown(wait, cancel_futures)`). With
@@ -352,6 +426,54 @@ fn forget(state: &Mutex<State>, id: u64) {
         .outstanding
         .remove(&id);
     drop(removed);
+}
+
+/// A process pool behind the one interface: it runs the named-function jobs of
+/// [`Executor::submit_call`] and [`Executor::map_call`] in its workers. A closure
+/// cannot cross to another process, so a closure job ([`Executor::submit`],
+/// [`Executor::map`]) is refused with [`FutureError::InvalidArgument`], and its future
+/// fails with the same error.
+///
+/// # Examples
+///
+/// ```
+/// use conc_futures::{Executor, ProcessPoolExecutor, ThreadPoolExecutor};
+/// use conc_process::StartMethod;
+///
+/// fn cube(x: i64) -> i64 {
+///     x * x * x
+/// }
+///
+/// let processes = ProcessPoolExecutor::builder()
+///     .max_workers(1)
+///     .start_method(StartMethod::Fork)
+///     .build()
+///     .unwrap();
+/// let executors: Vec<Box<dyn Executor>> =
+///     vec![Box::new(ThreadPoolExecutor::new()), Box::new(processes)];
+/// for e in &executors {
+///     assert_eq!(e.submit_call(cube, 3).unwrap().result(), Ok(27));
+///     assert!(e.map_call(cube, [1, 2], None, 1).unwrap().eq([Ok(1), Ok(8)]));
+/// }
+/// ```
+impl Executor for ProcessPoolExecutor {
+    fn execute(&self, job: Job) -> Result<(), FutureError> {
+        match job.into_call() {
+            Ok(call) => call.send(self),
+            Err(job) => {
+                let refused = FutureError::InvalidArgument(
+                    "a process pool runs named functions with serde arguments, not closures: \
+                     submit them with submit_call or map_call",
+                );
+                job.refuse(refused.clone());
+                Err(refused)
+            }
+        }
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        ProcessPoolExecutor::shutdown(self, wait, cancel_futures);
+    }
 }
 
 impl Drop for ProcessPoolExecutor {

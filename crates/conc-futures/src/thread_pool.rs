@@ -316,11 +316,13 @@ impl Default for ThreadPoolExecutor {
 impl Executor for ThreadPoolExecutor {
     fn execute(&self, item: Job) -> Result<(), FutureError> {
         if conc_thread::sync::process_id() != self.shared.owner {
-            return Err(FutureError::BrokenExecutor(
+            let refused = FutureError::BrokenExecutor(
                 "this pool was created by the process this one was forked from; its workers \
                  do not exist here: create a new pool in the child"
                     .into(),
-            ));
+            );
+            item.refuse(refused.clone());
+            return Err(refused);
         }
         let failed_start = {
             // The read side is held until the worker count is adjusted, so a
@@ -337,8 +339,14 @@ impl Executor for ThreadPoolExecutor {
                         unreachable!("the pool holds a receiver while open");
                     }
                 }
-                Err(Closed::ShutDown) => return Err(FutureError::ShutDown),
-                Err(Closed::Broken(why)) => return Err(FutureError::BrokenExecutor(why.clone())),
+                Err(closed) => {
+                    let refused = match closed {
+                        Closed::ShutDown => FutureError::ShutDown,
+                        Closed::Broken(why) => FutureError::BrokenExecutor(why.clone()),
+                    };
+                    item.refuse(refused.clone());
+                    return Err(refused);
+                }
             }
             self.shared.adjust_thread_count()
         };

@@ -276,3 +276,168 @@ fn a_result_that_cannot_travel_fails_its_future_only() {
         Ok(16)
     );
 }
+
+/// Serializes, but refuses to be read back.
+#[derive(Debug, Clone)]
+struct Unreadable;
+
+impl serde::Serialize for Unreadable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_unit()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Unreadable {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("this value refuses to be read"))
+    }
+}
+
+// test_deadlock.py's errors at pickling and unpickling: an argument that cannot be
+// encoded (in the caller), or decoded (in the worker), a result that cannot be decoded
+// (in the caller). Each fails its own future with the reason; the pool carries on.
+#[test]
+fn arguments_and_results_that_cannot_travel_fail_their_future_only() {
+    let pool = pool(1);
+    let outcomes = [
+        pool.submit(|_: Unsendable| 1u8, Unsendable)
+            .map(|f| f.result_timeout(PATIENCE)),
+        pool.submit(|_: Unreadable| 1u8, Unreadable)
+            .map(|f| f.result_timeout(PATIENCE)),
+    ];
+    for outcome in outcomes {
+        match outcome {
+            Ok(Err(FutureError::Transport(why))) | Err(FutureError::Transport(why)) => {
+                assert!(
+                    why.contains("Unsendable") || why.contains("Unreadable"),
+                    "{why}"
+                )
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    match pool
+        .submit(|_: ()| Unreadable, ())
+        .unwrap()
+        .result_timeout(PATIENCE)
+    {
+        Err(FutureError::Transport(why)) => assert!(why.contains("Unreadable"), "{why}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        pool.submit(square, 6).unwrap().result_timeout(PATIENCE),
+        Ok(36)
+    );
+}
+
+fn exit_init(code: i32) {
+    std::process::exit(code);
+}
+
+fn abort_init(_: ()) {
+    std::process::abort();
+}
+
+// test_deadlock.py's crash and exit in the initializer: workers cannot start, so the
+// pool is broken and every pending future fails at once, naming why.
+#[test]
+fn an_initializer_that_kills_its_worker_breaks_the_pool() {
+    let exiting = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(exit_init, 7)
+        .start_method(StartMethod::Fork)
+        .build()
+        .unwrap();
+    let aborting = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(abort_init, ())
+        .start_method(StartMethod::Fork)
+        .build()
+        .unwrap();
+    for pool in [exiting, aborting] {
+        let futures: Vec<_> = (0..4).map(|x| pool.submit(square, x).unwrap()).collect();
+        for f in &futures {
+            match f.result_timeout(PATIENCE) {
+                Err(FutureError::BrokenExecutor(why)) => {
+                    assert!(why.contains("initializer"), "{why}")
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+fn exit_later(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::exit(5)
+}
+
+// test_deadlock.py's crash on shutdown: workers dying while shutdown(wait) waits for
+// them; shutdown returns and the futures say what happened.
+#[test]
+fn workers_dying_during_shutdown_do_not_hang_it() {
+    let pool = pool(2);
+    let futures: Vec<_> = (0..4)
+        .map(|_| pool.submit(exit_later, 100).unwrap())
+        .collect();
+    pool.shutdown(true, false);
+    for f in &futures {
+        assert!(f.done(), "shutdown(wait) returned with work left");
+        match f.result() {
+            Err(FutureError::WorkerDied { message }) => assert!(message.contains('5'), "{message}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+fn cube(x: i64) -> i64 {
+    x * x * x
+}
+
+// One program, three kinds of worker behind `dyn Executor`: named functions run on
+// each (ARCHITECTURE.md, decision 2); a closure cannot cross to a process, and says so.
+#[test]
+fn named_functions_run_on_every_executor_behind_dyn() {
+    let executors: Vec<(&str, Box<dyn Executor>)> = vec![
+        ("threads", Box::new(ThreadPoolExecutor::new())),
+        ("processes", Box::new(pool(2))),
+    ];
+    for (name, e) in &executors {
+        assert_eq!(
+            e.submit_call(cube, 3).unwrap().result_timeout(PATIENCE),
+            Ok(27),
+            "{name}"
+        );
+        for chunksize in [1, 4] {
+            let cubes: Vec<i64> = e
+                .map_call(cube, -5..5, Some(PATIENCE), chunksize)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(cubes, (-5..5).map(cube).collect::<Vec<_>>(), "{name}");
+        }
+    }
+    let processes = &executors[1].1;
+    match processes.submit(|| 1) {
+        Err(FutureError::InvalidArgument(why)) => assert!(why.contains("submit_call"), "{why}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    // A job refused by `execute` fails its future: nobody waits on it forever.
+    let future = conc_futures::Future::new();
+    assert!(
+        processes
+            .execute(conc_futures::Job::new(|| 1, future.clone()))
+            .is_err()
+    );
+    assert!(matches!(
+        future.result(),
+        Err(FutureError::InvalidArgument(_))
+    ));
+    processes.shutdown(true, false);
+    let future = conc_futures::Future::<i64>::new();
+    assert_eq!(
+        processes.execute(conc_futures::Job::call(cube, 2, future.clone())),
+        Err(FutureError::ShutDown)
+    );
+    assert_eq!(future.result(), Err(FutureError::ShutDown));
+}

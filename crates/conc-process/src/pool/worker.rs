@@ -93,7 +93,13 @@ fn encode_with<T: Serialize>(
     let entry = entry as usize;
     check_in_main_image(&[func, entry])?;
     let header = (bootstrap::code_offset(entry), bootstrap::code_offset(func));
-    let (bytes, fds) = wire::encode_message(&(header, args))?;
+    let (bytes, fds) = wire::encode_message(&(header, args)).map_err(|e| {
+        ProcessError::Serialization(format!(
+            "the task's argument of type `{}` could not be serialized: {}",
+            std::any::type_name::<T>(),
+            reason(e)
+        ))
+    })?;
     OutgoingFrame::new(bytes, fds)
 }
 
@@ -129,7 +135,15 @@ pub(crate) fn decode_reply<R: DeserializeOwned>(
     frame: Frame,
     count: usize,
 ) -> Result<Vec<Result<R, String>>, ProcessError> {
-    let results = ipc::decode::<Reply<R>>(frame)?.map_err(ProcessError::Serialization)?;
+    let results = ipc::decode::<Reply<R>>(frame)
+        .map_err(|e| match e {
+            ProcessError::Serialization(why) => ProcessError::Serialization(format!(
+                "the results of type `{}` could not be decoded: {why}",
+                std::any::type_name::<R>()
+            )),
+            other => other,
+        })?
+        .map_err(ProcessError::Serialization)?;
     if results.len() != count {
         return Err(ProcessError::BadMessage(format!(
             "a pool worker answered {} results to a task of {count}",
@@ -176,10 +190,21 @@ where
     let reply: Reply<R> = match wire::decode_message::<Vec<A>>(args, fds) {
         Ok(args) => Ok(args.into_iter().map(|arg| catch(|| func(arg))).collect()),
         Err(e) => Err(format!(
-            "the worker could not decode the task's arguments: {e}"
+            "the worker could not decode the task's argument of type `{}`: {}",
+            std::any::type_name::<A>(),
+            reason(e)
         )),
     };
     encode_reply(&reply)
+}
+
+/// Why a value did not cross: a serialization error's text without its "serialization
+/// failed" prefix, which the error that carries it on adds again.
+fn reason(e: ProcessError) -> String {
+    match e {
+        ProcessError::Serialization(why) => why,
+        other => other.to_string(),
+    }
 }
 
 /// Runs `f`, turning a panic into its message.
@@ -197,7 +222,11 @@ pub(crate) fn reply_from_fork<R: Serialize>(socket: &OwnedFd, results: Vec<Resul
 /// saying so.
 fn encode_reply<R: Serialize>(reply: &Reply<R>) -> (Vec<u8>, Vec<OwnedFd>) {
     wire::encode_message(reply).unwrap_or_else(|e| {
-        let failed: Reply<R> = Err(format!("the worker could not serialize the results: {e}"));
+        let failed: Reply<R> = Err(format!(
+            "the worker could not serialize the results of type `{}`: {}",
+            std::any::type_name::<R>(),
+            reason(e)
+        ));
         // A `String` always encodes.
         wire::encode_message(&failed).unwrap_or_default()
     })
