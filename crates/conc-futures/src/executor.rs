@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::future::FusedTask;
 use crate::{Future, FutureError};
 
 /// What an executor does with a job.
@@ -39,6 +40,8 @@ pub struct Job {
 enum Kind {
     /// A closure, run where the executor runs it.
     Local(Box<dyn FnOnce(Action) + Send>),
+    /// A closure fused into its future's cell (what `submit` makes: one allocation).
+    Fused(Arc<dyn FusedTask>),
     /// A named function with serde arguments, which a process executor ships to a
     /// worker and any other executor runs in place.
     #[cfg(feature = "process")]
@@ -146,6 +149,7 @@ impl Job {
     fn act(mut self, action: Action) {
         match self.kind.take() {
             Some(Kind::Local(act)) => act(action),
+            Some(Kind::Fused(task)) => task.act(action),
             #[cfg(feature = "process")]
             Some(Kind::Call(call)) => call.in_place(action),
             None => {}
@@ -463,8 +467,10 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let future = Future::new();
-    executor.execute(Job::new(task, future.clone()))?;
+    let (future, task) = Future::fused(task);
+    executor.execute(Job {
+        kind: Some(Kind::Fused(task)),
+    })?;
     Ok(future)
 }
 

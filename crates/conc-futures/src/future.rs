@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use conc_thread::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::FutureError;
+use crate::executor::{Action, settle};
 use crate::waiter::Waiter;
 
 /// The state of a [`Future`], as in Python's `concurrent.futures`.
@@ -81,6 +82,9 @@ enum Listener<T> {
 struct Inner<T> {
     outcome: Outcome<T>,
     listeners: Vec<Listener<T>>,
+    /// Threads blocked on `done`: completion notifies only when there are some
+    /// (a `std` condvar makes a system call on every notify).
+    sleepers: u32,
 }
 
 impl<T> Inner<T> {
@@ -105,10 +109,73 @@ impl<T> Inner<T> {
 /// The cell. `state` is atomic so the running transition and state queries need no
 /// lock; every move to a final state still happens under `inner`'s lock, which is what
 /// blocked waiters re-check it under.
-pub(crate) struct Shared<T> {
+///
+/// `slot` is what the cell carries beside its outcome: nothing (`()`) for a future
+/// made by [`Future::new`], the task itself for a job fused into its future
+/// ([`Future::fused`]), so that submitting a task costs one allocation, and the cell
+/// is freed by whoever drops the last handle, usually the thread that submitted it,
+/// instead of a box allocated by one thread and freed by another. A [`Future`] sees
+/// the slot only as `dyn Slot`.
+pub(crate) struct Shared<T, S: ?Sized = dyn Slot> {
     state: AtomicU8,
     inner: Mutex<Inner<T>>,
     done: Condvar,
+    slot: S,
+}
+
+impl<T, S: ?Sized> Shared<T, S> {
+    /// Locks the cell. Nothing panics while holding the lock in a way that leaves it
+    /// inconsistent (callbacks and wakers run outside it), so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Anything a cell may carry in its slot.
+pub(crate) trait Slot: Send + Sync {}
+
+impl<S: Send + Sync> Slot for S {}
+
+/// The slot of a fused job: its task until a worker takes it (or it is cancelled).
+struct TaskSlot<F>(Mutex<Option<F>>);
+
+/// A task fused into its future's cell, as a job holds it.
+pub(crate) trait FusedTask: Send + Sync {
+    /// Takes the task out of the cell and does `action` with it.
+    fn act(self: Arc<Self>, action: Action);
+}
+
+impl<T, F> FusedTask for Shared<T, TaskSlot<F>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    fn act(self: Arc<Self>, action: Action) {
+        let task = self
+            .slot
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let future = Future { shared: self };
+        if let Some(task) = task {
+            settle(&future, action, task);
+        }
+    }
+}
+
+/// A pending cell carrying `slot`.
+fn cell<T, S>(slot: S) -> Shared<T, S> {
+    Shared {
+        state: AtomicU8::new(State::Pending as u8),
+        inner: Mutex::new(Inner {
+            outcome: Outcome::None,
+            listeners: Vec::new(),
+            sleepers: 0,
+        }),
+        done: Condvar::new(),
+        slot,
+    }
 }
 
 /// The eventual result of a task, like Python's `concurrent.futures.Future`.
@@ -185,20 +252,29 @@ impl<T> Future<T> {
     /// ```
     pub fn new() -> Self {
         Future {
-            shared: Arc::new(Shared {
-                state: AtomicU8::new(State::Pending as u8),
-                inner: Mutex::new(Inner {
-                    outcome: Outcome::None,
-                    listeners: Vec::new(),
-                }),
-                done: Condvar::new(),
-            }),
+            shared: Arc::new(cell::<T, ()>(())),
         }
+    }
+
+    /// A pending future with `task` fused into its cell, and the handle a job runs it
+    /// through: one allocation for both.
+    pub(crate) fn fused<F>(task: F) -> (Future<T>, Arc<dyn FusedTask>)
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let shared = Arc::new(cell::<T, _>(TaskSlot(Mutex::new(Some(task)))));
+        (
+            Future {
+                shared: shared.clone(),
+            },
+            shared,
+        )
     }
 
     /// Identity of the task, for deduplication in `wait` and `as_completed`.
     pub(crate) fn key(&self) -> usize {
-        Arc::as_ptr(&self.shared) as usize
+        Arc::as_ptr(&self.shared).cast::<()>() as usize
     }
 
     /// The current state.
@@ -275,7 +351,7 @@ impl<T> Future<T> {
     /// assert!(!running.cancel());
     /// ```
     pub fn cancel(&self) -> bool {
-        let inner = self.shared.inner.lock();
+        let inner = self.shared.lock();
         // Races only with the lock-free pending → running move; the exchange decides.
         match self.shared.state.compare_exchange(
             State::Pending as u8,
@@ -363,7 +439,7 @@ impl<T> Future<T> {
     }
 
     fn finish(&self, outcome: Outcome<T>) -> Result<(), FutureError> {
-        let inner = self.shared.inner.lock();
+        let inner = self.shared.lock();
         // Under the lock no other thread can reach a final state; only pending →
         // running may happen concurrently, which the exchange loop absorbs.
         let mut current = self.shared.state.load(Ordering::Acquire);
@@ -395,7 +471,9 @@ impl<T> Future<T> {
         let failed = matches!(outcome, Outcome::Error(_));
         inner.outcome = outcome;
         let listeners = std::mem::take(&mut inner.listeners);
-        self.shared.done.notify_all();
+        if inner.sleepers > 0 {
+            self.shared.done.notify_all();
+        }
         drop(inner);
         if listeners.is_empty() {
             return;
@@ -458,7 +536,7 @@ impl<T> Future<T> {
     where
         F: FnOnce(&Future<T>) + Send + 'static,
     {
-        let mut inner = self.shared.inner.lock();
+        let mut inner = self.shared.lock();
         if self.state().is_final() {
             drop(inner);
             self.run_callback(Box::new(callback));
@@ -492,22 +570,31 @@ impl<T> Future<T> {
         if !self.state().is_final() && conc_coro::hub_running() && !self.wait_green(deadline) {
             return None;
         }
-        let mut inner = self.shared.inner.lock();
+        let mut inner = self.shared.lock();
         while !self.state().is_final() {
-            match deadline {
-                None => self.shared.done.wait(&mut inner),
-                Some(deadline) => {
-                    if self
-                        .shared
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return None,
+                },
+            };
+            inner.sleepers += 1;
+            inner = match left {
+                None => self
+                    .shared
+                    .done
+                    .wait(inner)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(left) => {
+                    self.shared
                         .done
-                        .wait_until(&mut inner, deadline)
-                        .timed_out()
-                        && !self.state().is_final()
-                    {
-                        return None;
-                    }
+                        .wait_timeout(inner, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
                 }
-            }
+            };
+            inner.sleepers -= 1;
         }
         Some(inner)
     }
@@ -723,7 +810,7 @@ impl<T> Future<T> {
     /// Registers a waiter of `wait`/`as_completed`; if the future is already done the
     /// waiter is notified at once. Returns nothing: the waiter learns either way.
     pub(crate) fn add_waiter(&self, waiter: &Arc<Waiter>) {
-        let mut inner = self.shared.inner.lock();
+        let mut inner = self.shared.lock();
         if self.state().is_final() {
             let failed = matches!(inner.outcome, Outcome::Error(_));
             drop(inner);
@@ -735,7 +822,6 @@ impl<T> Future<T> {
 
     pub(crate) fn remove_waiter(&self, waiter: &Arc<Waiter>) {
         self.shared
-            .inner
             .lock()
             .listeners
             .retain(|l| !matches!(l, Listener::Waiter(w) if Arc::ptr_eq(w, waiter)));
@@ -744,7 +830,7 @@ impl<T> Future<T> {
     /// Whether the future is done; if not, `waker` is woken when it is. Used by async
     /// waits that must not take the value.
     pub(crate) fn poll_done(&self, waker: &Waker) -> bool {
-        let mut inner = self.shared.inner.lock();
+        let mut inner = self.shared.lock();
         if self.state().is_final() {
             return true;
         }
@@ -755,12 +841,12 @@ impl<T> Future<T> {
     /// Takes back a waker registered by [`poll_done`](Self::poll_done) or an
     /// [`Awaiting`], when whoever polled stops waiting (a dropped `.await`).
     pub(crate) fn forget_waker(&self, waker: &Waker) {
-        self.shared.inner.lock().remove_waker(waker);
+        self.shared.lock().remove_waker(waker);
     }
 
     /// Whether the future finished with an error (not a cancellation).
     pub(crate) fn failed(&self) -> bool {
-        matches!(self.shared.inner.lock().outcome, Outcome::Error(_))
+        matches!(self.shared.lock().outcome, Outcome::Error(_))
     }
 }
 
@@ -844,7 +930,7 @@ impl<T> std::future::Future for Awaiting<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut inner = this.future.shared.inner.lock();
+        let mut inner = this.future.shared.lock();
         let state = this.future.state();
         if state.is_final() {
             this.registered = None;

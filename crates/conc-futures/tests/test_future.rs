@@ -389,3 +389,57 @@ fn take_timeout_moves_the_value_once() {
         Err(FutureError::Cancelled)
     );
 }
+
+/// An executor that loses every job it is given (a buggy or torn-down executor).
+struct Forgetful;
+
+impl conc_futures::Executor for Forgetful {
+    fn execute(&self, job: conc_futures::Job) -> Result<(), FutureError> {
+        drop(job);
+        Ok(())
+    }
+
+    fn shutdown(&self, _wait: bool, _cancel_futures: bool) {}
+}
+
+// A job dropped without being run fails its future instead of leaving its waiters
+// blocked forever: both a job made by `submit` (task and future in one cell) and one
+// made by hand with `Job::new`.
+#[test]
+fn a_job_dropped_unrun_fails_its_future() {
+    use conc_futures::Executor;
+    let submitted = Forgetful.submit(|| 1).unwrap();
+    let by_hand = Future::new();
+    drop(conc_futures::Job::new(|| 2, by_hand.clone()));
+    for f in [submitted, by_hand] {
+        match f.result_timeout(Duration::from_secs(30)) {
+            Err(FutureError::BrokenExecutor(why)) => {
+                assert!(why.contains("without running"), "{why}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+// The task fused into its future's cell is dropped when it runs or is cancelled, not
+// when the last handle of the future goes: its captures are released early.
+#[test]
+fn a_submitted_task_releases_its_captures_once_done() {
+    use conc_futures::{Executor, ThreadPoolExecutor};
+    let pool = ThreadPoolExecutor::new();
+    let capture = Arc::new(());
+    let held = capture.clone();
+    let f = pool.submit(move || Arc::strong_count(&held)).unwrap();
+    assert_eq!(f.result_timeout(Duration::from_secs(30)), Ok(2));
+    assert_eq!(
+        Arc::strong_count(&capture),
+        1,
+        "the finished task still holds its captures"
+    );
+    pool.shutdown(true, false);
+    let cancelled = capture.clone();
+    let never = Future::<()>::new();
+    never.cancel();
+    drop(conc_futures::Job::new(move || drop(cancelled), never));
+    assert_eq!(Arc::strong_count(&capture), 1);
+}
