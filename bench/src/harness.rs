@@ -110,7 +110,7 @@ impl<'a> Case<'a> {
 }
 
 /// The timings of one case over its repetitions.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Stats {
     /// The median repetition.
     pub(crate) median: Duration,
@@ -118,6 +118,9 @@ pub(crate) struct Stats {
     pub(crate) min: Duration,
     /// The slowest repetition.
     pub(crate) max: Duration,
+    /// Every repetition, in round order (round `i` of every case of one `measure`
+    /// ran back to back).
+    pub(crate) runs: Vec<Duration>,
 }
 
 impl Stats {
@@ -137,7 +140,27 @@ impl Stats {
             median,
             min: sorted[0],
             max: sorted[sorted.len() - 1],
+            runs: times.to_vec(),
         }
+    }
+
+    /// How many times faster this case ran than `baseline`, paired by round: the
+    /// median of `baseline`'s time over this case's time in each round. Rounds run
+    /// every case back to back, so a pair shares the machine's state of the moment and
+    /// the ratio cancels drift (another process, a frequency change) that a ratio of
+    /// two separate medians keeps.
+    pub(crate) fn paired_speedup(&self, baseline: &Stats) -> f64 {
+        let ratios: Vec<Duration> = self
+            .runs
+            .iter()
+            .zip(&baseline.runs)
+            .map(|(mine, theirs)| {
+                // Through a Duration so `Stats::of` gives the median; nanosecond
+                // precision of the ratio is plenty.
+                Duration::from_nanos((theirs.as_secs_f64() / mine.as_secs_f64() * 1e9) as u64)
+            })
+            .collect();
+        Stats::of(&ratios).median.as_secs_f64()
     }
 }
 
@@ -475,6 +498,18 @@ mod tests {
             Duration::from_micros(2500)
         );
         assert_eq!(Stats::of(&[ms(7)]).median, ms(7));
+    }
+
+    #[test]
+    fn paired_speedup_cancels_drift_between_rounds() {
+        // Round 2 ran on a machine twice as slow for both: each pair still says 2x.
+        let fast = Stats::of(&[ms(10), ms(20), ms(10)]);
+        let slow = Stats::of(&[ms(20), ms(40), ms(20)]);
+        assert!((fast.paired_speedup(&slow) - 2.0).abs() < 1e-6);
+        assert!((slow.paired_speedup(&fast) - 0.5).abs() < 1e-6);
+        // One outlier pair does not move the median.
+        let odd = Stats::of(&[ms(10), ms(80), ms(10)]);
+        assert!((odd.paired_speedup(&slow) - 2.0).abs() < 1e-6);
     }
 
     #[test]

@@ -27,6 +27,9 @@
 //!   channel (the sender cloned into every task); these hand back no per-task handle,
 //!   the submitter receives `n` values.
 //!
+//! Ratios are paired by round ([`Stats::paired_speedup`](crate::harness::Stats::paired_speedup)),
+//! so drift between rounds cancels out.
+//!
 //! Targets: `submit` + `take()` reaches at least 1/1.5 of the hand-written pool's rate,
 //! and beats both `threadpool` and rayon spawn + channel. Every run checks the sum of
 //! the results.
@@ -87,20 +90,20 @@ fn run(config: &Config) -> Report {
     let stats = measure(config, &mut cases);
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    let rate_of = |system: &str| {
+    let stats_of = |system: &str| {
         cases
             .iter()
             .zip(&stats)
             .find(|(c, _)| c.system == system)
-            .map(|(_, s)| rate(s.median))
+            .map(|(_, s)| s)
             .expect("every named system is measured")
     };
-    let baseline = rate_of(BASELINE);
+    let baseline = stats_of(BASELINE);
 
     let mut report = Report::default();
     for (case, s) in cases.iter().zip(&stats) {
         let value = rate(s.median);
-        let ratio = value / baseline;
+        let ratio = s.paired_speedup(baseline);
         let mut notes = if case.system == BASELINE {
             String::from("baseline")
         } else {
@@ -114,7 +117,7 @@ fn run(config: &Config) -> Report {
                  {verdict} ({ratio:.2}x)"
             ));
             for peer in [THREADPOOL, RAYON] {
-                let peer_ratio = value / rate_of(peer);
+                let peer_ratio = s.paired_speedup(stats_of(peer));
                 let verdict = at_least(peer_ratio, 1.0);
                 notes.push_str(&format!(
                     "; {peer_ratio:.2}x {peer} (target > 1x: {verdict})"

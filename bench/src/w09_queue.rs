@@ -3,7 +3,11 @@
 //! The figure is items per second over the wall time from the producer's first send to
 //! the consumer's last receive. The baseline is `crossbeam_channel::unbounded`, which
 //! `conc_thread::Queue` is built on; the target is that `Queue::new(0)` (Python's
-//! unbounded `Queue()`) moves at least 1/1.5 of the baseline's rate. Every run checks the sum of what arrived.
+//! unbounded `Queue()`, with `task_done`/`join` kept) moves at least 0.85x the baseline's
+//! rate (issue 14; 1/1.5 before). Every run checks the sum of what arrived.
+//! Ratios are paired by round ([`Stats::paired_speedup`](crate::harness::Stats::paired_speedup)):
+//! two systems a whole round apart differ by more than this workload's margins on a
+//! shared 2-core machine.
 
 use std::sync::Barrier;
 use std::thread;
@@ -28,7 +32,7 @@ const BASELINE: &str = "crossbeam_channel::unbounded";
 const TARGET_SYSTEM: &str = "conc_thread::Queue::new(0)";
 
 /// `Queue::new(0)` must reach at least this fraction of the baseline's rate.
-const TARGET_MIN_RATIO: f64 = 1.0 / 1.5;
+const TARGET_MIN_RATIO: f64 = 0.85;
 
 /// Runs W9.
 fn run(config: &Config) -> Report {
@@ -96,13 +100,13 @@ fn run(config: &Config) -> Report {
         .iter()
         .zip(&stats)
         .find(|(c, _)| c.system == BASELINE)
-        .map(|(_, s)| rate(s.median))
+        .map(|(_, s)| s)
         .expect("the baseline is measured");
 
     let mut report = Report::default();
     for (case, s) in cases.iter().zip(&stats) {
         let value = rate(s.median);
-        let ratio = value / baseline;
+        let ratio = s.paired_speedup(baseline);
         let mut notes = if case.system == BASELINE {
             String::from("baseline")
         } else {
@@ -110,9 +114,9 @@ fn run(config: &Config) -> Report {
         };
         if case.system == TARGET_SYSTEM {
             let verdict = verdict(ratio);
-            notes.push_str(&format!("; target >= 0.67x: {verdict}"));
+            notes.push_str(&format!("; target >= 0.85x: {verdict}"));
             report.verdicts.push(format!(
-                "W9 target: {TARGET_SYSTEM} >= 1/1.5 (0.67x) of {BASELINE}'s rate: {verdict} \
+                "W9 target: {TARGET_SYSTEM} >= 0.85x {BASELINE}'s rate: {verdict} \
                  ({ratio:.2}x)"
             ));
         }
@@ -193,8 +197,8 @@ mod tests {
 
     #[test]
     fn verdicts_are_relative_to_the_bar() {
-        assert_eq!(verdict(1.0), "met, 50% above the bar");
-        assert_eq!(verdict(0.5), "MISSED, 25% below the bar");
+        assert_eq!(verdict(1.0), "met, 18% above the bar");
+        assert_eq!(verdict(0.5), "MISSED, 41% below the bar");
     }
 
     #[test]

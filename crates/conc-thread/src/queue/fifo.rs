@@ -114,7 +114,12 @@ impl<T> FifoCore<T> {
             if self.flag.is_shut() {
                 return self.get_after_shutdown();
             }
-            if let Some(item) = self.try_take() {
+            // Only look while it stays empty: a counted attempt writes the task
+            // counter twice and reads the channel's length, lines the producer we
+            // wait for is writing.
+            if !self.rx.is_empty()
+                && let Some(item) = self.try_take()
+            {
                 return Ok(item);
             }
         }
