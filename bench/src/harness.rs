@@ -166,6 +166,10 @@ impl Stats {
 
 /// Runs every case once untimed, then `config.reps` interleaved rounds; returns each
 /// case's statistics in the order given. Progress goes to stderr.
+///
+/// Each round starts one case further along (round 2 runs cases 2, 3, ..., 1), so no
+/// case always follows the same neighbour: what a case leaves behind (a freed heap, a
+/// cold cache, a core at another frequency) falls on every case in turn.
 pub(crate) fn measure(config: &Config, cases: &mut [Case<'_>]) -> Vec<Stats> {
     for case in cases.iter_mut() {
         eprintln!("  warm-up   {}", case.system);
@@ -174,8 +178,9 @@ pub(crate) fn measure(config: &Config, cases: &mut [Case<'_>]) -> Vec<Stats> {
     let mut times = vec![Vec::with_capacity(config.reps); cases.len()];
     for rep in 1..=config.reps {
         eprint!("  round {rep}/{}", config.reps);
-        for (case, times) in cases.iter_mut().zip(&mut times) {
-            times.push((case.run)());
+        for i in 0..cases.len() {
+            let index = (i + rep - 1) % cases.len();
+            times[index].push((cases[index].run)());
             eprint!(".");
         }
         eprintln!();
