@@ -132,8 +132,9 @@ fn run_on(config: &Config, numbers: &[u64], expected: &[bool]) -> Report {
                 .start_method(conc_process::StartMethod::Fork)
                 .build()
                 .expect("a process pool");
-            // The workers are forked on demand: one task each first, untimed.
-            for f in (0..WORKERS).map(|_| pool.submit(is_prime, 2).expect("open")) {
+            // The workers are forked on demand: a long task for each first, untimed
+            // (instant ones could all go to the first worker before a second exists).
+            for f in (0..WORKERS).map(|_| pool.submit(is_prime, PRIMES[0]).expect("open")) {
                 f.result().expect("a warm-up task");
             }
             let start = Instant::now();
