@@ -1,5 +1,6 @@
 //! Your own types across processes: a `#[derive(Serialize, Deserialize)]` struct and
-//! enum as a process argument and result, on a `Pipe`, and through a `Queue`.
+//! enum as a process argument and result, on a `Pipe`, through a `Queue`, and as a
+//! `Pool` task's argument and result.
 //!
 //! Not a seed scenario of its own: the seeds pass lists, dicts and strings, which Python
 //! pickles without being asked. In Rust the same works for any type that derives serde's
@@ -11,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use conc_process::{Connection, Process, Queue, pipe};
+use conc_process::{Connection, Pool, Process, Queue, pipe};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Order {
@@ -53,6 +54,16 @@ fn worker((orders, events): (Queue<Option<Order>>, Connection<Event>)) -> (u32, 
     }
     events.send(Event::Done).expect("send");
     (handled, priorities)
+}
+
+/// A pool task: how urgent an order is, from its own fields.
+fn triage(order: Order) -> (u32, Priority) {
+    let priority = if order.note.is_some() || order.items.len() > 1 {
+        Priority::High
+    } else {
+        Priority::Low
+    };
+    (order.id, priority)
 }
 
 fn main() {
@@ -104,4 +115,12 @@ fn main() {
         ]
     );
     println!("-> a struct, an enum and a tuple crossed, typed at both ends");
+
+    examples::heading("the same struct as a Pool task's argument, an enum in its result");
+    let pool = Pool::new(2).expect("a pool");
+    let triaged = pool.map(triage, sent).expect("every task ran");
+    println!("  triaged: {triaged:?}");
+    assert_eq!(triaged, [(1, Priority::High), (2, Priority::High)]);
+    pool.close();
+    pool.join().expect("the workers exit");
 }

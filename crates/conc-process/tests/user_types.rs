@@ -1,6 +1,6 @@
 //! Users' own serde types crossing every path, under every start method: a derived
 //! struct and enum (with nested collections, options and a map) as argument and result,
-//! on a Connection, through a Queue; and the serde features the formats cannot carry
+//! on a Connection, through a Queue, as a pool task's argument and result; and the serde features the formats cannot carry
 //! fail with a clear error instead of a wrong value.
 
 mod common;
@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::PATIENCE;
-use conc_process::{Connection, ProcessError, Queue, get_context, pipe};
+use conc_process::{Connection, Pool, ProcessError, Queue, get_context, pipe};
 use serde::{Deserialize, Serialize};
 
 conc_process::test_support!();
@@ -65,6 +65,29 @@ each_method! {
         assert_eq!(mine.recv_timeout(PATIENCE).unwrap(), Kind::Split(2, 3));
         assert_eq!(outbox.get_timeout(PATIENCE).unwrap(), through_queue);
         assert_eq!(p.result().unwrap(), arg);
+    }
+}
+
+/// A pool task over users' types: turns a plain order into a gift for `to`.
+fn gift((mut o, to): (Order, String)) -> Order {
+    o.kind = Kind::Gift {
+        to,
+        wrap: o.id % 2 == 0,
+    };
+    o.items.push("ribbon".into());
+    o
+}
+
+each_method! {
+    fn user_types_are_pool_task_arguments_and_results(method: StartMethod) {
+        let pool = Pool::builder().processes(2).start_method(method).build().unwrap();
+        let orders: Vec<(Order, String)> =
+            (0..4).map(|id| (order(id, Kind::Split(1, 2)), format!("friend {id}"))).collect();
+        let expected: Vec<Order> = orders.iter().cloned().map(gift).collect();
+        assert_eq!(pool.apply(gift, orders[0].clone()).unwrap(), expected[0]);
+        assert_eq!(pool.map(gift, orders).unwrap(), expected);
+        pool.close();
+        pool.join().unwrap();
     }
 }
 
