@@ -14,6 +14,7 @@
 //! functions with serde arguments (`submit_call`), the form every executor runs,
 //! processes included.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use conc_futures::{Executor, GreenletExecutor, ProcessPoolExecutor, ThreadPoolExecutor};
@@ -23,7 +24,28 @@ const RANGE: u64 = 60_000;
 const WAITS: u64 = 20;
 const WAIT: Duration = Duration::from_millis(50);
 
+/// The demo's own process: a task running elsewhere is in a worker process.
+static MAIN_PID: OnceLock<u32> = OnceLock::new();
+
+/// Marks the worker running this task busy on the demo's timeline: a lane per worker
+/// process, per pool thread, and per greenlet (all of them on the executor's one hub
+/// thread).
+fn busy(what: &str) -> examples::timeline::Span {
+    use examples::timeline::{process_span, span, thread_span};
+    if MAIN_PID.get() != Some(&std::process::id()) {
+        process_span(what)
+    } else if conc_coro::hub_running() {
+        span(
+            format!("greenlet {} (hub)", conc_coro::getcurrent().id()),
+            what,
+        )
+    } else {
+        thread_span(what)
+    }
+}
+
 fn count_primes(range: u64) -> u64 {
+    let _busy = busy("primes");
     let (from, to) = (range * RANGE, (range + 1) * RANGE);
     (from.max(2)..to)
         .filter(|&n| (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
@@ -31,11 +53,13 @@ fn count_primes(range: u64) -> u64 {
 }
 
 fn blocking_wait(_: u64) -> u64 {
+    let _busy = busy("wait");
     std::thread::sleep(WAIT);
     1
 }
 
 fn green_wait(_: u64) -> u64 {
+    let _busy = busy("green wait");
     conc_coro::sleep(WAIT).expect("a green sleep");
     1
 }
@@ -52,6 +76,7 @@ fn timed(executor: &impl Executor, n: u64, job: fn(u64) -> u64) -> (Duration, u6
 
 fn main() {
     conc_process::init();
+    MAIN_PID.get_or_init(std::process::id);
     examples::heading("The same jobs on threads, processes and greenlets (seed 002)");
     let serial = Instant::now();
     let primes: u64 = (0..RANGES).map(count_primes).sum();

@@ -21,6 +21,7 @@ use conc_process::{Callbacks, Pool, ProcessError};
 
 /// Seed 001's `Foo`: a short nap, then `i + 100`.
 fn foo(i: u32) -> u32 {
+    let _busy = examples::timeline::process_span(format!("Foo({i})"));
     std::thread::sleep(Duration::from_millis(200));
     println!("  in process {} (task {i})", std::process::id());
     i + 100
@@ -28,6 +29,7 @@ fn foo(i: u32) -> u32 {
 
 /// Seed 003's `get_html`: sleeps `n` tenths of a second and returns `n`.
 fn get_html(n: u64) -> u64 {
+    let _busy = examples::timeline::process_span(format!("get_html({n})"));
     std::thread::sleep(Duration::from_millis(100 * n));
     n
 }
@@ -36,9 +38,14 @@ fn divide((a, b): (i64, i64)) -> i64 {
     a.checked_div(b).expect("division by zero")
 }
 
-/// Kills its own worker for `x == 3`.
+/// Kills its own worker for `x == 3` (the timeline shows the worker's lane end there
+/// and a new worker's lane take over).
 fn fragile(x: u32) -> u32 {
+    let busy = examples::timeline::process_span(format!("task {x}"));
+    std::thread::sleep(Duration::from_millis(50));
     if x == 3 {
+        drop(busy);
+        drop(examples::timeline::process_span("killed by SIGKILL"));
         // SAFETY: signalling our own process; no memory involved.
         unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
     }
