@@ -23,9 +23,14 @@ pub enum FutureError {
     #[error("the future was cancelled")]
     Cancelled,
     /// The wait for a result ran out of time (Python: `TimeoutError`). The future keeps
-    /// running; ask again later.
-    #[error("timed out waiting for the result")]
-    Timeout,
+    /// running; ask again later. The message names what was waited for and how long.
+    #[error("timed out after {after:?} waiting for {waiting_for}")]
+    Timeout {
+        /// What the wait was for (`"the result of a future"`).
+        waiting_for: String,
+        /// How long it waited.
+        after: std::time::Duration,
+    },
     /// `as_completed`, `wait` or `map` ran out of time with futures still unfinished
     /// (Python: `TimeoutError("N (of M) futures unfinished")`).
     #[error("{unfinished} (of {total}) futures unfinished")]

@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::future::FusedTask;
+use crate::future::{FusedTask, Limit};
 use crate::{Future, FutureError};
 
 /// What an executor does with a job.
@@ -530,7 +530,7 @@ where
             Pending::Chunks(VecDeque::new())
         },
         current: VecDeque::new(),
-        deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+        limit: timeout.and_then(crate::future::limit),
         finished: false,
     };
     while let Some(first) = items.next() {
@@ -568,7 +568,8 @@ pub struct MapResults<T> {
     pending: Pending<T>,
     /// Values of the chunk being handed out.
     current: VecDeque<T>,
-    deadline: Option<Instant>,
+    /// One limit for the whole iteration, counted from the `map` call.
+    limit: Option<Limit>,
     finished: bool,
 }
 
@@ -614,7 +615,7 @@ impl<T> Iterator for MapResults<T> {
             match &mut self.pending {
                 Pending::Items(futures) => {
                     let future = futures.pop_front()?;
-                    return match future.take_until(self.deadline) {
+                    return match future.take_until(self.limit) {
                         Ok(value) => Some(Ok(value)),
                         Err(error) => {
                             future.cancel();
@@ -624,7 +625,7 @@ impl<T> Iterator for MapResults<T> {
                 }
                 Pending::Chunks(futures) => {
                     let chunk = futures.pop_front()?;
-                    match chunk.take_until(self.deadline) {
+                    match chunk.take_until(self.limit) {
                         Ok(values) => self.current = values.into(),
                         Err(error) => {
                             chunk.cancel();

@@ -131,6 +131,38 @@ impl<T, S: ?Sized> Shared<T, S> {
     }
 }
 
+/// A wait's end: the deadline and the timeout it was counted from (for the error).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit {
+    deadline: Instant,
+    after: Duration,
+}
+
+impl Limit {
+    /// The timeout error of a wait that reached this limit.
+    fn expired(self) -> FutureError {
+        FutureError::timeout(self.after)
+    }
+}
+
+/// A limit `timeout` from now; `None` for a timeout too long to represent (no limit).
+pub(crate) fn limit(timeout: Duration) -> Option<Limit> {
+    Instant::now().checked_add(timeout).map(|deadline| Limit {
+        deadline,
+        after: timeout,
+    })
+}
+
+impl FutureError {
+    /// A wait for a future's result that gave up after `after`.
+    pub(crate) fn timeout(after: Duration) -> FutureError {
+        FutureError::Timeout {
+            waiting_for: "the result of a future".into(),
+            after,
+        }
+    }
+}
+
 /// Anything a cell may carry in its slot.
 pub(crate) trait Slot: Send + Sync {}
 
@@ -563,6 +595,17 @@ impl<T> Future<T> {
         self.wait_done(deadline).is_some()
     }
 
+    /// Waits for a final state within `limit` and returns the locked inner state.
+    ///
+    /// # Errors
+    ///
+    /// [`FutureError::Timeout`] naming the wait and its length.
+    fn wait_limited(&self, limit: Option<Limit>) -> Result<MutexGuard<'_, Inner<T>>, FutureError> {
+        self.wait_done(limit.map(|l| l.deadline)).ok_or_else(|| {
+            limit.map_or_else(|| FutureError::timeout(Duration::ZERO), Limit::expired)
+        })
+    }
+
     /// Waits for a final state until `deadline` and returns the locked inner state, or
     /// `None` on timeout.
     fn wait_done(&self, deadline: Option<Instant>) -> Option<MutexGuard<'_, Inner<T>>> {
@@ -671,20 +714,22 @@ impl<T> Future<T> {
     /// use conc_futures::{Future, FutureError};
     ///
     /// let f = Future::<u8>::new();
-    /// assert_eq!(f.result_timeout(Duration::from_millis(5)), Err(FutureError::Timeout));
+    /// let late = f.result_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert!(matches!(late, FutureError::Timeout { .. }));
+    /// assert_eq!(late.to_string(), "timed out after 5ms waiting for the result of a future");
     /// ```
     pub fn result_timeout(&self, timeout: Duration) -> Result<T, FutureError>
     where
         T: Clone,
     {
-        self.result_until(Instant::now().checked_add(timeout))
+        self.result_until(limit(timeout))
     }
 
-    fn result_until(&self, deadline: Option<Instant>) -> Result<T, FutureError>
+    fn result_until(&self, limit: Option<Limit>) -> Result<T, FutureError>
     where
         T: Clone,
     {
-        let inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
+        let inner = self.wait_limited(limit)?;
         match &inner.outcome {
             Outcome::Value(value) => Ok(value.clone()),
             other => Err(Self::no_value(self.state(), other)),
@@ -729,11 +774,11 @@ impl<T> Future<T> {
     /// assert_eq!(f.take_timeout(Duration::from_secs(1)), Ok(5));
     /// ```
     pub fn take_timeout(&self, timeout: Duration) -> Result<T, FutureError> {
-        self.take_until(Instant::now().checked_add(timeout))
+        self.take_until(limit(timeout))
     }
 
-    pub(crate) fn take_until(&self, deadline: Option<Instant>) -> Result<T, FutureError> {
-        let mut inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
+    pub(crate) fn take_until(&self, limit: Option<Limit>) -> Result<T, FutureError> {
+        let mut inner = self.wait_limited(limit)?;
         Self::take_outcome(&mut inner, self.state())
     }
 
@@ -789,17 +834,14 @@ impl<T> Future<T> {
     /// use conc_futures::FutureError;
     ///
     /// let f = conc_futures::Future::<u8>::new();
-    /// assert_eq!(f.exception_timeout(Duration::from_millis(1)), Err(FutureError::Timeout));
+    /// assert!(matches!(f.exception_timeout(Duration::from_millis(1)), Err(FutureError::Timeout { .. })));
     /// ```
     pub fn exception_timeout(&self, timeout: Duration) -> Result<Option<FutureError>, FutureError> {
-        self.exception_until(Instant::now().checked_add(timeout))
+        self.exception_until(limit(timeout))
     }
 
-    fn exception_until(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<Option<FutureError>, FutureError> {
-        let inner = self.wait_done(deadline).ok_or(FutureError::Timeout)?;
+    fn exception_until(&self, limit: Option<Limit>) -> Result<Option<FutureError>, FutureError> {
+        let inner = self.wait_limited(limit)?;
         match (self.state(), &inner.outcome) {
             (State::Cancelled, _) => Err(FutureError::Cancelled),
             (_, Outcome::Error(error)) => Ok(Some((**error).clone())),

@@ -31,9 +31,15 @@ pub enum ThreadError {
         message: String,
     },
     /// A timed operation ran out of time before it could complete (for example
-    /// [`JoinHandle::join_timeout`](crate::JoinHandle::join_timeout)).
-    #[error("operation timed out")]
-    Timeout,
+    /// [`JoinHandle::join_timeout`](crate::JoinHandle::join_timeout)); the message names
+    /// what was waited for and for how long.
+    #[error("timed out after {after:?} waiting for {waiting_for}")]
+    Timeout {
+        /// What the wait was for (`"thread 'worker' to finish"`).
+        waiting_for: String,
+        /// How long it waited.
+        after: std::time::Duration,
+    },
     /// The thread's result was already taken by an earlier successful join.
     #[error("thread already joined")]
     AlreadyJoined,

@@ -250,7 +250,7 @@ impl Drop for FinishOnDrop<'_> {
 /// }
 ///
 /// let mut slow = conc_thread::spawn(|| std::thread::sleep(Duration::from_millis(200)));
-/// assert_eq!(slow.join_timeout(Duration::from_millis(1)), Err(ThreadError::Timeout));
+/// assert!(matches!(slow.join_timeout(Duration::from_millis(1)), Err(ThreadError::Timeout { .. })));
 /// slow.join().unwrap();
 /// ```
 pub struct JoinHandle<T> {
@@ -306,7 +306,10 @@ impl<T> JoinHandle<T> {
             return Err(ThreadError::JoinSelf);
         }
         if !self.thread.wait_finished(timeout) {
-            return Err(ThreadError::Timeout);
+            return Err(ThreadError::Timeout {
+                waiting_for: format!("thread '{}' to finish", self.thread.name()),
+                after: timeout.unwrap_or_default(),
+            });
         }
         if !self.thread.lives_here() {
             // Not joinable from here: forget the OS handle (its thread is in another

@@ -134,10 +134,17 @@ fn join_timeout_then_join() {
         "late"
     });
     let start = Instant::now();
-    assert_eq!(
-        h.join_timeout(Duration::from_millis(30)),
-        Err(ThreadError::Timeout)
-    );
+    match h.join_timeout(Duration::from_millis(30)) {
+        Err(e @ ThreadError::Timeout { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.starts_with("timed out after 30ms waiting for thread '"),
+                "{text}"
+            );
+            assert!(text.ends_with("' to finish"), "{text}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
     assert!(start.elapsed() >= Duration::from_millis(30));
     assert!(h.is_alive());
     gate.set();
@@ -371,10 +378,10 @@ fn timer_join_timeout() {
     t.start().unwrap();
     // The function is blocked, so the join times out, and can be retried.
     let start = Instant::now();
-    assert_eq!(
+    assert!(matches!(
         t.join_timeout(Duration::from_millis(50)),
-        Err(ThreadError::Timeout)
-    );
+        Err(ThreadError::Timeout { after, .. }) if after == Duration::from_millis(50)
+    ));
     assert!(start.elapsed() >= Duration::from_millis(50));
     release_tx.send(()).unwrap();
     assert_eq!(t.join_timeout(PATIENCE), Ok(true));
