@@ -169,10 +169,11 @@ where
     ///         break e;
     ///     }
     /// };
-    /// assert_eq!(err, conc_process::ProcessError::Timeout);
+    /// assert!(matches!(err, conc_process::ProcessError::Timeout { .. }));
     /// ```
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), ProcessError> {
         self.send_until(&value, deadline_after(timeout))
+            .map_err(|e| e.waited_for("the connection to take a message", timeout))
     }
 
     fn send_until<V: Serialize + ?Sized>(
@@ -231,20 +232,22 @@ where
     /// use std::time::Duration;
     ///
     /// let (a, _b) = conc_process::pipe::<i32>(true).unwrap();
-    /// assert_eq!(
-    ///     a.recv_timeout(Duration::from_millis(10)),
-    ///     Err(conc_process::ProcessError::Timeout)
-    /// );
+    /// let late = a.recv_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(late.to_string(), "timed out after 10ms waiting for a message on the connection");
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, ProcessError> {
         self.recv_until(deadline_after(timeout))
+            .map_err(|e| e.waited_for("a message on the connection", timeout))
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, ProcessError> {
         let socket = self.socket_for_reading()?;
         let mut inbox = match deadline {
             None => self.inbox.lock(),
-            Some(d) => self.inbox.try_lock_until(d).ok_or(ProcessError::Timeout)?,
+            Some(d) => self
+                .inbox
+                .try_lock_until(d)
+                .ok_or(ProcessError::timed_out())?,
         };
         if let Some(value) = inbox.peeked.take() {
             return Ok(value);
@@ -304,7 +307,7 @@ where
                 inbox.peeked = Some(value);
                 Ok(true)
             }
-            Err(ProcessError::Timeout) => Ok(false),
+            Err(ProcessError::Timeout { .. }) => Ok(false),
             Err(ProcessError::Eof) => Ok(true),
             Err(e) => Err(e),
         }

@@ -1,6 +1,8 @@
 //! The crate's one error type.
 
+use std::borrow::Cow;
 use std::io;
+use std::time::Duration;
 
 /// Everything that can go wrong in `conc-process`, as one matchable enum.
 ///
@@ -21,9 +23,15 @@ use std::io;
 #[non_exhaustive]
 pub enum ProcessError {
     /// A timed operation ran out of time (Python: `TimeoutError`, or `join(timeout)`
-    /// returning with the process still alive).
-    #[error("operation timed out")]
-    Timeout,
+    /// returning with the process still alive). The message names what was waited for
+    /// and how long.
+    #[error("timed out after {after:?} waiting for {waiting_for}")]
+    Timeout {
+        /// What the wait was for (`"process 'worker-1' to end"`).
+        waiting_for: Cow<'static, str>,
+        /// How long it waited.
+        after: Duration,
+    },
     /// The function panicked in the child process; its message came back.
     #[error("process '{name}' panicked: {message}")]
     Panicked {
@@ -148,6 +156,35 @@ pub(crate) fn describe_exitcode(exitcode: i32) -> String {
         }
     } else {
         format!("exit code {exitcode}")
+    }
+}
+
+impl ProcessError {
+    /// A wait for `waiting_for` that gave up after `after`.
+    pub(crate) fn timeout(waiting_for: impl Into<Cow<'static, str>>, after: Duration) -> Self {
+        ProcessError::Timeout {
+            waiting_for: waiting_for.into(),
+            after,
+        }
+    }
+
+    /// A timeout met below the public call that knows what it waited for and how long:
+    /// that call names it with [`waited_for`](Self::waited_for).
+    pub(crate) fn timed_out() -> Self {
+        ProcessError::timeout("the operation", Duration::ZERO)
+    }
+
+    /// Names a timeout after what the public call waited for and its timeout; any other
+    /// error passes through.
+    pub(crate) fn waited_for(
+        self,
+        waiting_for: impl Into<Cow<'static, str>>,
+        after: Duration,
+    ) -> Self {
+        match self {
+            ProcessError::Timeout { .. } => ProcessError::timeout(waiting_for, after),
+            other => other,
+        }
     }
 }
 

@@ -177,7 +177,7 @@ fn serve(mut requests: Receiver<Request>) -> ! {
                         let _ = sys::kill(pid, sig);
                     }
                 }
-                Err(ProcessError::Timeout | ProcessError::Serialization(_)) => {}
+                Err(ProcessError::Timeout { .. } | ProcessError::Serialization(_)) => {}
                 // The program ended (or its channel broke): so does the server. Its
                 // children receive their death signal from `PR_SET_PDEATHSIG`.
                 Err(_) => sys::exit_now(0),
@@ -413,7 +413,7 @@ impl ServedBy for ServerLink {
         let mut reply = self.reply.lock().unwrap_or_else(|e| e.into_inner());
         let code = match reply.recv_until(Some(Instant::now())) {
             Ok(Event::Exited { code }) => code,
-            Err(ProcessError::Timeout) => return None,
+            Err(ProcessError::Timeout { .. }) => return None,
             Ok(_) | Err(ProcessError::Serialization(_)) => UNKNOWN_EXIT,
             // Closed without a status: the server died, and its children with it
             // (`PR_SET_PDEATHSIG`).

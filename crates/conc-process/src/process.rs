@@ -470,14 +470,18 @@ where
     /// use conc_process::{Process, ProcessError, StartMethod};
     ///
     /// let p = Process::new(|s: u64| std::thread::sleep(Duration::from_secs(s)), 30)
+    ///     .name("sleeper")
     ///     .start_method(StartMethod::Fork);
     /// p.start().unwrap();
-    /// assert_eq!(p.join_timeout(Duration::from_millis(50)), Err(ProcessError::Timeout));
+    /// let late = p.join_timeout(Duration::from_millis(50)).unwrap_err();
+    /// assert!(matches!(late, ProcessError::Timeout { .. }));
+    /// assert_eq!(late.to_string(), "timed out after 50ms waiting for process 'sleeper' to end");
     /// p.kill().unwrap();
     /// assert!(matches!(p.join(), Err(ProcessError::Died { exitcode: -9, .. })));
     /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), ProcessError> {
-        self.join_deadline(Some(Instant::now() + timeout))
+        self.join_deadline(Instant::now().checked_add(timeout))
+            .map_err(|e| e.waited_for(format!("process '{}' to end", self.get_name()), timeout))
     }
 
     fn join_deadline(&self, deadline: Option<Instant>) -> Result<(), ProcessError> {
@@ -548,7 +552,7 @@ where
             Some(d) => running
                 .received
                 .try_lock_until(d)
-                .ok_or(ProcessError::Timeout)?,
+                .ok_or(ProcessError::timed_out())?,
         };
         // Read the result first: a child blocked sending a large result would never
         // exit while we waited for it to.
@@ -558,7 +562,7 @@ where
             });
             let next = match rx.recv_until(Instant::now().checked_add(slice)) {
                 Ok(outcome) => Received::Got(outcome),
-                Err(ProcessError::Timeout) => {
+                Err(ProcessError::Timeout { .. }) => {
                     if running.child.poll().is_some() {
                         // It ended: whatever it sent is already queued.
                         match rx.recv_until(Some(Instant::now())) {
@@ -566,7 +570,7 @@ where
                             Err(_) => Received::Nothing,
                         }
                     } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(ProcessError::Timeout);
+                        return Err(ProcessError::timed_out());
                     } else {
                         continue;
                     }
@@ -579,7 +583,10 @@ where
             *received = next;
         }
         drop(received);
-        running.child.wait(deadline).ok_or(ProcessError::Timeout)
+        running
+            .child
+            .wait(deadline)
+            .ok_or(ProcessError::timed_out())
     }
 
     fn running(&self) -> Result<&Running<R>, ProcessError> {

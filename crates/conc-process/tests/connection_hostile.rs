@@ -86,9 +86,11 @@ fn a_stalled_message_times_out_at_the_deadline_and_is_kept() {
     write_raw(&b, &bytes);
     assert_eq!(a.recv_timeout(PATIENCE), Ok(vec![42]));
     let started = Instant::now();
-    assert_eq!(
-        a.recv_timeout(Duration::from_millis(200)),
-        Err(ProcessError::Timeout),
+    assert!(
+        matches!(
+            a.recv_timeout(Duration::from_millis(200)),
+            Err(ProcessError::Timeout { .. })
+        ),
         "the deadline bounds every read of the message, not only the first"
     );
     let took = started.elapsed();
@@ -151,15 +153,15 @@ fn send_timeout_bounds_a_send_to_a_peer_that_does_not_read() {
         }
         assert!(started.elapsed() < PATIENCE, "the buffer never filled");
     };
-    assert_eq!(err, ProcessError::Timeout);
+    assert!(matches!(err, ProcessError::Timeout { .. }));
     assert_eq!(b.recv_timeout(PATIENCE), Ok(vec![1; 100]));
     // A message bigger than the buffer is cut at the deadline: the reader is told,
     // and the sender cannot send on a stream with half a message in it.
     let (c, d) = pipe::<Vec<u8>>(true).unwrap();
-    assert_eq!(
+    assert!(matches!(
         c.send_timeout(vec![2; 16 << 20], Duration::from_millis(100)),
-        Err(ProcessError::Timeout)
-    );
+        Err(ProcessError::Timeout { .. })
+    ));
     assert_eq!(c.send(vec![3]), Err(ProcessError::BrokenPipe));
     assert!(matches!(
         d.recv_timeout(PATIENCE),

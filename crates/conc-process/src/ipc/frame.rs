@@ -115,7 +115,7 @@ pub(crate) fn send_frame(
     if sent > 0 {
         let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Write);
     }
-    Err(ProcessError::Timeout)
+    Err(ProcessError::timed_out())
 }
 
 /// A frame to be written in several goes: what fits now, the rest later (a process's
@@ -463,7 +463,7 @@ impl FrameReader {
                 // non-blocking (through `fileno`): then wait for it here.
                 Err(Errno::AGAIN) => {
                     if !wait_ready(socket, PollFlags::IN, deadline)? {
-                        return Err(ProcessError::Timeout);
+                        return Err(ProcessError::timed_out());
                     }
                 }
                 Err(Errno::CONNRESET) => {
@@ -590,7 +590,7 @@ mod tests {
         // A stalled frame times out at the deadline and keeps its bytes...
         assert_eq!(
             reader.read(b.as_fd(), soon()).unwrap_err(),
-            ProcessError::Timeout
+            ProcessError::timed_out()
         );
         assert!(reader.has_partial());
         // ...and a peer that then goes away leaves a cut frame.
@@ -605,7 +605,7 @@ mod tests {
         let big = vec![0u8; 8 << 20];
         assert_eq!(
             send_frame(a.as_fd(), &big, &[], soon()).unwrap_err(),
-            ProcessError::Timeout
+            ProcessError::timed_out()
         );
         drop(b);
         assert_eq!(

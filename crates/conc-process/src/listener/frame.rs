@@ -71,7 +71,7 @@ pub(crate) struct PyStream {
 
 fn io_error(context: &'static str, e: io::Error) -> ProcessError {
     match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ProcessError::Timeout,
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ProcessError::timed_out(),
         io::ErrorKind::BrokenPipe
         | io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted

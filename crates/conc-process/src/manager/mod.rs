@@ -99,7 +99,7 @@ impl ManagerRef {
                 }
                 Failure::Full => ProcessError::Full,
                 Failure::Empty => ProcessError::Empty,
-                Failure::Timeout => ProcessError::Timeout,
+                Failure::Timeout => ProcessError::timed_out(),
                 Failure::Invalid(text) => ProcessError::InvalidArgument(text),
                 Failure::BrokenBarrier => ProcessError::BrokenBarrier,
                 Failure::Panicked(message) => ProcessError::Panicked {
@@ -412,7 +412,7 @@ impl Manager {
         // and then ended badly is reported.
         let asked = self.target.request(&Request::Shutdown).is_ok();
         match process.join_timeout(Duration::from_secs(5)) {
-            Err(ProcessError::Timeout) => {
+            Err(ProcessError::Timeout { .. }) => {
                 let _ = process.kill();
                 let _ = process.join();
                 Ok(())

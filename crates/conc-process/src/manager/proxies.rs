@@ -565,7 +565,9 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
 
     /// `q.put(item, timeout=...)`.
     pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<(), ProcessError> {
-        self.proxy.unit(Op::Put(encode(item)?, Some(timeout)))
+        self.proxy
+            .unit(Op::Put(encode(item)?, Some(timeout)))
+            .map_err(|e| e.waited_for("room in the manager's queue", timeout))
     }
 
     /// `q.put_nowait(item)`.
@@ -581,6 +583,7 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// `q.get(timeout=...)`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, ProcessError> {
         self.take(Some(timeout))
+            .map_err(|e| e.waited_for("an item of the manager's queue", timeout))
     }
 
     /// `q.get_nowait()`.

@@ -249,7 +249,7 @@ impl Worker {
         loop {
             match self.reader.read(self.socket.as_fd(), Some(Instant::now())) {
                 Ok(frame) => return Ok(frame),
-                Err(ProcessError::Timeout) => {}
+                Err(ProcessError::Timeout { .. }) => {}
                 Err(_) => return Err(self.died()),
             }
             let sentinel = match self.process.sentinel() {
@@ -317,7 +317,10 @@ impl Worker {
             Some(Instant::now() + SEND_CHECK),
         );
         drop(self.socket);
-        if self.process.join_timeout(RETIRE_GRACE) == Err(ProcessError::Timeout) {
+        if matches!(
+            self.process.join_timeout(RETIRE_GRACE),
+            Err(ProcessError::Timeout { .. })
+        ) {
             let _ = self.process.kill();
             let _ = self.process.join();
         }
@@ -465,7 +468,10 @@ fn run_forked(shared: &Shared, slot: usize, start_once: StartOnce, deliver: Deli
         Ok(frame) => {
             deliver(Ok(frame), &name);
             // It exits once its reply is out; a hang there is not the task's concern.
-            if child.process.join_timeout(RETIRE_GRACE) == Err(ProcessError::Timeout) {
+            if matches!(
+                child.process.join_timeout(RETIRE_GRACE),
+                Err(ProcessError::Timeout { .. })
+            ) {
                 let _ = child.process.kill();
                 let _ = child.process.join();
             }

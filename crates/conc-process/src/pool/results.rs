@@ -233,7 +233,10 @@ impl<T> AsyncResult<T> {
     /// already taken.
     pub fn get(&self, timeout: Option<Duration>) -> Result<T, ProcessError> {
         if !self.wait(timeout) {
-            return Err(ProcessError::Timeout);
+            return Err(ProcessError::timeout(
+                "the result of a pool task",
+                timeout.unwrap_or_default(),
+            ));
         }
         let mut slot = self.lock();
         match &*slot {
@@ -394,11 +397,12 @@ impl<R> IMapIterator<R> {
     ///
     /// # Errors
     ///
-    /// `Some(Err(ProcessError::Timeout))` when no item arrived within `timeout`: the
+    /// `Some(Err(ProcessError::Timeout { .. }))` when no item arrived within `timeout`: the
     /// item is still to come, and a later call returns it. Otherwise an `Err` is that
     /// item's error.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, ProcessError>> {
         self.next_until(sync::deadline_after(timeout))
+            .map(|r| r.map_err(|e| e.waited_for("the next result of imap", timeout)))
     }
 
     fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, ProcessError>> {
@@ -414,7 +418,7 @@ impl<R> IMapIterator<R> {
         };
         let (mut stream, arrived) = sync::wait_while_not(&shared.arrived, stream, deadline, ready);
         if !arrived {
-            return Some(Err(ProcessError::Timeout));
+            return Some(Err(ProcessError::timed_out()));
         }
         if stream.taken >= shared.len {
             return None;

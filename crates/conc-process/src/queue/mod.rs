@@ -211,7 +211,9 @@ macro_rules! queue_docs_common {
             /// );
             /// ```
             pub fn get_timeout(&self, timeout: Duration) -> Result<T, ProcessError> {
-                self.core.get(deadline_after(timeout))
+                self.core
+                    .get(deadline_after(timeout))
+                    .map_err(|e| e.waited_for("an item of the queue", timeout))
             }
 
             /// Takes the next item if there is one now (Python's `get_nowait()`).
@@ -619,10 +621,16 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     ///
     /// let q = conc_process::JoinableQueue::<u8>::new(0).unwrap();
     /// q.put(1).unwrap();
-    /// assert_eq!(q.join_timeout(Duration::from_millis(10)), Err(conc_process::ProcessError::Timeout));
+    /// assert!(matches!(
+    ///     q.join_timeout(Duration::from_millis(10)),
+    ///     Err(conc_process::ProcessError::Timeout { .. })
+    /// ));
     /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), ProcessError> {
-        self.core.ring.join(deadline_after(timeout))
+        self.core
+            .ring
+            .join(deadline_after(timeout))
+            .map_err(|e| e.waited_for("every task of the queue to be done", timeout))
     }
 
     /// Items put and not yet marked done.

@@ -246,7 +246,7 @@ impl Ring {
     ) -> Result<bool, ProcessError> {
         let need = LEN_BYTES + frame.len() as u64;
         let _held = match self.lock(deadline) {
-            Err(ProcessError::Timeout) => return Ok(false),
+            Err(ProcessError::Timeout { .. }) => return Ok(false),
             other => other?,
         };
         let s = self.state();
@@ -364,7 +364,7 @@ impl Ring {
         let s = self.state();
         while s.unfinished.load(Ordering::Relaxed) != 0 {
             if deadline.is_some_and(|d| Instant::now() >= d) || !self.wait(&s.all_done, deadline)? {
-                return Err(ProcessError::Timeout);
+                return Err(ProcessError::timed_out());
             }
         }
         Ok(())

@@ -158,6 +158,7 @@ impl Barrier {
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, ProcessError> {
         self.wait_until(deadline_after(timeout))
+            .map_err(|e| e.waited_for("the barrier's other parties", timeout))
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, ProcessError> {

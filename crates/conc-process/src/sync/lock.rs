@@ -117,7 +117,7 @@ impl Lock {
                 self.shared.segment().hold();
                 Err(ProcessError::OwnerDied)
             }
-            Err(ProcessError::Timeout) => Ok(false),
+            Err(ProcessError::Timeout { .. }) => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -167,7 +167,7 @@ impl Lock {
             if got {
                 Ok(())
             } else {
-                Err(ProcessError::Timeout)
+                Err(ProcessError::timed_out())
             }
         }))
     }

@@ -196,7 +196,7 @@ pub(crate) fn wait_while_not<'a, T>(
 pub(crate) fn lock_internal(m: &RawMutex, deadline: Option<Instant>) -> Result<(), ProcessError> {
     match m.lock(deadline) {
         Ok(()) | Err(ProcessError::OwnerDied) => Ok(()),
-        Err(ProcessError::Timeout) => Err(ProcessError::Timeout),
+        Err(timeout @ ProcessError::Timeout { .. }) => Err(timeout),
         Err(err) => panic!("process-shared mutex unusable: {err}"),
     }
 }

@@ -146,7 +146,7 @@ impl RawMutex {
                     if left.is_zero() {
                         // SAFETY: as above.
                         match unsafe { libc::pthread_mutex_trylock(self.mutex.get()) } {
-                            libc::EBUSY => return Err(ProcessError::Timeout),
+                            libc::EBUSY => return Err(ProcessError::timed_out()),
                             rc => rc,
                         }
                     } else {
@@ -502,7 +502,7 @@ mod tests {
         assert!(m.is_owned() && m.is_locked());
         assert_eq!(m.try_lock(), Ok(false));
         let timeout = Instant::now() + Duration::from_millis(20);
-        assert_eq!(m.lock(Some(timeout)), Err(ProcessError::Timeout));
+        assert_eq!(m.lock(Some(timeout)), Err(ProcessError::timed_out()));
         let p2 = p.clone();
         let other = std::thread::spawn(move || p2.get().m.unlock());
         assert!(matches!(

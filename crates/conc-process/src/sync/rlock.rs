@@ -117,7 +117,7 @@ impl RLock {
                 self.shared.segment().hold();
                 result.map(|()| true)
             }
-            Err(ProcessError::Timeout) => Ok(false),
+            Err(ProcessError::Timeout { .. }) => Ok(false),
             Err(err) => Err(err),
         }
     }
