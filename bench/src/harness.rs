@@ -164,6 +164,52 @@ impl Stats {
     }
 }
 
+/// The section a run adds to the Markdown history: a heading naming the machine and
+/// how the figures were taken, the table, and the verdicts.
+pub(crate) fn history_entry(machine: &str, config: &Config, report: &Report) -> String {
+    let mut entry = format!(
+        "## Run of {machine} (`cargo xtask bench`, {})\n\n{}",
+        config.method(),
+        markdown_table(&report.rows)
+    );
+    if !report.verdicts.is_empty() {
+        entry.push('\n');
+        for verdict in &report.verdicts {
+            entry.push_str(&format!("- {verdict}\n"));
+        }
+    }
+    entry.push('\n');
+    entry
+}
+
+/// Files `entry` in the Markdown history at `path` as its newest run: just before the
+/// first dated section, that is after the document's introduction (its title and the
+/// first `## ` section, which says how to run); at the end if there is no such place.
+///
+/// # Errors
+///
+/// The file cannot be read or written.
+pub(crate) fn record_run(path: &std::path::Path, entry: &str) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    std::fs::write(path, with_entry(&text, entry))
+}
+
+/// `text` with `entry` inserted before its second `## ` heading (see [`record_run`]).
+fn with_entry(text: &str, entry: &str) -> String {
+    let second_heading = text
+        .match_indices("## ")
+        .map(|(at, _)| at)
+        .filter(|&at| at == 0 || text.as_bytes()[at - 1] == b'\n')
+        .nth(1);
+    match second_heading {
+        Some(at) => format!("{}{entry}{}", &text[..at], &text[at..]),
+        None => {
+            let sep = if text.ends_with('\n') { "\n" } else { "\n\n" };
+            format!("{text}{sep}{entry}")
+        }
+    }
+}
+
 /// Runs every case once untimed, then `config.reps` interleaved rounds; returns each
 /// case's statistics in the order given. Progress goes to stderr.
 ///
@@ -515,6 +561,34 @@ mod tests {
         // One outlier pair does not move the median.
         let odd = Stats::of(&[ms(10), ms(80), ms(10)]);
         assert!((odd.paired_speedup(&slow) - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_run_is_filed_as_the_newest_after_the_introduction() {
+        let doc = "# Benchmarks\n\nintro\n\n## How to run\n\nrun it\n\n## Old run\n\nold\n";
+        let filed = with_entry(doc, "## New run\n\nnew\n\n");
+        assert_eq!(
+            filed,
+            "# Benchmarks\n\nintro\n\n## How to run\n\nrun it\n\n## New run\n\nnew\n\n## Old run\n\nold\n"
+        );
+        // No dated section yet: at the end.
+        assert_eq!(
+            with_entry("# B\n\n## How\n", "## R\n"),
+            "# B\n\n## How\n\n## R\n"
+        );
+        let entry = history_entry(
+            "2026-12-07 10:00 UTC, CPU, 2 cores",
+            &Config::QUICK,
+            &Report {
+                rows: vec![],
+                verdicts: vec!["W9 target: met".into()],
+            },
+        );
+        assert!(
+            entry.starts_with("## Run of 2026-12-07 10:00 UTC, CPU, 2 cores ("),
+            "{entry}"
+        );
+        assert!(entry.contains("- W9 target: met\n"), "{entry}");
     }
 
     #[test]

@@ -54,12 +54,14 @@ const PLANNED: &[&str] = &[
 
 /// The usage text.
 const USAGE: &str = "\
-usage: bench [W9 W10 ...] [--quick] [--out PATH] [--list]
+usage: bench [W9 W10 ...] [--quick] [--out PATH] [--record PATH] [--list]
 
-  W9 W10 ...   the workloads to run (default: all implemented ones)
-  --quick      sizes divided by 10, 3 repetitions instead of 5
-  --out PATH   where to write the JSON results (default: target/bench/results.json)
-  --list       list the implemented workloads and exit
+  W9 W10 ...     the workloads to run (default: all implemented ones)
+  --quick        sizes divided by 10, 3 repetitions instead of 5
+  --out PATH     where to write the JSON results (default: target/bench/results.json)
+  --record PATH  also file the run's table in this Markdown history (docs/benchmarks.md),
+                 as the newest run, under a heading naming the date, CPU and cores
+  --list         list the implemented workloads and exit
 
 With several workloads, each runs in a fresh process of its own.";
 
@@ -75,6 +77,8 @@ struct Args {
     /// Set in a child run by the parent: write the report here (see
     /// `harness::report_lines`) instead of printing the table and the JSON.
     report_to: Option<PathBuf>,
+    /// The Markdown history to file the run in.
+    record: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -157,14 +161,28 @@ fn run(args: &Args) -> ExitCode {
         };
     }
 
+    let machine = harness::machine_line();
     println!();
-    println!("Run of {}:", harness::machine_line());
+    println!("Run of {machine}:");
     println!();
     print!("{}", harness::markdown_table(&total.rows));
     if !total.verdicts.is_empty() {
         println!();
         for verdict in &total.verdicts {
             println!("- {verdict}");
+        }
+    }
+    if let Some(history) = &args.record {
+        let entry = harness::history_entry(&machine, &args.config, &total);
+        match harness::record_run(history, &entry) {
+            Ok(()) => println!("\nthe run is filed in {}", history.display()),
+            Err(e) => {
+                eprintln!(
+                    "bench: error: cannot file the run in {}: {e}",
+                    history.display()
+                );
+                return ExitCode::FAILURE;
+            }
         }
     }
     let chart = args.out.with_file_name("ratios.svg");
@@ -221,6 +239,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut config = Config::FULL;
     let mut out = None;
     let mut report_to = None;
+    let mut record = None;
     let mut ids: Vec<&str> = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -229,6 +248,10 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             "--out" => {
                 let path = iter.next().ok_or("`--out` needs a path")?;
                 out = Some(PathBuf::from(path));
+            }
+            "--record" => {
+                let path = iter.next().ok_or("`--record` needs a path")?;
+                record = Some(PathBuf::from(path));
             }
             "--report-to" => {
                 let path = iter.next().ok_or("`--report-to` needs a path")?;
@@ -263,6 +286,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         config,
         out,
         report_to,
+        record,
     }))
 }
 

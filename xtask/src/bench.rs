@@ -5,7 +5,9 @@
 //! `<target dir>/bench/results.json`, with the ratios drawn beside it in `ratios.svg`.
 //! The bench binary runs each workload in a fresh process, repeats each measurement
 //! (median and spread reported), and prints the Markdown table under a line naming the
-//! date, the CPU and the core count, ready to paste into docs/benchmarks.md.
+//! date, the CPU and the core count. A full run (every workload, full size) is also
+//! filed in docs/benchmarks.md as the newest run, so the history keeps every full
+//! run; a subset or a `--quick` run is only printed.
 
 use crate::{TaskResult, cargo, display_command};
 
@@ -23,6 +25,14 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     if !args.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
         cargo_args.extend(["--out", out.as_str()]);
     }
+    let history = root.join("docs").join("benchmarks.md");
+    let history = history
+        .to_str()
+        .ok_or_else(|| format!("the history path {} is not UTF-8", history.display()))?
+        .to_owned();
+    if is_full_run(args) {
+        cargo_args.extend(["--record", history.as_str()]);
+    }
     println!("==> {}", display_command(&cargo_args));
     let status = cargo(&root, &cargo_args)
         .status()
@@ -31,5 +41,26 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
         Ok(())
     } else {
         Err(format!("the benchmarks failed ({status})"))
+    }
+}
+
+/// Whether `args` ask for every workload at full size: the runs the history keeps.
+fn is_full_run(args: &[String]) -> bool {
+    !args
+        .iter()
+        .any(|a| a == "--quick" || a == "--list" || a == "--record" || !a.starts_with('-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_full_run;
+
+    #[test]
+    fn only_a_full_run_of_everything_is_filed() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(is_full_run(&args(&[])));
+        assert!(!is_full_run(&args(&["W9"])));
+        assert!(!is_full_run(&args(&["--quick"])));
+        assert!(!is_full_run(&args(&["--list"])));
     }
 }
