@@ -2,19 +2,11 @@
 //! [`Job`] its object-safe core moves, and `map`.
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::future::{FusedTask, Limit};
+use crate::future::{Action, FusedTask, Limit};
 use crate::{Future, FutureError};
-
-/// What an executor does with a job.
-pub(crate) enum Action {
-    Run,
-    Cancel,
-    Fail(FutureError),
-}
 
 /// One task and the future it completes, with its types erased: what the object-safe
 /// core of [`Executor`] ([`execute`](Executor::execute)) moves, so one program can hold
@@ -45,7 +37,7 @@ enum Kind {
     /// A named function with serde arguments, which a process executor ships to a
     /// worker and any other executor runs in place.
     #[cfg(feature = "process")]
-    Call(Box<dyn crate::process_pool::Call>),
+    Call(Box<dyn crate::call::Call>),
 }
 
 /// A job dropped without being run, cancelled or failed (an executor torn down with
@@ -78,7 +70,7 @@ impl Job {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Job::from_action(move |action| settle(&future, action, task))
+        Job::from_action(move |action| crate::future::settle(&future, action, task))
     }
 
     /// A job of one closure that does what it is told.
@@ -114,7 +106,7 @@ impl Job {
         R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
     {
         Job {
-            kind: Some(Kind::Call(crate::process_pool::one_call(func, arg, future))),
+            kind: Some(Kind::Call(crate::call::one_call(func, arg, future))),
         }
     }
 
@@ -127,16 +119,14 @@ impl Job {
         R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
     {
         Job {
-            kind: Some(Kind::Call(crate::process_pool::chunk_call(
-                func, chunk, future,
-            ))),
+            kind: Some(Kind::Call(crate::call::chunk_call(func, chunk, future))),
         }
     }
 
     /// The named-function call this job holds, or the job itself if it holds a
     /// closure.
     #[cfg(feature = "process")]
-    pub(crate) fn into_call(mut self) -> Result<Box<dyn crate::process_pool::Call>, Job> {
+    pub(crate) fn into_call(mut self) -> Result<Box<dyn crate::call::Call>, Job> {
         match self.kind.take() {
             Some(Kind::Call(call)) => Ok(call),
             kind => {
@@ -175,30 +165,6 @@ impl Job {
     /// Fails the job without running it with `error` (an executor refusing it).
     pub(crate) fn refuse(self, error: FutureError) {
         self.act(Action::Fail(error));
-    }
-}
-
-/// Does `action` to `future`: cancels it, fails it, or runs `task` and completes it
-/// with the value, or with [`FutureError::Panicked`] if the task panics.
-pub(crate) fn settle<T>(future: &Future<T>, action: Action, task: impl FnOnce() -> T) {
-    match action {
-        Action::Cancel => {
-            future.cancel();
-        }
-        Action::Fail(error) => {
-            let _ = future.set_error(error);
-        }
-        Action::Run => {
-            if future.set_running_or_notify_cancel() != Ok(true) {
-                return;
-            }
-            let _ = match catch_unwind(AssertUnwindSafe(task)) {
-                Ok(value) => future.set_result(value),
-                Err(payload) => future.set_error(FutureError::Panicked {
-                    message: conc_thread::panic_message(&*payload),
-                }),
-            };
-        }
     }
 }
 

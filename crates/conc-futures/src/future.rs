@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::FutureError;
-use crate::executor::{Action, settle};
 use crate::waiter::Waiter;
 
 /// The state of a [`Future`], as in Python's `concurrent.futures`.
@@ -128,6 +127,37 @@ impl<T, S: ?Sized> Shared<T, S> {
     /// inconsistent (callbacks and wakers run outside it), so poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What an executor does with a job's future (see [`settle`]).
+pub(crate) enum Action {
+    Run,
+    Cancel,
+    Fail(FutureError),
+}
+
+/// Does `action` to `future`: cancels it, fails it, or runs `task` and completes it
+/// with the value, or with [`FutureError::Panicked`] if the task panics.
+pub(crate) fn settle<T>(future: &Future<T>, action: Action, task: impl FnOnce() -> T) {
+    match action {
+        Action::Cancel => {
+            future.cancel();
+        }
+        Action::Fail(error) => {
+            let _ = future.set_error(error);
+        }
+        Action::Run => {
+            if future.set_running_or_notify_cancel() != Ok(true) {
+                return;
+            }
+            let _ = match catch_unwind(AssertUnwindSafe(task)) {
+                Ok(value) => future.set_result(value),
+                Err(payload) => future.set_error(FutureError::Panicked {
+                    message: conc_thread::panic_message(&*payload),
+                }),
+            };
+        }
     }
 }
 

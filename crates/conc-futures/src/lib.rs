@@ -71,6 +71,8 @@
 
 mod as_completed;
 mod asyncio;
+#[cfg(feature = "process")]
+mod call;
 mod error;
 mod executor;
 mod future;

@@ -11,118 +11,8 @@ use conc_process::{Pool, PoolBuilder, ProcessError, StartMethod};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::executor::{Action, settle};
+use crate::call::{CallPool, Finish};
 use crate::{Executor, Future, FutureError, Job, MapResults};
-
-/// A named-function call inside a [`Job`]: shipped to a worker by a process pool,
-/// run in place by every other executor.
-pub(crate) trait Call: Send {
-    /// Does `action` here, in this process, as a closure job would.
-    fn in_place(self: Box<Self>, action: Action);
-
-    /// Hands the call to a worker of `executor`.
-    fn send(self: Box<Self>, executor: &ProcessPoolExecutor) -> Result<(), FutureError>;
-}
-
-/// `func(arg)`, completing `future`.
-struct OneCall<A, R> {
-    func: fn(A) -> R,
-    arg: A,
-    future: Future<R>,
-}
-
-/// `func` on every item of `chunk`, completing `future` with the values in order.
-struct ChunkCall<A, R> {
-    func: fn(A) -> R,
-    chunk: Vec<A>,
-    future: Future<Vec<R>>,
-}
-
-/// The call of [`Job::call`].
-pub(crate) fn one_call<A, R>(func: fn(A) -> R, arg: A, future: Future<R>) -> Box<dyn Call>
-where
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
-{
-    Box::new(OneCall { func, arg, future })
-}
-
-/// The call of a chunk of `map_call`.
-pub(crate) fn chunk_call<A, R>(
-    func: fn(A) -> R,
-    chunk: Vec<A>,
-    future: Future<Vec<R>>,
-) -> Box<dyn Call>
-where
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
-{
-    Box::new(ChunkCall {
-        func,
-        chunk,
-        future,
-    })
-}
-
-impl<A, R> Call for OneCall<A, R>
-where
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
-{
-    fn in_place(self: Box<Self>, action: Action) {
-        let OneCall { func, arg, future } = *self;
-        settle(&future, action, move || func(arg));
-    }
-
-    fn send(self: Box<Self>, executor: &ProcessPoolExecutor) -> Result<(), FutureError> {
-        let OneCall { func, arg, future } = *self;
-        let id = executor.track(&future)?;
-        let state = executor.state.clone();
-        executor.pool.apply_then(func, arg, move |outcome| {
-            forget(&state, id);
-            let _ = match outcome {
-                Ok(value) => future.set_result(value),
-                Err(e) => future.set_error(future_error(e)),
-            };
-        });
-        Ok(())
-    }
-}
-
-impl<A, R> Call for ChunkCall<A, R>
-where
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
-{
-    fn in_place(self: Box<Self>, action: Action) {
-        let ChunkCall {
-            func,
-            chunk,
-            future,
-        } = *self;
-        settle(&future, action, move || {
-            chunk.into_iter().map(func).collect()
-        });
-    }
-
-    fn send(self: Box<Self>, executor: &ProcessPoolExecutor) -> Result<(), FutureError> {
-        let ChunkCall {
-            func,
-            chunk,
-            future,
-        } = *self;
-        let id = executor.track(&future)?;
-        let state = executor.state.clone();
-        executor.pool.map_chunk_then(func, chunk, move |results| {
-            forget(&state, id);
-            let _ = match results.into_iter().collect::<Result<Vec<R>, _>>() {
-                Ok(values) => future.set_result(values),
-                Err(e) => future.set_error(future_error(e)),
-            };
-        });
-        Ok(())
-    }
-}
 
 /// Cancels one submitted future, if it is still pending.
 type Canceller = Box<dyn Fn() + Send>;
@@ -299,20 +189,6 @@ where
     }
 }
 
-/// The future error for a pool's error.
-fn future_error(e: ProcessError) -> FutureError {
-    match e {
-        ProcessError::Panicked { message, .. } => FutureError::Panicked { message },
-        e @ ProcessError::Died { .. } => FutureError::WorkerDied {
-            message: e.to_string(),
-        },
-        ProcessError::PoolBroken(why) => FutureError::BrokenExecutor(why),
-        ProcessError::Cancelled(_) => FutureError::Cancelled,
-        ProcessError::Closed(_) => FutureError::ShutDown,
-        other => FutureError::Transport(other.to_string()),
-    }
-}
-
 impl ProcessPoolExecutor {
     /// A pool of `max_workers` processes with the program's start method.
     ///
@@ -335,25 +211,6 @@ impl ProcessPoolExecutor {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Registers a new future as outstanding; after shutdown, fails it with
-    /// [`FutureError::ShutDown`] instead.
-    fn track<T: Send + 'static>(&self, future: &Future<T>) -> Result<u64, FutureError> {
-        let mut state = self.lock();
-        if !state.open {
-            let _ = future.set_error(FutureError::ShutDown);
-            return Err(FutureError::ShutDown);
-        }
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let f = future.clone();
-        state.outstanding.insert(
-            id,
-            Box::new(move || {
-                f.cancel();
-            }),
-        );
-        Ok(id)
     }
 
     /// Schedules `func(arg)` in a worker and returns its future (Python's `submit`).
@@ -418,14 +275,28 @@ impl ProcessPoolExecutor {
     }
 }
 
-/// Drops a finished future's canceller.
-fn forget(state: &Mutex<State>, id: u64) {
-    let removed = state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .outstanding
-        .remove(&id);
-    drop(removed);
+impl CallPool for ProcessPoolExecutor {
+    fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    fn track(&self, cancel: Box<dyn Fn() + Send>) -> Result<Finish, FutureError> {
+        let mut state = self.lock();
+        if !state.open {
+            return Err(FutureError::ShutDown);
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        state.outstanding.insert(id, cancel);
+        let state = self.state.clone();
+        Ok(Box::new(move || {
+            let removed = state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .outstanding
+                .remove(&id);
+            drop(removed);
+        }))
+    }
 }
 
 /// A process pool behind the one interface: it runs the named-function jobs of
