@@ -36,6 +36,44 @@ pub(crate) trait Call: Send {
     /// Hands the call to a worker of `pool`; its future fails with the error if the
     /// pool refuses it.
     fn send(self: Box<Self>, pool: &dyn CallPool) -> Result<(), FutureError>;
+
+    /// The call as a message for another rank (task `id`), and its future.
+    #[cfg(feature = "mpi")]
+    fn into_task(
+        self: Box<Self>,
+        id: u64,
+    ) -> (Result<crate::mpi::wire::Task, FutureError>, Box<dyn Settle>);
+}
+
+/// The future of a call that runs on another rank, seen without its type.
+#[cfg(feature = "mpi")]
+pub(crate) trait Settle: Send {
+    /// Marks the future running as its task leaves for a worker; `false` if it was
+    /// cancelled first (the task is then dropped).
+    fn start(&self) -> bool;
+
+    /// Completes the future with the reply's value (decoded here), or with `error`.
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, FutureError>);
+}
+
+#[cfg(feature = "mpi")]
+impl<R: DeserializeOwned + Send + 'static> Settle for Future<R> {
+    fn start(&self) -> bool {
+        self.set_running_or_notify_cancel() == Ok(true)
+    }
+
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, FutureError>) {
+        let value = reply
+            .and_then(|bytes| crate::mpi::wire::decode::<R>(&bytes).map_err(FutureError::from));
+        let _ = match value {
+            Ok(value) => self.set_result(value),
+            Err(FutureError::Cancelled) => {
+                self.cancel();
+                Ok(())
+            }
+            Err(error) => self.set_error(error),
+        };
+    }
 }
 
 /// `func(arg)`, completing `future`.
@@ -102,6 +140,15 @@ where
         settle(&future, action, move || func(arg));
     }
 
+    #[cfg(feature = "mpi")]
+    fn into_task(
+        self: Box<Self>,
+        id: u64,
+    ) -> (Result<crate::mpi::wire::Task, FutureError>, Box<dyn Settle>) {
+        let OneCall { func, arg, future } = *self;
+        (crate::mpi::wire::one(id, func, &arg), Box::new(future))
+    }
+
     fn send(self: Box<Self>, pool: &dyn CallPool) -> Result<(), FutureError> {
         let OneCall { func, arg, future } = *self;
         let finish = track(pool, &future)?;
@@ -130,6 +177,19 @@ where
         settle(&future, action, move || {
             chunk.into_iter().map(func).collect()
         });
+    }
+
+    #[cfg(feature = "mpi")]
+    fn into_task(
+        self: Box<Self>,
+        id: u64,
+    ) -> (Result<crate::mpi::wire::Task, FutureError>, Box<dyn Settle>) {
+        let ChunkCall {
+            func,
+            chunk,
+            future,
+        } = *self;
+        (crate::mpi::wire::chunk(id, func, &chunk), Box::new(future))
     }
 
     fn send(self: Box<Self>, pool: &dyn CallPool) -> Result<(), FutureError> {

@@ -78,6 +78,8 @@ mod executor;
 mod future;
 #[cfg(feature = "coro")]
 mod greenlet_executor;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 #[cfg(feature = "process")]
 mod process_pool;
 mod thread_pool;
