@@ -23,7 +23,16 @@ struct Step {
     /// The step is killed and fails if it runs longer (a hang must not eat CI's 90
     /// minutes). Generous: compiling from scratch on 2 cores is included.
     limit: Duration,
+    /// A program the step needs on `PATH`, and how to get it: without it the step is
+    /// reported as not run instead of failing (`.ci/run` installs it).
+    needs: Option<(&'static str, &'static str)>,
 }
+
+/// What the MPI steps need.
+const MPI: Option<(&str, &str)> = Some((
+    "mpiexec",
+    "a system MPI: `apt-get install mpich libmpich-dev libclang-dev` (what .ci/run does)",
+));
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -38,6 +47,7 @@ const STEPS: &[Step] = &[
         args: &["fmt", "--all", "--", "--check"],
         env: &[],
         limit: MINUTE.saturating_mul(5),
+        needs: None,
     },
     Step {
         name: "clippy",
@@ -51,12 +61,14 @@ const STEPS: &[Step] = &[
         ],
         env: &[],
         limit: MINUTE.saturating_mul(30),
+        needs: None,
     },
     Step {
         name: "doc",
         args: &["doc", "--workspace", "--no-deps"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],
         limit: MINUTE.saturating_mul(20),
+        needs: None,
     },
     // Every test in its own process under nextest's per-test timeout
     // (.config/nextest.toml): a hung test is killed and named within minutes.
@@ -65,6 +77,7 @@ const STEPS: &[Step] = &[
         args: &["nextest", "run", "--workspace", "--all-targets"],
         env: &[],
         limit: MINUTE.saturating_mul(40),
+        needs: None,
     },
     // Doc tests are not run by nextest; libtest names one running over 60 s.
     Step {
@@ -72,6 +85,42 @@ const STEPS: &[Step] = &[
         args: &["test", "--workspace", "--doc"],
         env: &[],
         limit: MINUTE.saturating_mul(30),
+        needs: None,
+    },
+    // The `mpi` feature (off by default: it needs a system MPI), linted and tested
+    // under `mpiexec -n 3` (tests/mpi.rs starts itself so).
+    Step {
+        name: "mpi-lint",
+        args: &[
+            "clippy",
+            "-p",
+            "conc-futures",
+            "--all-targets",
+            "--features",
+            "mpi",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+        limit: MINUTE.saturating_mul(20),
+        needs: MPI,
+    },
+    Step {
+        name: "mpi",
+        args: &[
+            "test",
+            "-p",
+            "conc-futures",
+            "--features",
+            "mpi",
+            "--lib",
+            "--test",
+            "mpi",
+        ],
+        env: &[],
+        limit: MINUTE.saturating_mul(20),
+        needs: MPI,
     },
     Step {
         name: "package",
@@ -88,6 +137,7 @@ const STEPS: &[Step] = &[
         ],
         env: &[],
         limit: MINUTE.saturating_mul(30),
+        needs: None,
     },
 ];
 
@@ -100,6 +150,8 @@ enum Outcome {
     Failed(Duration),
     /// An earlier step failed, so this one did not run.
     Skipped,
+    /// The program the step needs is not installed here.
+    Unavailable,
 }
 
 /// Runs `cargo xtask ci [--list]`.
@@ -137,6 +189,13 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
             step.name,
             step_command(step)
         );
+        if let Some((program, how)) = step.needs
+            && !on_path(program)
+        {
+            println!("==> {} not run: it needs `{program}`, {how}", step.name);
+            outcomes.push(Outcome::Unavailable);
+            continue;
+        }
         let step_started = Instant::now();
         let result = run_step(&root, step);
         let elapsed = step_started.elapsed();
@@ -298,6 +357,17 @@ fn step_args(step: &Step) -> &'static [&'static str] {
     }
 }
 
+/// Whether `program` is an executable file in a directory of `PATH`.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 /// Whether `cargo nextest` works here.
 pub(crate) fn nextest_installed() -> bool {
     std::process::Command::new(crate::cargo_program())
@@ -328,10 +398,13 @@ fn print_summary(outcomes: &[Outcome], total: Duration) {
             Outcome::Passed(t) => ("ok", format_duration(*t)),
             Outcome::Failed(t) => ("FAILED", format_duration(*t)),
             Outcome::Skipped => ("skipped", String::from("-")),
+            Outcome::Unavailable => ("not run", String::from("-")),
         };
         println!("  {:<8}  {:<7}  {:>9}", step.name, result, time);
     }
-    let all_passed = outcomes.iter().all(|o| matches!(o, Outcome::Passed(_)));
+    let all_passed = outcomes
+        .iter()
+        .all(|o| matches!(o, Outcome::Passed(_) | Outcome::Unavailable));
     println!(
         "  {} in {}",
         if all_passed {
@@ -352,8 +425,22 @@ mod tests {
         let names: Vec<_> = STEPS.iter().map(|s| s.name).collect();
         assert_eq!(
             names,
-            ["fmt", "clippy", "doc", "test", "doctest", "package"]
+            [
+                "fmt", "clippy", "doc", "test", "doctest", "mpi-lint", "mpi", "package"
+            ]
         );
+    }
+
+    #[test]
+    fn only_the_mpi_steps_need_mpi_and_a_missing_program_is_seen() {
+        let needing: Vec<_> = STEPS
+            .iter()
+            .filter(|s| s.needs.is_some())
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(needing, ["mpi-lint", "mpi"]);
+        assert!(on_path("sh"));
+        assert!(!on_path("conc-no-such-program"));
     }
 
     #[test]
