@@ -26,6 +26,8 @@ mod w08_process;
 mod w09_queue;
 mod w10_lock;
 mod w11_offload;
+#[cfg(feature = "mpi")]
+mod w12_mpi;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +47,8 @@ const WORKLOADS: &[&Workload] = &[
     &w09_queue::WORKLOAD,
     &w10_lock::WORKLOAD,
     &w11_offload::WORKLOAD,
+    #[cfg(feature = "mpi")]
+    &w12_mpi::WORKLOAD,
 ];
 
 /// Every workload id of `BENCHMARKS.md`, implemented or not.
@@ -297,7 +301,12 @@ fn find_workload(id: &str) -> Result<&'static Workload, String> {
     }
     let known: Vec<&str> = WORKLOADS.iter().map(|w| w.id).collect();
     let known = known.join(", ");
-    if PLANNED.iter().any(|p| p.eq_ignore_ascii_case(id)) {
+    if id.eq_ignore_ascii_case("W12") {
+        Err(format!(
+            "workload `W12` needs the bench's `mpi` feature and a system MPI (`cargo xtask \
+             bench W12` turns it on where `mpiexec` is installed); built here: {known}"
+        ))
+    } else if PLANNED.iter().any(|p| p.eq_ignore_ascii_case(id)) {
         Err(format!(
             "workload `{id}` is planned in BENCHMARKS.md but not implemented yet; \
              implemented workloads: {known}"

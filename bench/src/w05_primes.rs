@@ -30,7 +30,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
 };
 
 /// The list of the Python documentation's `ProcessPoolExecutor` example.
-const PRIMES: [u64; 6] = [
+pub(crate) const PRIMES: [u64; 6] = [
     112_272_535_095_293,
     112_582_705_942_171,
     112_272_535_095_293,
@@ -40,10 +40,10 @@ const PRIMES: [u64; 6] = [
 ];
 
 /// What that example prints for each number.
-const EXPECTED: [bool; 6] = [true, true, true, true, true, false];
+pub(crate) const EXPECTED: [bool; 6] = [true, true, true, true, true, false];
 
 /// How many times the list is repeated at full size (once with `--quick`).
-const REPEATS: usize = 4;
+pub(crate) const REPEATS: usize = 4;
 
 /// Worker threads of every pool.
 const WORKERS: usize = 2;
@@ -59,7 +59,7 @@ const PROCESS_MIN_SPEED_UP: f64 = 1.9;
 
 /// The Python documentation's `is_prime`: trial division by the odd numbers up to the
 /// square root.
-fn is_prime(n: u64) -> bool {
+pub(crate) fn is_prime(n: u64) -> bool {
     if n < 2 {
         return false;
     }

@@ -358,7 +358,7 @@ fn step_args(step: &Step) -> &'static [&'static str] {
 }
 
 /// Whether `program` is an executable file in a directory of `PATH`.
-fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path).any(|dir| {

@@ -3,12 +3,14 @@
 //! A blocking MPI receive spins in most MPI libraries (MPICH's does): a manager rank
 //! blocked in one takes a whole core from the workers it waits for (measured here: 2
 //! workers held to about 1.2x serial on 2 cores). So every wait here polls
-//! (`MPI_Iprobe`) and sleeps between polls: briefly yielding first, for the latency of
-//! quick tasks, then sleeping twice as long each time up to a ceiling, the trade-off
-//! mpi4py makes with `MPI4PY_FUTURES_BACKOFF`. A longer ceiling costs up to that much
-//! latency on a reply after a quiet spell; a shorter one costs CPU while waiting.
+//! (`MPI_Iprobe`) and sleeps between polls: yielding for a short while after the last
+//! message first (a sleep, however short, lasts at least Linux's 50 µs timer slack, and
+//! a task's round trip crosses four waits), then sleeping twice as long each time up to
+//! a ceiling, the trade-off mpi4py makes with `MPI4PY_FUTURES_BACKOFF`. A longer
+//! ceiling costs up to that much latency on a reply after a quiet spell; a shorter one
+//! costs CPU while waiting.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The default ceiling of the sleep between polls.
 pub(crate) const DEFAULT_CEILING: Duration = Duration::from_micros(200);
@@ -17,11 +19,11 @@ pub(crate) const DEFAULT_CEILING: Duration = Duration::from_micros(200);
 /// workers read it too: they are started by `mpiexec` with the same environment).
 pub(crate) const ENV: &str = "CONC_MPI_BACKOFF_US";
 
-/// Polls before the first sleep (each yields the core once).
-const SPINS: u32 = 64;
+/// How long after the last message a wait only yields between polls.
+const SPIN_FOR: Duration = Duration::from_micros(200);
 
 /// The first sleep.
-const FIRST_SLEEP: Duration = Duration::from_micros(5);
+const FIRST_SLEEP: Duration = Duration::from_micros(20);
 
 /// The ceiling from [`ENV`], or [`DEFAULT_CEILING`].
 pub(crate) fn ceiling_from_env() -> Duration {
@@ -31,10 +33,11 @@ pub(crate) fn ceiling_from_env() -> Duration {
         .map_or(DEFAULT_CEILING, Duration::from_micros)
 }
 
-/// One wait's state: how many polls so far, how long the next sleep is.
+/// One wait's state: since when it waits, how long the next sleep is.
 #[derive(Debug)]
 pub(crate) struct Backoff {
-    polls: u32,
+    since: Instant,
+    spin_for: Duration,
     sleep: Duration,
     ceiling: Duration,
 }
@@ -42,8 +45,13 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// A fresh wait sleeping at most `ceiling` between polls.
     pub(crate) fn new(ceiling: Duration) -> Backoff {
+        Backoff::with_spin(ceiling, SPIN_FOR)
+    }
+
+    fn with_spin(ceiling: Duration, spin_for: Duration) -> Backoff {
         Backoff {
-            polls: 0,
+            since: Instant::now(),
+            spin_for,
             sleep: FIRST_SLEEP.min(ceiling),
             ceiling,
         }
@@ -51,13 +59,13 @@ impl Backoff {
 
     /// Starts over: something arrived.
     pub(crate) fn reset(&mut self) {
-        *self = Backoff::new(self.ceiling);
+        *self = Backoff::with_spin(self.ceiling, self.spin_for);
     }
 
-    /// How long to pause before the next poll (zero: yield only), growing each call.
+    /// How long to pause before the next poll (zero: yield only), growing each call
+    /// once the spinning time is over.
     pub(crate) fn next_pause(&mut self) -> Duration {
-        self.polls = self.polls.saturating_add(1);
-        if self.polls <= SPINS {
+        if self.since.elapsed() < self.spin_for {
             return Duration::ZERO;
         }
         let pause = self.sleep;
@@ -80,12 +88,12 @@ mod tests {
 
     #[test]
     fn spins_then_sleeps_doubling_up_to_the_ceiling() {
-        let mut b = Backoff::new(Duration::from_micros(40));
-        for _ in 0..SPINS {
-            assert_eq!(b.next_pause(), Duration::ZERO);
-        }
+        let mut b = Backoff::with_spin(Duration::from_micros(160), Duration::ZERO);
         let pauses: Vec<u64> = (0..5).map(|_| b.next_pause().as_micros() as u64).collect();
-        assert_eq!(pauses, [5, 10, 20, 40, 40]);
+        assert_eq!(pauses, [20, 40, 80, 160, 160]);
+        // Within the spinning time, only yields.
+        let mut b = Backoff::with_spin(Duration::from_micros(160), Duration::from_secs(3600));
+        assert_eq!(b.next_pause(), Duration::ZERO);
         b.reset();
         assert_eq!(b.next_pause(), Duration::ZERO);
     }

@@ -26,6 +26,11 @@ pub(crate) enum Order {
     Shutdown { cancel: bool },
 }
 
+/// Tasks handed to one worker at a time: the one it runs and the next, already in its
+/// MPI queue when it finishes, so that it never idles while the manager, which polls
+/// with a backoff, has yet to see its reply.
+const SLOTS_PER_WORKER: usize = 2;
+
 /// Where the manager's workers are and what it owes them at the end.
 pub(crate) struct Workers<C> {
     pub(crate) comm: C,
@@ -38,6 +43,7 @@ pub(crate) struct Workers<C> {
 /// The manager's state between turns.
 struct Manager<C> {
     workers: Workers<C>,
+    /// Free task slots, a worker's rank for each (see [`SLOTS_PER_WORKER`]).
     idle: Vec<Rank>,
     queue: VecDeque<(u64, Vec<u8>, Box<dyn Settle>)>,
     running: HashMap<u64, (Rank, Box<dyn Settle>)>,
@@ -51,7 +57,10 @@ pub(crate) fn manage<C: Communicator>(
     ceiling: Duration,
 ) {
     let mut m = Manager {
-        idle: workers.ranks.iter().rev().copied().collect(),
+        // One slot per task a worker may hold; the first round gives each worker one.
+        idle: (0..SLOTS_PER_WORKER)
+            .flat_map(|_| workers.ranks.iter().rev().copied())
+            .collect(),
         workers,
         queue: VecDeque::new(),
         running: HashMap::new(),
@@ -174,12 +183,14 @@ impl<C: Communicator> Manager<C> {
             let (id, reply) = match wire::decode::<(u64, Reply)>(&bytes) {
                 Ok(decoded) => decoded,
                 Err(why) => {
-                    // Whose it was: the one task this worker runs.
+                    // Whose it was: the oldest task this worker holds (it runs them
+                    // in order).
                     let Some(id) = self
                         .running
                         .iter()
-                        .find(|(_, (r, _))| *r == rank)
+                        .filter(|(_, (r, _))| *r == rank)
                         .map(|(id, _)| *id)
+                        .min()
                     else {
                         continue;
                     };

@@ -133,11 +133,29 @@ impl Drop for Session {
 /// On a worker rank, never returns. Ranks running different builds of the program
 /// abort the MPI job at once (their task addresses would not agree).
 pub fn init() -> Result<Mpi, FutureError> {
-    let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Multiple) else {
+    let Some((universe, _)) = mpi::initialize_with_threading(Threading::Multiple) else {
         return Err(FutureError::InvalidState(
-            "MPI is already initialized: call conc_futures::mpi::init() once, first thing in main",
+            "MPI is already initialized: call conc_futures::mpi::init() once, first thing in \
+             main, or pass your Universe to init_with",
         ));
     };
+    init_with(universe)
+}
+
+/// [`init`] for a program that started MPI itself (to use it for other things first):
+/// takes over `universe` and decides this process's part the same way. Every rank
+/// must call it, at the same point of the program.
+///
+/// # Errors
+///
+/// [`FutureError::BrokenExecutor`] if MPI was initialized with less than
+/// `Threading::Serialized` (start it with `mpi::initialize_with_threading`).
+///
+/// # Panics
+///
+/// As [`init`].
+pub fn init_with(universe: Universe) -> Result<Mpi, FutureError> {
+    let threading = mpi::environment::threading_support();
     if threading < Threading::Serialized {
         return Err(FutureError::BrokenExecutor(format!(
             "the MPI library offers {threading:?} threading; MpiPoolExecutor makes its MPI \
