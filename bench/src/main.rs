@@ -371,8 +371,12 @@ mod tests {
             err.contains("W1, W2, W3, W4, W5, W6, W7, W8, W9, W10"),
             "{err}"
         );
-        let err = parse(&["W12"]).unwrap_err();
-        assert!(err.contains("not implemented yet"), "{err}");
+        if cfg!(feature = "mpi") {
+            assert!(parse(&["W12"]).is_ok());
+        } else {
+            let err = parse(&["W12"]).unwrap_err();
+            assert!(err.contains("needs the bench's `mpi` feature"), "{err}");
+        }
     }
 
     #[test]
