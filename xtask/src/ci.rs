@@ -87,17 +87,22 @@ const STEPS: &[Step] = &[
         limit: MINUTE.saturating_mul(30),
         needs: None,
     },
-    // The `mpi` feature (off by default: it needs a system MPI), linted and tested
-    // under `mpiexec -n 3` (tests/mpi.rs starts itself so).
+    // The `mpi` feature (off by default: it needs a system MPI), linted with its
+    // example and benchmark, and tested under `mpiexec -n 3` (tests/mpi.rs starts
+    // itself so).
     Step {
         name: "mpi-lint",
         args: &[
             "clippy",
             "-p",
             "conc-futures",
+            "-p",
+            "examples",
+            "-p",
+            "bench",
             "--all-targets",
             "--features",
-            "mpi",
+            "conc-futures/mpi,examples/mpi,bench/mpi",
             "--",
             "-D",
             "warnings",

@@ -32,6 +32,14 @@ const DEMO_FILE: &str = "examples/demo.txt";
 /// The build that produces every example binary.
 const BUILD_ARGS: &[&str] = &["build", "--release", "-p", "examples", "--examples"];
 
+/// The scenarios that run as an MPI job (`mpiexec -n 3`): built with the examples'
+/// `mpi` feature where `mpiexec` is installed, reported as not run elsewhere.
+const MPI_SCENARIOS: &[&str] = &["futures_mpi"];
+
+/// How to get what the MPI scenarios need.
+const MPI_HOW: &str = "needs a system MPI: `apt-get install mpich libmpich-dev libclang-dev` \
+                       (or Open MPI), then `cargo xtask demo futures_mpi`";
+
 /// A scenario still running after this long is killed and counted as failed.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -59,6 +67,8 @@ enum Outcome {
     Passed,
     /// The program failed; the text says how.
     Failed(String),
+    /// The scenario cannot run here; the text says what it needs.
+    NotRun(String),
 }
 
 /// A scenario's result, for the summary.
@@ -111,14 +121,19 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
         return Ok(());
     }
 
-    println!("==> building the examples: {}", display_command(BUILD_ARGS));
-    let status = cargo(&root, BUILD_ARGS)
+    let mpi = crate::ci::on_path("mpiexec");
+    let mut build: Vec<&str> = BUILD_ARGS.to_vec();
+    if mpi {
+        build.extend(["--features", "mpi"]);
+    }
+    println!("==> building the examples: {}", display_command(&build));
+    let status = cargo(&root, &build)
         .status()
         .map_err(|e| format!("could not start cargo: {e}"))?;
     if !status.success() {
         return Err(format!(
             "building the examples failed ({status}): {}",
-            display_command(BUILD_ARGS)
+            display_command(&build)
         ));
     }
 
@@ -257,8 +272,17 @@ fn run_scenario<'a>(
         let _ = std::fs::remove_file(trace);
     }
     let started = Instant::now();
-    let outcome = if binary.is_file() {
-        let mut command = Command::new(&binary);
+    let as_mpi_job = MPI_SCENARIOS.contains(&scenario.name.as_str());
+    let outcome = if as_mpi_job && !crate::ci::on_path("mpiexec") {
+        Outcome::NotRun(MPI_HOW.to_string())
+    } else if binary.is_file() {
+        let mut command = if as_mpi_job {
+            let mut job = Command::new("mpiexec");
+            job.args(["-n", "3"]).arg(&binary);
+            job
+        } else {
+            Command::new(&binary)
+        };
         command.current_dir(root).stdin(Stdio::null());
         if let Some(trace) = &trace {
             command.env(TIMELINE_VAR, trace);
@@ -280,6 +304,7 @@ fn run_scenario<'a>(
     println!("{}", "-".repeat(78));
     match &outcome {
         Outcome::Passed => println!("{}: ok in {}", scenario.name, format_duration(elapsed)),
+        Outcome::NotRun(why) => println!("{}: not run: {why}", scenario.name),
         Outcome::Failed(why) => println!(
             "{}: FAILED after {}: {why}",
             scenario.name,
@@ -332,6 +357,7 @@ fn print_summary(runs: &[Run<'_>], total: Duration) {
         let result = match run.outcome {
             Outcome::Passed => "ok",
             Outcome::Failed(_) => "FAILED",
+            Outcome::NotRun(_) => "not run",
         };
         println!(
             "  {:>2}  {:<name_width$}  {:<6}  {:>9}  {}",
@@ -353,7 +379,7 @@ fn print_summary(runs: &[Run<'_>], total: Duration) {
     for run in runs {
         let secs = run.elapsed.as_secs_f64();
         let mark = match run.outcome {
-            Outcome::Passed => ' ',
+            Outcome::Passed | Outcome::NotRun(_) => ' ',
             Outcome::Failed(_) => '!',
         };
         println!(
@@ -367,12 +393,21 @@ fn print_summary(runs: &[Run<'_>], total: Duration) {
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Passed))
         .count();
+    let not_run = runs
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::NotRun(_)))
+        .count();
+    let ran = runs.len() - not_run;
     println!();
     println!(
-        "{passed} of {} scenarios passed; the tour took {}{}",
-        runs.len(),
+        "{passed} of {ran} scenarios passed{}; the tour took {}{}",
+        if not_run > 0 {
+            format!(" ({not_run} not run here: {MPI_HOW})")
+        } else {
+            String::new()
+        },
         format_duration(total),
-        if passed == runs.len() {
+        if passed == ran {
             ""
         } else {
             " (! marks a failure)"
