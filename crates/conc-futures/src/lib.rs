@@ -32,6 +32,7 @@
 //! | `ThreadPoolExecutor(max_workers, thread_name_prefix, initializer)` | [`ThreadPoolExecutor`], [`ThreadPoolBuilder`] |
 //! | `ProcessPoolExecutor(max_workers, mp_context, initializer, initargs, max_tasks_per_child)` | `ProcessPoolExecutor`, `ProcessPoolBuilder` (feature `process`) |
 //! | gevent's greenlets behind an executor | `GreenletExecutor` (feature `coro`) |
+//! | `mpi4py.futures.MPIPoolExecutor` | `mpi::MpiPoolExecutor` (feature `mpi`, needs a system MPI; not built on docs.rs) |
 //! | one interface over all of them | [`Executor`] (object-safe: `Box<dyn Executor>`), [`Job`]; with feature `process`, `Executor::submit_call` / `map_call` run named functions on every executor, processes included |
 //! | `Future.result(timeout)`, `exception`, `cancel`, `cancelled`, `running`, `done`, `add_done_callback` | [`Future`] (plus [`Future::take`] for values that are not `Clone`) |
 //! | `as_completed(fs, timeout)`, `wait(fs, timeout, return_when)` | [`as_completed()`], [`wait()`], [`ReturnWhen`] |
