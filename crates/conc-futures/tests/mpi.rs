@@ -19,6 +19,12 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// `mpiexec` again.
 const UNDER_MPIEXEC: &str = "CONC_MPI_TEST_UNDER_MPIEXEC";
 
+/// Set for the run of this binary on its own (a singleton MPI job).
+const ALONE: &str = "CONC_MPI_TEST_ALONE";
+
+/// Set for the job whose rank 0 panics with work in flight.
+const PANIC: &str = "CONC_MPI_TEST_PANIC";
+
 fn square(x: u64) -> u64 {
     x * x
 }
@@ -262,9 +268,83 @@ fn started_by_mpi() -> bool {
     .any(|v| std::env::var_os(v).is_some())
 }
 
-/// Runs this binary under `mpiexec -n 3` and returns its outcome.
+/// Started alone (no `mpiexec`), there are no worker ranks: a clear error naming the
+/// fix, not a hang.
+fn alone() -> ExitCode {
+    let mpi = mpi::init().expect("MPI starts as a singleton");
+    assert_eq!(mpi.world_size(), 1);
+    match MpiPoolExecutor::new(&mpi) {
+        Err(FutureError::InvalidArgument(why)) => {
+            assert!(why.contains("mpiexec"), "{why}");
+            println!("test started_alone_says_how_to_start ... ok");
+            ExitCode::SUCCESS
+        }
+        other => {
+            println!("test started_alone_says_how_to_start ... FAILED: {other:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Rank 0 panics with tasks running: the job must end (the panic unwinds `main`, the
+/// `Mpi` handle stops the workers), not hang.
+fn rank_zero_panics() {
+    let mpi = mpi::init().expect("MPI starts");
+    let pool = MpiPoolExecutor::new(&mpi).unwrap();
+    let _running: Vec<_> = (0..4)
+        .map(|_| pool.submit(sleep_ms, 100).unwrap())
+        .collect();
+    panic!("rank 0 gives up with work in flight");
+}
+
+/// Runs `command` to its end, killing it after `limit`; its status, or `None` if it had
+/// to be killed.
+fn run_within(
+    command: &mut std::process::Command,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let mut child = command.spawn().expect("the command starts");
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waitable") {
+            return Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs this binary alone (see [`alone`]), then as a job whose rank 0 panics, then
+/// under `mpiexec -n 3` for the checks, and returns their outcome.
 fn relaunch() -> ExitCode {
     let exe = std::env::current_exe().expect("this binary's path");
+    let single = std::process::Command::new(&exe).env(ALONE, "1").status();
+    if !single.as_ref().is_ok_and(|s| s.success()) {
+        eprintln!("mpi tests: the run without mpiexec failed: {single:?}");
+        return ExitCode::FAILURE;
+    }
+    let panicked = run_within(
+        std::process::Command::new("mpiexec")
+            .args(["-n", "3"])
+            .arg(&exe)
+            .env(UNDER_MPIEXEC, "1")
+            .env(PANIC, "1")
+            .stderr(std::process::Stdio::null()),
+        PATIENCE,
+    );
+    match panicked {
+        Some(status) if !status.success() => {
+            println!("test a_panicking_rank_zero_ends_the_job ... ok");
+        }
+        other => {
+            eprintln!("mpi tests: a job whose rank 0 panicked ended with {other:?}");
+            return ExitCode::FAILURE;
+        }
+    }
     let status = std::process::Command::new("mpiexec")
         .args(["-n", "3"])
         .arg(exe)
@@ -285,8 +365,14 @@ fn relaunch() -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    if std::env::var_os(ALONE).is_some() {
+        return alone();
+    }
     if !started_by_mpi() {
         return relaunch();
+    }
+    if std::env::var_os(PANIC).is_some() {
+        rank_zero_panics();
     }
     let mpi = mpi::init().expect("MPI starts");
     let filter: Vec<String> = std::env::args()
