@@ -4,8 +4,10 @@
 //! cancelled), a condition variable for blocking waiters, done-callbacks, the waiters
 //! registered by [`wait`](crate::wait) and [`as_completed`](crate::as_completed), and
 //! the `Waker`s of async tasks awaiting it. Every transition to a final state goes
-//! through [`Shared::complete`], which wakes all four kinds of waiter, so none can be
+//! through `Future::complete`, which wakes all four kinds of waiter, so none can be
 //! forgotten (CPython's `cancel()` forgets `wait`/`as_completed`; this one does not).
+//! A task submitted to an executor lives in the same cell until it runs (`fused`), and
+//! [`settle`] is how every executor runs, cancels or fails a job's future.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;

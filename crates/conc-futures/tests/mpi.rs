@@ -62,6 +62,8 @@ impl<'de> serde::Deserialize<'de> for Unreadable {
 }
 
 fn submit_and_map(mpi: &Mpi) {
+    // MPI starts once per process.
+    assert!(matches!(mpi::init(), Err(FutureError::InvalidState(_))));
     let pool = MpiPoolExecutor::new(mpi).unwrap();
     assert_eq!(pool.max_workers(), mpi.world_size() - 1);
     assert_eq!(
