@@ -22,6 +22,11 @@ pub(crate) const ENV: &str = "CONC_MPI_BACKOFF_US";
 /// How long after the last message a wait only yields between polls.
 const SPIN_FOR: Duration = Duration::from_micros(200);
 
+/// A wait that follows a quiet spell this long does not spin: messages are coming
+/// slowly (long tasks), so a reply a little later costs little, and the yields would
+/// take CPU from the ranks doing the work.
+const QUIET: Duration = Duration::from_millis(1);
+
 /// The first sleep.
 const FIRST_SLEEP: Duration = Duration::from_micros(20);
 
@@ -57,9 +62,10 @@ impl Backoff {
         }
     }
 
-    /// Starts over: something arrived.
+    /// Starts over: something arrived. Spins next time only if it came quickly.
     pub(crate) fn reset(&mut self) {
-        *self = Backoff::with_spin(self.ceiling, self.spin_for);
+        let quiet = self.since.elapsed() >= QUIET;
+        *self = Backoff::with_spin(self.ceiling, if quiet { Duration::ZERO } else { SPIN_FOR });
     }
 
     /// How long to pause before the next poll (zero: yield only), growing each call
@@ -91,10 +97,15 @@ mod tests {
         let mut b = Backoff::with_spin(Duration::from_micros(160), Duration::ZERO);
         let pauses: Vec<u64> = (0..5).map(|_| b.next_pause().as_micros() as u64).collect();
         assert_eq!(pauses, [20, 40, 80, 160, 160]);
-        // Within the spinning time, only yields.
+        // Within the spinning time, only yields; after a quick message, it spins again.
         let mut b = Backoff::with_spin(Duration::from_micros(160), Duration::from_secs(3600));
         assert_eq!(b.next_pause(), Duration::ZERO);
         b.reset();
         assert_eq!(b.next_pause(), Duration::ZERO);
+        // After a quiet spell, it sleeps at once.
+        let mut b = Backoff::new(Duration::from_micros(160));
+        b.since -= QUIET;
+        b.reset();
+        assert_eq!(b.next_pause(), Duration::from_micros(20));
     }
 }
