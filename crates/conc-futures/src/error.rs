@@ -74,3 +74,13 @@ pub enum FutureError {
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
 }
+
+impl FutureError {
+    /// A wait for a future's result that gave up after `after`.
+    pub(crate) fn timeout(after: std::time::Duration) -> FutureError {
+        FutureError::Timeout {
+            waiting_for: "the result of a future".into(),
+            after,
+        }
+    }
+}

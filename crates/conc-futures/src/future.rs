@@ -185,16 +185,6 @@ pub(crate) fn limit(timeout: Duration) -> Option<Limit> {
     })
 }
 
-impl FutureError {
-    /// A wait for a future's result that gave up after `after`.
-    pub(crate) fn timeout(after: Duration) -> FutureError {
-        FutureError::Timeout {
-            waiting_for: "the result of a future".into(),
-            after,
-        }
-    }
-}
-
 /// Anything a cell may carry in its slot.
 pub(crate) trait Slot: Send + Sync {}
 

@@ -371,6 +371,11 @@ fn main() -> ExitCode {
         return alone();
     }
     if !started_by_mpi() {
+        // Started with SIGCHLD ignored (as CI may be), children are reaped by the
+        // kernel and their exit status is lost: wait for them with the default, which
+        // every process started from here (mpiexec and its ranks) inherits too.
+        // SAFETY: no other thread exists yet, and SIG_DFL is a valid disposition.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
         return relaunch();
     }
     if std::env::var_os(PANIC).is_some() {

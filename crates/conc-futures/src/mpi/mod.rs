@@ -76,6 +76,13 @@ use crate::{Executor, Future, FutureError, Job, MapResults};
 /// Rank 0's handle on the MPI job, from [`init`]: what [`MpiPoolExecutor`]s are made
 /// from. Dropping it (at the end of `main`) tells the worker ranks to stop and
 /// finalizes MPI once the last executor made from it is gone.
+///
+/// # Examples
+///
+/// ```no_run
+/// let mpi = conc_futures::mpi::init().unwrap(); // under `mpiexec -n 3 ./program`
+/// assert_eq!(mpi.world_size(), 3);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Mpi {
     session: Arc<Session>,
